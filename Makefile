@@ -1,0 +1,34 @@
+# voxelomics: all set-up on a fresh machine is `make demo` then `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+WORKERS ?= 2
+
+.PHONY: install demo test test-fast lint ibsi bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m voxelomics demo --out demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(WORKERS) -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+ibsi: $(STAMP)
+	$(PY) -m voxelomics ibsi
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache

@@ -1,0 +1,24 @@
+"""voxelomics: IBSI-compliant radiomics, cohorts at scale and validated models for cancer imaging."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "extract_features", "extract_cohort", "Settings", "load_preset"]
+
+
+def __getattr__(name: str):
+    # Lazy imports keep `import voxelomics` and the CLI start-up fast.
+    if name == "extract_features":
+        from voxelomics.extract import extract_features
+
+        return extract_features
+    if name == "extract_cohort":
+        from voxelomics.cohort import extract_cohort
+
+        return extract_cohort
+    if name in ("Settings", "load_preset"):
+        from voxelomics import settings
+
+        return getattr(settings, name)
+    raise AttributeError(f"module 'voxelomics' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from voxelomics.cli import app
+
+app(prog_name="voxelomics")
