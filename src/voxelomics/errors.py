@@ -41,11 +41,22 @@ class VoxelomicsError(Exception):
         Case the error belongs to; prefixed to the message when given.
     path : str or Path or None, default=None
         File the error belongs to; prefixed to the message when given.
+    step : str or None, default=None
+        Processing step that failed (``read_image``, ``read_mask``, ``preprocess``,
+        ``features:glcm`` ...), recorded in the cohort error table.
     """
 
-    def __init__(self, message: str, *, case_id: str | None = None, path: str | Path | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        case_id: str | None = None,
+        path: str | Path | None = None,
+        step: str | None = None,
+    ):
         self.case_id = case_id
         self.path = None if path is None else str(path)
+        self.step = step
         self.message = message
         super().__init__(self._compose())
 
@@ -57,7 +68,9 @@ class VoxelomicsError(Exception):
             where.append(f"file {self.path}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
-    def with_context(self, *, case_id: str | None = None, path: str | Path | None = None):
+    def with_context(
+        self, *, case_id: str | None = None, path: str | Path | None = None, step: str | None = None
+    ):
         """Return the same error with case and file filled in where missing.
 
         Parameters
@@ -66,6 +79,8 @@ class VoxelomicsError(Exception):
             Case identifier to add if the error has none.
         path : str or Path or None
             File to add if the error has none.
+        step : str or None
+            Processing step to add if the error has none.
 
         Returns
         -------
@@ -76,15 +91,17 @@ class VoxelomicsError(Exception):
             self.case_id = case_id
         if self.path is None and path is not None:
             self.path = str(path)
+        if self.step is None and step is not None:
+            self.step = step
         self.args = (self._compose(),)
         return self
 
     def __reduce__(self):  # keep attributes across process boundaries (pickling)
-        return (_rebuild, (type(self), self.message, self.case_id, self.path))
+        return (_rebuild, (type(self), self.message, self.case_id, self.path, self.step))
 
 
-def _rebuild(cls, message, case_id, path):
-    return cls(message, case_id=case_id, path=path)
+def _rebuild(cls, message, case_id, path, step):
+    return cls(message, case_id=case_id, path=path, step=step)
 
 
 class SettingsError(VoxelomicsError, ValueError):
