@@ -1,0 +1,188 @@
+"""The ``voxelomics`` command line (Typer + rich).
+
+Heavy imports happen inside the commands so ``voxelomics --help`` starts fast.
+Exit codes: 0 success, 1 some cases failed (the successes are still written),
+2 unusable arguments, settings or input files.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from voxelomics.errors import VoxelomicsError
+
+app = typer.Typer(
+    name="voxelomics",
+    help="IBSI-compliant radiomics, cohort extraction and validated models for cancer imaging.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _fail(exc: Exception, code: int = 2):
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code)
+
+
+def _settings(settings_file: Path | None, preset: str | None):
+    from voxelomics.settings import load_preset, load_settings
+
+    if settings_file is not None and preset is not None:
+        raise typer.BadParameter("give --settings or --preset, not both")
+    if settings_file is not None:
+        return load_settings(settings_file)
+    return load_preset(preset or "default")
+
+
+@app.command()
+def extract(
+    manifest: Annotated[Path, typer.Argument(help="CSV with case_id, image, mask[, label, roi, modality, ...]")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")],
+    settings_file: Annotated[Optional[Path], typer.Option("--settings", help="Settings YAML")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Preset name (see `voxelomics settings --list`)")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Local worker processes (default: all cores)")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address tcp://HOST:PORT, or 'local-dask'")] = None,
+    naming: Annotated[str, typer.Option("--naming", help="Column names: readable | ibsi")] = "readable",
+    force: Annotated[bool, typer.Option("--force", help="Recompute cases already done")] = False,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries for failures that may be transient")] = 0,
+    case_timeout: Annotated[Optional[float], typer.Option("--case-timeout", min=0, help="Seconds before a case is failed")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="Memory limit per worker, e.g. 4GiB")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar")] = True,
+):
+    """Extract features for every case of MANIFEST into OUT/features.parquet and OUT/errors.csv."""
+    if naming not in ("readable", "ibsi"):
+        _fail(VoxelomicsError(f"--naming must be 'readable' or 'ibsi', got {naming!r}"))
+    try:
+        settings = _settings(settings_file, preset)
+        from voxelomics.cohort import extract_cohort
+
+        result = extract_cohort(
+            manifest,
+            out=out,
+            settings=settings,
+            workers=workers,
+            scheduler=scheduler,
+            force=force,
+            retries=retries,
+            case_timeout=case_timeout,
+            memory_limit=memory_limit,
+            naming=naming,
+            progress=progress,
+        )
+    except VoxelomicsError as exc:
+        _fail(exc, 2)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("settings")
+def settings_cmd(
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Preset to print")] = None,
+    settings_file: Annotated[Optional[Path], typer.Option("--settings", help="Validate and print this YAML file")] = None,
+    list_presets: Annotated[bool, typer.Option("--list", help="List the preset names")] = False,
+):
+    """Print the full YAML of a preset or a settings file (validated), with its hash."""
+    from voxelomics.settings import PRESETS
+
+    if list_presets:
+        for name in PRESETS:
+            typer.echo(name)
+        return
+    try:
+        s = _settings(settings_file, preset)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    typer.echo(f"# settings hash: {s.settings_hash()}")
+    typer.echo(s.to_yaml(), nl=False)
+
+
+@app.command()
+def features(
+    naming: Annotated[str, typer.Option("--naming", help="readable | ibsi")] = "readable",
+):
+    """List every registered feature with its family and IBSI identifier."""
+    from voxelomics.features.registry import all_features
+
+    for spec in all_features():
+        name = spec.ibsi_tag if naming == "ibsi" else spec.name
+        flag = "" if spec.ibsi_compliant else "  (no IBSI reference)"
+        typer.echo(f"{spec.family:16s} {spec.ibsi_id}  {name}{flag}")
+
+
+@app.command()
+def index(
+    dicom_root: Annotated[Path, typer.Argument(help="Folder to walk for DICOM files")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Manifest CSV to write")],
+):
+    """Walk a DICOM tree and write a manifest: one row per image series and ROI found."""
+    try:
+        from voxelomics.io import index_dicom, write_manifest
+
+        df = index_dicom(dicom_root)
+        write_manifest(df, out)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    console.print(f"{len(df)} rows written to {out}")
+
+
+@app.command()
+def ibsi(
+    config: Annotated[Optional[list[str]], typer.Option("--config", "-c", help="dig, A, B, C, D or E (repeatable; default: all)")] = None,
+):
+    """Run the IBSI-1 phantoms through the presets and print a compliance table."""
+    from voxelomics.compliance import print_compliance, run_compliance
+
+    try:
+        table = run_compliance(config or ["dig", "A", "B", "C", "D", "E"])
+    except VoxelomicsError as exc:
+        _fail(exc)
+    ok = print_compliance(table)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("demo_output"),
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1)] = None,
+):
+    """Run the main job on the bundled real data and summarise the results."""
+    from voxelomics.demo import run_demo
+
+    try:
+        code = run_demo(out, workers=workers)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    raise typer.Exit(code)
+
+
+@app.command()
+def version():
+    """Print the voxelomics version."""
+    from voxelomics import __version__
+
+    typer.echo(__version__)
+
+
+def _mount_model():
+    try:
+        from voxelomics.model.cli import model_app
+    except ImportError:  # the modelling extra is not installed
+        return
+    app.add_typer(model_app, name="model")
+
+
+_mount_model()
+
+
+def main():  # pragma: no cover
+    app(prog_name="voxelomics")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

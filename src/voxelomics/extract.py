@@ -1,0 +1,368 @@
+"""Feature extraction for one case: the single place that orders the steps.
+
+Order (IBSI reference manual, chapter 2, figure 2.1):
+
+1. read image and mask, check that their grids agree (``io``);
+2. round intensities when asked (IBSI, CT in HU);
+3. crop to the ROI bounding box plus a margin (speed and memory; the margin keeps the
+   interpolation support and the 1 cm³ local-intensity sphere inside the crop);
+4. resample image and mask onto the IBSI-aligned grid (``preprocess.resample``);
+   the resampled mask is the *morphological* mask;
+5. re-segment: the *intensity* mask (``preprocess.resegment``);
+6. features: morphology (both masks), local intensity, intensity statistics, then
+   discretisation for the intensity histogram and the texture families, and the
+   intensity-volume histogram with its own discretisation.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from voxelomics.errors import EmptyRoiError, FeatureError, SettingsError, VoxelomicsError
+from voxelomics.settings import Settings, load_preset
+from voxelomics.volume import RoiMask, Volume
+
+__all__ = ["extract_features", "extract_case", "preprocess_case", "PreprocessedCase"]
+
+Naming = Literal["readable", "ibsi"]
+
+
+class PreprocessedCase:
+    """Arrays after preprocessing, ready for the feature families.
+
+    Attributes
+    ----------
+    image : ndarray of float64, shape (z, y, x)
+        Intensities after cropping, resampling and rounding (image units, e.g. HU).
+    morph_mask : ndarray of bool, shape (z, y, x)
+        Morphological mask (resampled ROI).
+    intensity_mask : ndarray of bool, shape (z, y, x)
+        Intensity mask (morphological mask after re-segmentation).
+    spacing_mm : tuple of float
+        Voxel size (z, y, x) in mm.
+    """
+
+    def __init__(self, image, morph_mask, intensity_mask, spacing_mm):
+        self.image = image
+        self.morph_mask = morph_mask
+        self.intensity_mask = intensity_mask
+        self.spacing_mm = tuple(float(s) for s in spacing_mm)
+
+
+def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> PreprocessedCase:
+    """Run the IBSI preprocessing chain on one image and its ROI.
+
+    Parameters
+    ----------
+    volume : Volume
+        Image, array (z, y, x) in image units.
+    mask : RoiMask
+        ROI on the same grid as ``volume``.
+    settings : Settings
+        Validated settings; ``resampling``, ``resegmentation`` and ``crop_margin_mm`` are used.
+
+    Returns
+    -------
+    PreprocessedCase
+
+    Raises
+    ------
+    EmptyRoiError
+        The ROI is empty before or after resampling or re-segmentation.
+    """
+    from voxelomics.preprocess import crop_to_roi, resample, resegment
+
+    if not mask.array.any():
+        raise EmptyRoiError("the ROI holds no voxel", path=mask.source, step="preprocess")
+    image = volume.array.astype(np.float64, copy=False)
+    if settings.round_input:
+        image = np.round(image)
+    volume = volume.with_array(image)
+    rs = settings.resampling
+    margin = settings.crop_margin_mm
+    if rs.spacing_mm is not None:
+        margin = max(margin, 3.0 * max(s for s in rs.spacing_mm if s is not None))
+    volume, mask = crop_to_roi(volume, mask, margin_mm=margin)
+    if rs.spacing_mm is not None:
+        volume, mask = resample(
+            volume,
+            mask,
+            spacing_mm=rs.spacing_mm,
+            interpolator=rs.interpolator,
+            mask_interpolator=rs.mask_interpolator,
+            mask_threshold=rs.mask_threshold,
+            round_intensities=rs.round_intensities,
+        )
+    morph_mask = mask.array
+    if not morph_mask.any():
+        raise EmptyRoiError(
+            "the ROI is empty after resampling (it is smaller than the new voxel size)",
+            path=mask.source,
+            step="preprocess",
+        )
+    rg = settings.resegmentation
+    intensity_mask = resegment(
+        volume.array,
+        morph_mask,
+        range_min=rg.range_min,
+        range_max=rg.range_max,
+        outlier_sigma=rg.outlier_sigma,
+    )
+    if not intensity_mask.any():
+        raise EmptyRoiError(
+            f"no ROI voxel is left after re-segmentation to [{rg.range_min}, {rg.range_max}]"
+            + (f" and mean ± {rg.outlier_sigma} SD" if rg.outlier_sigma else ""),
+            path=mask.source,
+            step="preprocess",
+        )
+    return PreprocessedCase(volume.array, morph_mask, intensity_mask, volume.spacing_mm)
+
+
+def _fbs_lower_bound(settings: Settings, which) -> float | None:
+    if which.method != "fbs":
+        return None
+    if which.lower_bound is not None:
+        return which.lower_bound
+    return settings.resegmentation.range_min  # None → the ROI minimum (IBSI)
+
+
+def compute_features(case: PreprocessedCase, settings: Settings) -> dict[str, float]:
+    """Compute every enabled feature family on a preprocessed case.
+
+    Parameters
+    ----------
+    case : PreprocessedCase
+    settings : Settings
+
+    Returns
+    -------
+    dict of str to float
+        Readable feature names (see :mod:`voxelomics.features.registry`) to values.
+
+    Raises
+    ------
+    FeatureError
+        A family failed on valid input (the message names the family).
+    """
+    from voxelomics.features._texture import directional_aggregations, zone_aggregations
+    from voxelomics.preprocess import discretise
+
+    fams = set(settings.families)
+    img, mm, im, sp = case.image, case.morph_mask, case.intensity_mask, case.spacing_mm
+    out: dict[str, float] = {}
+
+    def run(family: str, fn: Callable[[], dict[str, float]]):
+        if family not in fams:
+            return
+        try:
+            out.update(fn())
+        except VoxelomicsError as exc:
+            raise exc.with_context(step=f"features:{family}")
+        except Exception as exc:  # a bug or numerical failure: keep family and cause
+            raise FeatureError(
+                f"{family} failed: {type(exc).__name__}: {exc}", step=f"features:{family}"
+            ) from exc
+
+    values = img[im]
+    if "morphology" in fams:
+        from voxelomics.features import morphology
+
+        ms = settings.morphology
+        run("morphology", lambda: morphology.compute(
+            mm, im, img, sp, spatial_exact_max_voxels=ms.spatial_exact_max_voxels, seed=ms.seed))
+    if "local_intensity" in fams:
+        from voxelomics.features import local_intensity
+
+        run("local_intensity", lambda: local_intensity.compute(img, im, sp))
+    if "statistics" in fams:
+        from voxelomics.features import statistics
+
+        run("statistics", lambda: statistics.compute(values))
+    if "ivh" in fams:
+        from voxelomics.features import ivh
+
+        d = settings.ivh_discretisation
+        rg = settings.resegmentation
+        run("ivh", lambda: ivh.compute(
+            values, method=d.method, n_bins=d.n_bins, bin_width=d.bin_width,
+            lower_bound=_fbs_lower_bound(settings, d), range_min=rg.range_min, range_max=rg.range_max))
+
+    texture = [f for f in ("histogram", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm") if f in fams]
+    if texture:
+        d = settings.discretisation
+        try:
+            levels, n_levels = discretise(
+                img, im, method=d.method, n_bins=d.n_bins, bin_width=d.bin_width,
+                lower_bound=_fbs_lower_bound(settings, d))
+        except VoxelomicsError as exc:
+            raise exc.with_context(step="discretise")
+        t = settings.texture
+        dir_aggs = directional_aggregations(t.dimensions)
+        zone_aggs = zone_aggregations(t.dimensions)
+        from voxelomics.features import gldzm, glcm, glrlm, glszm, histogram, ngldm, ngtdm
+
+        run("histogram", lambda: histogram.compute(levels[im], n_levels))
+        run("glcm", lambda: glcm.compute(levels, im, n_levels, aggregations=dir_aggs, distance=t.glcm_distance))
+        run("glrlm", lambda: glrlm.compute(levels, im, n_levels, aggregations=dir_aggs))
+        run("glszm", lambda: glszm.compute(levels, im, n_levels, aggregations=zone_aggs))
+        run("gldzm", lambda: gldzm.compute(levels, im, n_levels, aggregations=zone_aggs, morph_mask=mm))
+        run("ngtdm", lambda: ngtdm.compute(levels, im, n_levels, aggregations=zone_aggs, distance=t.ngtdm_distance))
+        run("ngldm", lambda: ngldm.compute(
+            levels, im, n_levels, aggregations=zone_aggs, distance=t.ngldm_distance, alpha=t.ngldm_alpha))
+    return out
+
+
+def rename(features: dict[str, float], naming: Naming) -> dict[str, float]:
+    """Rename readable feature names to IBSI tags (``naming="ibsi"``) or keep them.
+
+    Parameters
+    ----------
+    features : dict of str to float
+    naming : {"readable", "ibsi"}
+
+    Returns
+    -------
+    dict of str to float
+
+    Raises
+    ------
+    SettingsError
+        Unknown naming scheme.
+    """
+    if naming == "readable":
+        return features
+    if naming != "ibsi":
+        raise SettingsError(f"unknown naming {naming!r}; valid: 'readable', 'ibsi'")
+    from voxelomics.features.registry import readable_to_ibsi
+
+    table = readable_to_ibsi()
+    return {table.get(k, k): v for k, v in features.items()}
+
+
+def _resolve_settings(settings: Settings | str | Path | None) -> Settings:
+    if settings is None:
+        return load_preset("default")
+    if isinstance(settings, Settings):
+        return settings
+    text = str(settings)
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        from voxelomics.settings import load_settings
+
+        return load_settings(text)
+    return load_preset(text)
+
+
+def extract_features(
+    image: str | Path | Volume,
+    mask: str | Path | RoiMask,
+    settings: Settings | str | Path | None = None,
+    *,
+    label: int | None = None,
+    roi: str | None = None,
+    modality: str | None = None,
+    case_id: str | None = None,
+    naming: Naming = "readable",
+) -> dict[str, float]:
+    """Extract IBSI features from one image and ROI.
+
+    Parameters
+    ----------
+    image : str, Path or Volume
+        Image file (NIfTI, NRRD, MHA), DICOM series folder, or a loaded :class:`Volume`.
+    mask : str, Path or RoiMask
+        Label map file, RTSTRUCT or SEG file, or a loaded :class:`RoiMask` on the image grid.
+    settings : Settings, preset name, YAML path or None, default=None
+        ``None`` uses the ``default`` preset (CT, 2 mm, [-1000, 400] HU, FBS 25 HU, 3D).
+    label : int or None, default=None
+        Label value to select in a label map.
+    roi : str or None, default=None
+        RTSTRUCT ROI name, or SEG segment label or number.
+    modality : str or None, default=None
+        Modality hint for reading (e.g. ``"PT"`` for SUV conversion).
+    case_id : str or None, default=None
+        Case identifier used in error messages.
+    naming : {"readable", "ibsi"}, default="readable"
+        Column names: readable (``glcm_joint_max_3d_avg``) or IBSI-1 tags (``cm_joint_max_3D_avg``).
+
+    Returns
+    -------
+    dict of str to float
+        Feature name to value, in registry order; NaN only for documented undefined values.
+
+    Raises
+    ------
+    InputError, GeometryError, MaskError, EmptyRoiError, SettingsError, FeatureError
+        Each names the case, the file and the step.
+
+    References
+    ----------
+    Zwanenburg A. et al., arXiv:1612.07003 (IBSI reference manual), chapters 2–3.
+    """
+    settings = _resolve_settings(settings)
+    try:
+        if isinstance(image, Volume) and isinstance(mask, RoiMask):
+            from voxelomics.io import align_mask
+
+            volume = image
+            roi_mask = align_mask(image, mask, case_id=case_id)
+        else:
+            from voxelomics.io import load_case
+
+            if isinstance(image, Volume) or isinstance(mask, RoiMask):
+                raise SettingsError(
+                    "give either paths for both image and mask, or a Volume and a RoiMask"
+                )
+            volume, roi_mask = load_case(
+                image, mask, label=label, roi=roi, modality=modality, case_id=case_id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            pre = preprocess_case(volume, roi_mask, settings)
+            feats = compute_features(pre, settings)
+    except VoxelomicsError as exc:
+        raise exc.with_context(case_id=case_id)
+    return rename(feats, naming)
+
+
+def extract_case(case, settings: Settings, *, naming: Naming = "readable") -> dict[str, object]:
+    """Extract one manifest row: identifiers, features, then the manifest's extra columns.
+
+    Parameters
+    ----------
+    case : voxelomics.io.manifest.Case
+        One manifest row (case_id, image, mask, label, roi, modality, extra).
+    settings : Settings
+    naming : {"readable", "ibsi"}, default="readable"
+
+    Returns
+    -------
+    dict
+        ``case_id``, ``roi`` (ROI name or label, as str), ``image_type`` (``"original"``),
+        then features (float), then extra columns.
+
+    Raises
+    ------
+    VoxelomicsError
+        With ``case_id``, ``path`` and ``step`` set.
+    """
+    feats = extract_features(
+        case.image,
+        case.mask,
+        settings,
+        label=case.label,
+        roi=case.roi,
+        modality=case.modality,
+        case_id=case.case_id,
+        naming=naming,
+    )
+    roi = case.roi if case.roi is not None else (str(case.label) if case.label is not None else "1")
+    row: dict[str, object] = {"case_id": case.case_id, "roi": str(roi), "image_type": "original"}
+    row.update(feats)
+    for k, v in (case.extra or {}).items():
+        if k not in row:
+            row[k] = v
+    return row
