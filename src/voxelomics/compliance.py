@@ -1,0 +1,127 @@
+"""IBSI-1 compliance: run the phantoms through the presets and compare with the references.
+
+``dig`` is the digital phantom with preset ``ibsi-digital``; ``A`` … ``E`` are the CT
+phantom (NIfTI image and GTV-1 mask) with presets ``ibsi-a`` … ``ibsi-e``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CONFIGS", "config_features", "run_compliance", "print_compliance"]
+
+#: IBSI configuration → (phantom, preset).
+CONFIGS: dict[str, tuple[str, str]] = {
+    "dig": ("digital_phantom", "ibsi-digital"),
+    "A": ("ct_phantom/nifti", "ibsi-a"),
+    "B": ("ct_phantom/nifti", "ibsi-b"),
+    "C": ("ct_phantom/nifti", "ibsi-c"),
+    "D": ("ct_phantom/nifti", "ibsi-d"),
+    "E": ("ct_phantom/nifti", "ibsi-e"),
+}
+
+
+def config_features(config: str) -> dict[str, float]:
+    """Features of one IBSI configuration, named by IBSI tag.
+
+    Parameters
+    ----------
+    config : {"dig", "A", "B", "C", "D", "E"}
+
+    Returns
+    -------
+    dict of str to float
+
+    Raises
+    ------
+    SettingsError
+        Unknown configuration.
+    """
+    from voxelomics.errors import SettingsError
+    from voxelomics.extract import extract_features
+    from voxelomics.io.reference import ibsi1_dir
+
+    if config not in CONFIGS:
+        raise SettingsError(f"unknown IBSI configuration {config!r}; valid: {', '.join(CONFIGS)}")
+    folder, preset = CONFIGS[config]
+    base = ibsi1_dir() / folder
+    image = next((base / "image").glob("*.nii*"))
+    mask = next((base / "mask").glob("*.nii*"))
+    return extract_features(image, mask, preset, case_id=f"ibsi-{config}", naming="ibsi")
+
+
+def run_compliance(configs) -> "pandas.DataFrame":  # noqa: F821
+    """Compare every reference value of the given configurations.
+
+    Parameters
+    ----------
+    configs : iterable of str
+        IBSI configurations (``dig``, ``A`` … ``E``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per reference value: ``config, family, tag, value, tolerance, computed,
+        abs_error, rel_error, matched``; a missing feature counts as not matched.
+    """
+    import pandas as pd
+
+    from voxelomics.io.reference import read_ibsi1_reference
+
+    ref = read_ibsi1_reference()
+    frames = []
+    for config in configs:
+        feats = config_features(config)
+        sub = ref[ref["config"] == config].copy()
+        sub["computed"] = [feats.get(t, np.nan) for t in sub["tag"]]
+        frames.append(sub)
+    table = pd.concat(frames, ignore_index=True)
+    table["abs_error"] = (table["computed"] - table["value"]).abs()
+    scale = table["value"].abs().where(table["value"] != 0, 1.0)
+    table["rel_error"] = table["abs_error"] / scale
+    slack = 1e-9 * table["value"].abs().clip(lower=1.0)
+    table["matched"] = table["abs_error"] <= table["tolerance"] + slack
+    return table[
+        ["config", "family", "tag", "value", "tolerance", "computed", "abs_error", "rel_error", "matched"]
+    ]
+
+
+def print_compliance(table) -> bool:
+    """Print matched/total and the worst relative error per configuration and family.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`run_compliance`.
+
+    Returns
+    -------
+    bool
+        True when every reference value matched.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for config, sub in table.groupby("config", sort=False):
+        t = Table(title=f"IBSI-1 configuration {config}")
+        t.add_column("family")
+        t.add_column("matched / total", justify="right")
+        t.add_column("worst rel. error", justify="right")
+        t.add_column("worst feature")
+        for family, fam in sub.groupby("family", sort=False):
+            worst = fam.sort_values("rel_error", ascending=False, na_position="first").iloc[0]
+            n_ok = int(fam["matched"].sum())
+            style = "green" if n_ok == len(fam) else "red"
+            t.add_row(
+                family,
+                f"[{style}]{n_ok} / {len(fam)}[/]",
+                "missing" if np.isnan(worst["rel_error"]) else f"{worst['rel_error']:.2e}",
+                str(worst["tag"]),
+            )
+        n_ok = int(sub["matched"].sum())
+        t.add_row("[b]all[/]", f"[b]{n_ok} / {len(sub)}[/]", "", "")
+        console.print(t)
+    total_ok = int(table["matched"].sum())
+    console.print(f"[b]{total_ok} / {len(table)} reference values matched[/]")
+    return bool(table["matched"].all())

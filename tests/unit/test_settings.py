@@ -1,0 +1,61 @@
+import pytest
+import yaml
+
+from voxelomics.errors import SettingsError
+from voxelomics.settings import PRESETS, Settings, load_preset, load_settings
+
+
+def test_every_preset_roundtrips_through_yaml():
+    for name, preset in PRESETS.items():
+        again = Settings.from_yaml(preset.to_yaml())
+        assert again == preset, name
+        assert again.settings_hash() == preset.settings_hash()
+
+
+def test_hash_ignores_the_label_but_not_processing():
+    c = load_preset("ibsi-c")
+    assert Settings.from_dict({**c.model_dump(), "name": "x"}).settings_hash() == c.settings_hash()
+    assert load_preset("ibsi-d").settings_hash() != c.settings_hash()
+
+
+def test_presets_follow_the_ibsi_configurations():
+    # ibsi1_config_settings.csv: B resamples in-plane only, E uses a spline and FBN 1000 for the IVH.
+    b, c, e = load_preset("ibsi-b"), load_preset("ibsi-c"), load_preset("ibsi-e")
+    assert b.resampling.spacing_mm == (None, 2.0, 2.0)
+    assert c.discretisation.method == "fbs" and c.discretisation.bin_width == 25
+    assert c.ivh_discretisation.bin_width == 2.5
+    assert e.resampling.interpolator == "bspline"
+    assert e.ivh_discretisation.method == "fbn" and e.ivh_discretisation.n_bins == 1000
+    assert load_preset("ibsi-a").texture.dimensions == ["2d", "2_5d"]
+    assert load_preset("ibsi-digital").texture.dimensions == ["2d", "2_5d", "3d"]
+
+
+def test_unknown_key_gets_did_you_mean():
+    with pytest.raises(SettingsError, match=r"unknown setting 'discretisation.n_bin'.*did you mean 'n_bins'"):
+        Settings.from_yaml("discretisation: {method: fbn, n_bin: 32}")
+
+
+def test_unknown_family_and_preset():
+    with pytest.raises(SettingsError, match="did you mean 'glcm'"):
+        Settings.from_dict({"families": ["glmc"]})
+    with pytest.raises(SettingsError, match="unknown preset 'ibsi-f'"):
+        load_preset("ibsi-f")
+
+
+def test_invalid_values_are_explained():
+    with pytest.raises(SettingsError, match="needs n_bins"):
+        Settings.from_dict({"discretisation": {"method": "fbn"}})
+    with pytest.raises(SettingsError, match="range_min"):
+        Settings.from_dict({"resegmentation": {"range_min": 400, "range_max": -1000}})
+    with pytest.raises(SettingsError, match="not valid YAML"):
+        Settings.from_yaml("a: [")
+
+
+def test_preset_key_in_yaml_is_overridden_by_other_keys(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({"preset": "ibsi-c", "discretisation": {"bin_width": 10.0}}))
+    s = load_settings(p)
+    assert s.discretisation.bin_width == 10.0
+    assert s.resampling.spacing_mm == (2.0, 2.0, 2.0)
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "missing.yaml")
