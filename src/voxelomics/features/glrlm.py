@@ -1,0 +1,565 @@
+r"""Grey level run length matrix (GLRLM) features (IBSI family TP0I, manual section 3.7).
+
+Matrix
+------
+A run is a maximal sequence of consecutive ROI voxels with the same grey level along a
+direction :math:`\mathbf{m}` (a Chebyshev-distance-1 offset ``(dz, dy, dx)``); a voxel
+outside the ROI intensity mask ends a run. Element :math:`r_{ij}` of the
+:math:`N_g \times N_r` matrix counts the runs of grey level :math:`i` and length
+:math:`j`. A direction and its opposite give the same runs, so the 13 (3D) or 4 (2D)
+unique directions are used.
+
+Notation (IBSI): :math:`N_g` is ``n_levels``; :math:`N_r` the longest possible run
+(here the largest extent of the ROI bounding box); :math:`N_s = \sum_{ij} r_{ij}` the
+number of runs; :math:`N_v` the number of ROI voxels the matrix was built from;
+:math:`r_{i.} = \sum_j r_{ij}` and :math:`r_{.j} = \sum_i r_{ij}` the marginal sums;
+:math:`p_{ij} = r_{ij}/N_s`.
+
+Aggregation
+-----------
+As for the GLCM (see :mod:`voxelomics.features.glcm`): BTW3 and ITBB average the
+features of every directional matrix (2D: every slice and direction); SUJT merges the
+directions of each slice, JJUI the slices of each direction, ZW7Z all 2D matrices, IAZD
+all 3D matrices, by summing the run counts. :math:`N_v` is summed with the matrices, as
+IBSI prescribes: a 2D matrix has the voxel count of its slice, a 3D matrix that of the
+volume, and a merged matrix the sum over the matrices merged (e.g. 13 times the ROI
+volume for IAZD), so the run percentage stays a fraction. Slices without ROI voxels
+give empty matrices, which are skipped.
+
+References
+----------
+.. [1] Zwanenburg A. et al., "The Image Biomarker Standardization Initiative",
+   Radiology 295:328-338 (2020); reference manual arXiv:1612.07003, section
+   "Grey level run length based features".
+.. [2] Galloway M.M., "Texture analysis using gray level run lengths", Computer
+   Graphics and Image Processing 4:172-179 (1975).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxelomics.errors import FeatureError
+from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
+from voxelomics.features.glcm import (
+    DIRECTIONAL_AGGREGATIONS,
+    aggregation_groups,
+    check_aggregations,
+    check_directions,
+    check_levels_and_mask,
+    mean_over_matrices,
+)
+from voxelomics.features.registry import FeatureSpec, column_name
+
+__all__ = [
+    "FEATURES",
+    "GLRLMStats",
+    "glrlm_matrices",
+    "voxel_counts",
+    "compute",
+    "sre",
+    "lre",
+    "lgre",
+    "hgre",
+    "srlge",
+    "srhge",
+    "lrlge",
+    "lrhge",
+    "glnu",
+    "glnu_norm",
+    "rlnu",
+    "rlnu_norm",
+    "run_perc",
+    "gl_var",
+    "rl_var",
+    "run_entr",
+]
+
+_AGGS_2D = {Aggregation.D2_AVG, Aggregation.D2_SMRG, Aggregation.D25_DMRG, Aggregation.D25_VMRG}
+
+
+# --------------------------------------------------------------------------------------
+# Layer 1: matrices
+# --------------------------------------------------------------------------------------
+def _line_keys(coords: np.ndarray, d: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sort keys that order voxels by the line of direction ``d`` they lie on, then along it.
+
+    ``t`` is the number of steps back along ``d`` to the array border; ``p - t d`` is the
+    first voxel of the line, identified by its flat index.
+    """
+    big = max(shape)
+    t = np.full(len(coords), big, dtype=np.int64)
+    for a in range(3):
+        if d[a] > 0:
+            t = np.minimum(t, coords[:, a])
+        elif d[a] < 0:
+            t = np.minimum(t, shape[a] - 1 - coords[:, a])
+    start = coords - t[:, None] * d[None, :]
+    line = np.ravel_multi_index(tuple(start.T), shape)
+    return line * big + t, t
+
+
+def glrlm_matrices(
+    levels: np.ndarray,
+    mask: np.ndarray,
+    *,
+    n_levels: int,
+    directions: np.ndarray,
+    per_slice: bool,
+) -> np.ndarray:
+    r"""Count grey level runs per direction (IBSI: TP0I).
+
+    Runs are found without visiting voxels one by one: a voxel starts (ends) a run when
+    its predecessor (successor) along the direction is outside the ROI or has another
+    grey level. Starts and ends are sorted by (line, position along the line), so the
+    k-th start and the k-th end delimit the same run.
+
+    Parameters
+    ----------
+    levels : ndarray of int of shape (z, y, x)
+        Discretised grey levels, ``1..n_levels`` inside ``mask``.
+    mask : ndarray of bool of shape (z, y, x)
+        ROI intensity mask.
+    n_levels : int
+        Number of grey levels :math:`N_g`.
+    directions : ndarray of int of shape (n_directions, 3)
+        Offsets ``(dz, dy, dx)`` with components in {-1, 0, 1}, e.g.
+        :data:`~voxelomics.features._texture.DIRECTIONS_3D` or ``DIRECTIONS_2D``.
+    per_slice : bool
+        True: one matrix per slice (axis 0) and direction (in-plane directions only).
+        False: one matrix per direction over the volume.
+
+    Returns
+    -------
+    counts : ndarray of int64 of shape (n_slices, n_directions, n_levels, n_r)
+        ``counts[s, d, i - 1, j - 1]`` is the number of runs of grey level ``i`` and
+        length ``j``; ``n_slices`` is ``z`` when ``per_slice`` else 1, and ``n_r`` the
+        largest extent (in voxels) of the mask's bounding box.
+
+    Raises
+    ------
+    SettingsError
+        Invalid ``n_levels`` or ``directions``.
+    GeometryError, MaskError, InputError, EmptyRoiError
+        Invalid arrays (see :func:`voxelomics.features.glcm.check_levels_and_mask`).
+
+    Examples
+    --------
+    The IBSI manual's example image (one slice), runs along :math:`\rightarrow`:
+
+    >>> import numpy as np
+    >>> img = np.array([[[1, 2, 2, 3], [1, 2, 3, 3], [4, 2, 4, 1], [4, 1, 2, 3]]])
+    >>> r = glrlm_matrices(img, img > 0, n_levels=4, directions=np.array([[0, 0, 1]]),
+    ...                    per_slice=True)
+    >>> r[0, 0]
+    array([[4, 0, 0, 0],
+           [3, 1, 0, 0],
+           [2, 1, 0, 0],
+           [3, 0, 0, 0]])
+    """
+    lv, mask = check_levels_and_mask(levels, mask, n_levels, family="glrlm")
+    dirs = check_directions(directions, per_slice=per_slice, family="glrlm")
+    n_g = int(n_levels)
+    n_z = lv.shape[0]
+    n_s = n_z if per_slice else 1
+    nz_idx = [np.flatnonzero(mask.any(axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
+    box = tuple(slice(int(i[0]), int(i[-1]) + 1) for i in nz_idx)
+    z0 = box[0].start
+    core = lv[box]
+    n_r = max(core.shape)
+    padded = np.pad(core, 1)  # 0 = outside the ROI: breaks every run at the border
+    shape = padded.shape
+    roi = core > 0
+    out = np.zeros((n_s, len(dirs), n_g, n_r), dtype=np.int64)
+    for k, d in enumerate(dirs):
+        prev = padded[tuple(slice(1 - o, n + 1 - o) for n, o in zip(core.shape, d))]
+        succ = padded[tuple(slice(1 + o, n + 1 + o) for n, o in zip(core.shape, d))]
+        starts = np.argwhere(roi & (prev != core)) + 1  # padded coordinates
+        ends = np.argwhere(roi & (succ != core)) + 1
+        key_s, t_s = _line_keys(starts, d, shape)
+        key_e, t_e = _line_keys(ends, d, shape)
+        o_s, o_e = np.argsort(key_s, kind="stable"), np.argsort(key_e, kind="stable")
+        length = t_e[o_e] - t_s[o_s] + 1
+        if np.any(length < 1):  # cannot happen for valid input; guards the pairing logic
+            raise FeatureError("glrlm: run detection paired a run end before its start")
+        st = starts[o_s]
+        grey = padded[tuple(st.T)]
+        if per_slice:
+            slc = st[:, 0] - 1 + z0
+            idx = (slc * n_g + grey - 1) * n_r + length - 1
+            counts = np.bincount(idx, minlength=n_z * n_g * n_r)
+        else:
+            counts = np.bincount((grey - 1) * n_r + length - 1, minlength=n_g * n_r)
+        out[:, k] = counts.reshape(n_s, n_g, n_r)
+    return out
+
+
+def voxel_counts(mask: np.ndarray, *, n_directions: int, per_slice: bool) -> np.ndarray:
+    r"""Number of ROI voxels :math:`N_v` behind each directional matrix.
+
+    Parameters
+    ----------
+    mask : ndarray of bool of shape (z, y, x)
+        ROI intensity mask.
+    n_directions : int
+        Number of directions of the matrix stack.
+    per_slice : bool
+        True for per-slice (2D) matrices, False for 3D matrices.
+
+    Returns
+    -------
+    ndarray of float of shape (n_slices, n_directions)
+        Voxels per slice (2D) or in the volume (3D, ``n_slices == 1``); merged through
+        :func:`~voxelomics.features.glcm.aggregation_groups` exactly like the matrices.
+    """
+    per = mask.sum(axis=(1, 2)) if per_slice else np.array([mask.sum()])
+    return np.repeat(per.astype(np.float64)[:, None], n_directions, axis=1)
+
+
+# --------------------------------------------------------------------------------------
+# Layer 2: one function per feature
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class GLRLMStats:
+    r"""Run length matrix and the sums every feature shares (IBSI notation).
+
+    Attributes
+    ----------
+    r_ij : ndarray of float of shape (n_g, n_r)
+        Run counts :math:`r_{ij}`.
+    r_i : ndarray of shape (n_g,)
+        Runs per grey level, :math:`r_{i.}`.
+    r_j : ndarray of shape (n_r,)
+        Runs per run length, :math:`r_{.j}`.
+    n_s : float
+        Number of runs :math:`N_s`.
+    n_v : float
+        Number of voxels :math:`N_v` (summed over merged matrices).
+    i : ndarray of shape (n_g, 1)
+        Grey levels 1..n_g.
+    j : ndarray of shape (1, n_r)
+        Run lengths 1..n_r.
+    p_ij : ndarray of shape (n_g, n_r)
+        Joint probabilities :math:`r_{ij} / N_s`.
+    """
+
+    r_ij: np.ndarray
+    r_i: np.ndarray
+    r_j: np.ndarray
+    n_s: float
+    n_v: float
+    i: np.ndarray
+    j: np.ndarray
+    p_ij: np.ndarray
+
+    @classmethod
+    def from_counts(cls, counts: np.ndarray, n_v: float) -> GLRLMStats:
+        """Derive marginal sums from a run length matrix.
+
+        Parameters
+        ----------
+        counts : ndarray of shape (n_g, n_r)
+            Run counts.
+        n_v : float
+            Number of ROI voxels the matrix was built from (summed when merged).
+
+        Returns
+        -------
+        GLRLMStats
+
+        Raises
+        ------
+        FeatureError
+            The matrix is not 2D, holds no run, or ``n_v`` is not positive.
+        """
+        r = np.asarray(counts, dtype=np.float64)
+        if r.ndim != 2:
+            raise FeatureError(f"glrlm: expected an (n_g, n_r) matrix, got shape {r.shape}")
+        n_s = float(r.sum())
+        if not n_s > 0:
+            raise FeatureError("glrlm: the run length matrix is empty (no ROI voxel)")
+        if not n_v > 0:
+            raise FeatureError(f"glrlm: the voxel count N_v must be positive, got {n_v}")
+        return cls(
+            r_ij=r,
+            r_i=r.sum(axis=1),
+            r_j=r.sum(axis=0),
+            n_s=n_s,
+            n_v=float(n_v),
+            i=np.arange(1, r.shape[0] + 1, dtype=np.float64)[:, None],
+            j=np.arange(1, r.shape[1] + 1, dtype=np.float64)[None, :],
+            p_ij=r / n_s,
+        )
+
+
+def sre(s: GLRLMStats) -> float:
+    r"""Short runs emphasis (IBSI: 22OV).
+
+    Notes
+    -----
+    :math:`F_{rlm.sre} = \frac{1}{N_s}\sum_{j=1}^{N_r} \frac{r_{.j}}{j^2}`. Always defined.
+    """
+    return float(np.sum(s.r_j / s.j[0] ** 2) / s.n_s)
+
+
+def lre(s: GLRLMStats) -> float:
+    r"""Long runs emphasis (IBSI: W4KF).
+
+    Notes
+    -----
+    :math:`F_{rlm.lre} = \frac{1}{N_s}\sum_{j=1}^{N_r} j^2 r_{.j}`. Always defined.
+    """
+    return float(np.sum(s.r_j * s.j[0] ** 2) / s.n_s)
+
+
+def lgre(s: GLRLMStats) -> float:
+    r"""Low grey level run emphasis (IBSI: V3SW).
+
+    Notes
+    -----
+    :math:`F_{rlm.lgre} = \frac{1}{N_s}\sum_{i=1}^{N_g} \frac{r_{i.}}{i^2}`. Always defined.
+    """
+    return float(np.sum(s.r_i / s.i[:, 0] ** 2) / s.n_s)
+
+
+def hgre(s: GLRLMStats) -> float:
+    r"""High grey level run emphasis (IBSI: G3QZ).
+
+    Notes
+    -----
+    :math:`F_{rlm.hgre} = \frac{1}{N_s}\sum_{i=1}^{N_g} i^2 r_{i.}`. Always defined.
+    """
+    return float(np.sum(s.r_i * s.i[:, 0] ** 2) / s.n_s)
+
+
+def srlge(s: GLRLMStats) -> float:
+    r"""Short run low grey level emphasis (IBSI: HTZT).
+
+    Notes
+    -----
+    :math:`F_{rlm.srlge} = \frac{1}{N_s}\sum_{i}\sum_{j} \frac{r_{ij}}{i^2 j^2}`.
+    Always defined.
+    """
+    return float(np.sum(s.r_ij / (s.i**2 * s.j**2)) / s.n_s)
+
+
+def srhge(s: GLRLMStats) -> float:
+    r"""Short run high grey level emphasis (IBSI: GD3A).
+
+    Notes
+    -----
+    :math:`F_{rlm.srhge} = \frac{1}{N_s}\sum_{i}\sum_{j} \frac{i^2 r_{ij}}{j^2}`.
+    Always defined.
+    """
+    return float(np.sum(s.r_ij * s.i**2 / s.j**2) / s.n_s)
+
+
+def lrlge(s: GLRLMStats) -> float:
+    r"""Long run low grey level emphasis (IBSI: IVPO).
+
+    Notes
+    -----
+    :math:`F_{rlm.lrlge} = \frac{1}{N_s}\sum_{i}\sum_{j} \frac{j^2 r_{ij}}{i^2}`.
+    Always defined.
+    """
+    return float(np.sum(s.r_ij * s.j**2 / s.i**2) / s.n_s)
+
+
+def lrhge(s: GLRLMStats) -> float:
+    r"""Long run high grey level emphasis (IBSI: 3KUM).
+
+    Notes
+    -----
+    :math:`F_{rlm.lrhge} = \frac{1}{N_s}\sum_{i}\sum_{j} i^2 j^2 r_{ij}`. Always defined.
+    """
+    return float(np.sum(s.r_ij * s.i**2 * s.j**2) / s.n_s)
+
+
+def glnu(s: GLRLMStats) -> float:
+    r"""Grey level non-uniformity (IBSI: R5YN).
+
+    Notes
+    -----
+    :math:`F_{rlm.glnu} = \frac{1}{N_s}\sum_{i=1}^{N_g} r_{i.}^2`. Always defined.
+    """
+    return float(np.sum(s.r_i**2) / s.n_s)
+
+
+def glnu_norm(s: GLRLMStats) -> float:
+    r"""Normalised grey level non-uniformity (IBSI: OVBL).
+
+    Notes
+    -----
+    :math:`F_{rlm.glnu.norm} = \frac{1}{N_s^2}\sum_{i=1}^{N_g} r_{i.}^2`. Always defined.
+    """
+    return float(np.sum(s.r_i**2) / s.n_s**2)
+
+
+def rlnu(s: GLRLMStats) -> float:
+    r"""Run length non-uniformity (IBSI: W92Y).
+
+    Notes
+    -----
+    :math:`F_{rlm.rlnu} = \frac{1}{N_s}\sum_{j=1}^{N_r} r_{.j}^2`. Always defined.
+    """
+    return float(np.sum(s.r_j**2) / s.n_s)
+
+
+def rlnu_norm(s: GLRLMStats) -> float:
+    r"""Normalised run length non-uniformity (IBSI: IC23).
+
+    Notes
+    -----
+    :math:`F_{rlm.rlnu.norm} = \frac{1}{N_s^2}\sum_{j=1}^{N_r} r_{.j}^2`. Always defined.
+    """
+    return float(np.sum(s.r_j**2) / s.n_s**2)
+
+
+def run_perc(s: GLRLMStats) -> float:
+    r"""Run percentage (IBSI: 9ZK5).
+
+    Notes
+    -----
+    :math:`F_{rlm.r.perc} = N_s / N_v`, with :math:`N_v` summed over merged matrices
+    (IBSI) so that the value stays in :math:`(0, 1]`. Always defined.
+    """
+    return s.n_s / s.n_v
+
+
+def gl_var(s: GLRLMStats) -> float:
+    r"""Grey level variance (IBSI: 8CE5).
+
+    Notes
+    -----
+    :math:`F_{rlm.gl.var} = \sum_{i}\sum_{j} (i - \mu)^2 p_{ij}`,
+    :math:`\mu = \sum_{i}\sum_{j} i\, p_{ij}`. Always defined (0 for one grey level).
+    """
+    mu = float(np.sum(s.i * s.p_ij))
+    return float(np.sum((s.i - mu) ** 2 * s.p_ij))
+
+
+def rl_var(s: GLRLMStats) -> float:
+    r"""Run length variance (IBSI: SXLW).
+
+    Notes
+    -----
+    :math:`F_{rlm.rl.var} = \sum_{i}\sum_{j} (j - \mu)^2 p_{ij}`,
+    :math:`\mu = \sum_{i}\sum_{j} j\, p_{ij}`. Always defined.
+    """
+    mu = float(np.sum(s.j * s.p_ij))
+    return float(np.sum((s.j - mu) ** 2 * s.p_ij))
+
+
+def run_entr(s: GLRLMStats) -> float:
+    r"""Run entropy (IBSI: HJ9O).
+
+    Notes
+    -----
+    :math:`F_{rlm.rl.entr} = -\sum_{i}\sum_{j} p_{ij}\log_2 p_{ij}`, with
+    :math:`0 \log_2 0 = 0`. Always defined.
+    """
+    p = s.p_ij[s.p_ij > 0]
+    return float(-np.sum(p * np.log2(p)))
+
+
+def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
+    return FeatureSpec(name=f"glrlm_{name}", family="glrlm", ibsi_id=ibsi_id, ibsi_tag=tag, title=title)
+
+
+_TABLE: tuple[tuple[FeatureSpec, Callable[[GLRLMStats], float]], ...] = (
+    (_spec("sre", "22OV", "rlm_sre", "Short runs emphasis"), sre),
+    (_spec("lre", "W4KF", "rlm_lre", "Long runs emphasis"), lre),
+    (_spec("lgre", "V3SW", "rlm_lgre", "Low grey level run emphasis"), lgre),
+    (_spec("hgre", "G3QZ", "rlm_hgre", "High grey level run emphasis"), hgre),
+    (_spec("srlge", "HTZT", "rlm_srlge", "Short run low grey level emphasis"), srlge),
+    (_spec("srhge", "GD3A", "rlm_srhge", "Short run high grey level emphasis"), srhge),
+    (_spec("lrlge", "IVPO", "rlm_lrlge", "Long run low grey level emphasis"), lrlge),
+    (_spec("lrhge", "3KUM", "rlm_lrhge", "Long run high grey level emphasis"), lrhge),
+    (_spec("glnu", "R5YN", "rlm_glnu", "Grey level non-uniformity"), glnu),
+    (_spec("glnu_norm", "OVBL", "rlm_glnu_norm", "Normalised grey level non-uniformity"), glnu_norm),
+    (_spec("rlnu", "W92Y", "rlm_rlnu", "Run length non-uniformity"), rlnu),
+    (_spec("rlnu_norm", "IC23", "rlm_rlnu_norm", "Normalised run length non-uniformity"), rlnu_norm),
+    (_spec("run_perc", "9ZK5", "rlm_r_perc", "Run percentage"), run_perc),
+    (_spec("gl_var", "8CE5", "rlm_gl_var", "Grey level variance"), gl_var),
+    (_spec("rl_var", "SXLW", "rlm_rl_var", "Run length variance"), rl_var),
+    (_spec("run_entr", "HJ9O", "rlm_rl_entr", "Run entropy"), run_entr),
+)
+
+#: The 16 GLRLM features, in IBSI order.
+FEATURES: tuple[FeatureSpec, ...] = tuple(spec for spec, _ in _TABLE)
+
+
+def _features_of(matrices: np.ndarray, n_v: np.ndarray) -> np.ndarray:
+    """Feature values (n_nonempty, 16) of matrices (n, n_g, n_r) with voxel counts (n,)."""
+    rows = []
+    for m, v in zip(matrices, n_v):
+        if m.sum() == 0:
+            continue
+        s = GLRLMStats.from_counts(m, float(v))
+        rows.append([fn(s) for _, fn in _TABLE])
+    return np.asarray(rows, dtype=float).reshape(len(rows), len(_TABLE))
+
+
+# --------------------------------------------------------------------------------------
+# Layer 3: family entry point
+# --------------------------------------------------------------------------------------
+def compute(
+    levels: np.ndarray,
+    mask: np.ndarray,
+    n_levels: int,
+    *,
+    aggregations: Sequence[Aggregation] = DIRECTIONAL_AGGREGATIONS,
+) -> dict[str, float]:
+    r"""Compute the 16 GLRLM features for each requested aggregation (IBSI: TP0I).
+
+    Matrices are built once per dimension (per-slice 2D for BTW3, SUJT, JJUI, ZW7Z; 3D
+    for ITBB, IAZD), then merged (run counts and :math:`N_v` summed) and averaged as
+    described in the module docstring.
+
+    Parameters
+    ----------
+    levels : ndarray of int of shape (z, y, x)
+        Discretised grey levels, ``1..n_levels`` inside ``mask`` (values outside ignored).
+    mask : ndarray of bool of shape (z, y, x)
+        ROI intensity mask.
+    n_levels : int
+        Number of grey levels :math:`N_g` of the discretisation.
+    aggregations : sequence of Aggregation, default=all six directional methods
+        Any of ``2d_avg``, ``2d_smrg``, ``2_5d_dmrg``, ``2_5d_vmrg``, ``3d_avg``, ``3d_mrg``.
+
+    Returns
+    -------
+    dict of str to float
+        ``{column_name(spec, aggregation): value}``, e.g. ``glrlm_sre_3d_avg``. Every
+        value is defined for a non-empty ROI.
+
+    Raises
+    ------
+    SettingsError
+        Unknown or zone-family aggregation, invalid ``n_levels``.
+    GeometryError, MaskError, InputError, EmptyRoiError
+        Invalid arrays (see :func:`voxelomics.features.glcm.check_levels_and_mask`).
+    """
+    aggs = check_aggregations(aggregations, family="glrlm")
+    levels, mask = check_levels_and_mask(levels, mask, n_levels, family="glrlm")
+    stacks: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
+    out: dict[str, float] = {}
+    for agg in aggs:
+        two_d = agg in _AGGS_2D
+        if two_d not in stacks:
+            dirs = DIRECTIONS_2D if two_d else DIRECTIONS_3D
+            counts = glrlm_matrices(levels, mask, n_levels=n_levels, directions=dirs, per_slice=two_d)
+            stacks[two_d] = (counts, voxel_counts(mask, n_directions=len(dirs), per_slice=two_d))
+        counts, n_v = stacks[two_d]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = mean_over_matrices(
+                _features_of(aggregation_groups(counts, agg), aggregation_groups(n_v, agg))
+            )
+        for (spec, _), v in zip(_TABLE, values):
+            out[column_name(spec, agg)] = float(v)
+    return out
