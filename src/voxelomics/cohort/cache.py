@@ -1,0 +1,146 @@
+"""Per-case result cache: one Parquet part file per finished case.
+
+Layout inside the output folder::
+
+    OUT/.parts/<settings_hash>[-ibsi]/<case key>.parquet
+
+The folder name is the settings hash (plus the naming scheme when it is not the
+default), so changing any setting that affects feature values starts a fresh cache,
+while re-running the same command finds the cases already done. Only successes are
+cached: a failed case has no part file and is computed again on the next run.
+
+A part file is written to a temporary name in the same folder, flushed to disk, then
+renamed over its final name (``os.replace``, atomic on POSIX and Windows), so a run
+killed at any moment leaves either a complete part file or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["case_key", "PartCache"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def case_key(case) -> str:
+    """Stable, file-system-safe key of one manifest entry.
+
+    The key is the case identifier made safe for file names (at most 60 characters),
+    then a 10-hex-digit digest of the fields that define the task: case id, image and
+    mask paths, label, ROI and modality. Two entries of one case (e.g. two ROIs) get
+    different keys; pointing a case at another file invalidates its cached result.
+
+    Parameters
+    ----------
+    case : voxelomics.io.manifest.Case
+        Any object with ``case_id``, ``image``, ``mask``, ``label``, ``roi`` and
+        ``modality`` attributes.
+
+    Returns
+    -------
+    str
+        E.g. ``"STS_001-3f2a9c01de"``.
+    """
+    fields = tuple(
+        None if getattr(case, name, None) is None else str(getattr(case, name))
+        for name in ("case_id", "image", "mask", "label", "roi", "modality")
+    )
+    digest = hashlib.sha1(repr(fields).encode()).hexdigest()[:10]
+    safe = _UNSAFE.sub("_", str(case.case_id)).strip("._")[:60] or "case"
+    return f"{safe}-{digest}"
+
+
+class PartCache:
+    """The part files of one output folder and one settings hash.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder of the cohort run.
+    settings_hash : str
+        :meth:`voxelomics.settings.Settings.settings_hash` of the run.
+    naming : {"readable", "ibsi"}
+        Column naming; a non-default naming gets its own folder.
+    """
+
+    def __init__(self, out: Path, settings_hash: str, naming: str = "readable"):
+        name = settings_hash if naming == "readable" else f"{settings_hash}-{naming}"
+        self.folder = Path(out) / ".parts" / name
+
+    def path(self, key: str) -> Path:
+        """Part file of one case key."""
+        return self.folder / f"{key}.parquet"
+
+    def done(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` that have a complete part file."""
+        if not self.folder.is_dir():
+            return set()
+        present = {p.stem for p in self.folder.glob("*.parquet")}
+        return {k for k in keys if k in present}
+
+    def write(self, key: str, row: dict) -> Path:
+        """Write one result row atomically; return the part file's path.
+
+        Parameters
+        ----------
+        key : str
+            Case key (:func:`case_key`).
+        row : dict
+            One feature-table row (identifier columns, features, extra columns).
+
+        Returns
+        -------
+        Path
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pylist([row])
+        final = self.path(key)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pq.write_table(table, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return final
+
+    def read(self, keys: Iterable[str]):
+        """Read the part files of ``keys`` (in that order) into one DataFrame.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Keys with a part file, in the order the rows should have.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per key; columns in first-seen order (identifiers first).
+        """
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        tables = [pq.read_table(self.path(k)) for k in keys]
+        if not tables:
+            return pd.DataFrame(columns=["case_id", "roi", "image_type"])
+        # "permissive" unifies schemas in first-seen column order (null -> double, ...)
+        return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+    def clean_temporary(self) -> None:
+        """Remove temporary files left by a run that was killed while writing."""
+        if self.folder.is_dir():
+            for tmp in self.folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)

@@ -1,0 +1,391 @@
+"""Run a whole manifest: one task per case, resumable, failures isolated.
+
+See :func:`extract_cohort`; the files it writes are described in
+:mod:`voxelomics.cohort.outputs`, the cache in :mod:`voxelomics.cohort.cache`, the
+back-ends in :mod:`voxelomics.cohort.backends`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voxelomics.cohort.backends import DaskBackend, InProcessBackend, LocalProcessBackend, Task
+from voxelomics.cohort.cache import PartCache, case_key
+from voxelomics.cohort.outputs import (package_versions, utc_now, write_errors, write_features,
+                                       write_json, write_log)
+from voxelomics.cohort.progress import CohortProgress
+from voxelomics.cohort.tasks import TRANSIENT_ERRORS, CaseFn
+from voxelomics.errors import InputError, SettingsError
+
+__all__ = ["extract_cohort", "CohortResult"]
+
+_DASK_PREFIXES = ("tcp://", "tls://", "ucx://", "inproc://", "ws://", "wss://")
+
+
+@dataclass
+class CohortResult:
+    """What a cohort run produced.
+
+    Attributes
+    ----------
+    out : Path
+        Output folder.
+    features_path, errors_path, run_path, logs_dir : Path
+        ``features.parquet``, ``errors.csv``, ``run.json`` and the failure logs folder.
+    n_cases : int
+        Cases in the manifest.
+    n_done : int
+        Cases computed successfully by this run.
+    n_failed : int
+        Cases that failed in this run (rows of ``errors.csv``).
+    n_reused : int
+        Cases taken from the cache of an earlier run with the same settings.
+    backend : str
+        ``local-processes``, ``in-process``, ``dask:local``, ``dask:tcp://...`` or ``dask:client``.
+    n_workers : int
+        Workers used (local processes, or Dask workers at the start).
+    settings_hash : str
+        Hash of the settings (names the cache folder).
+    elapsed_s : float
+        Wall time of the run (s).
+    worker_peak_rss_mb : dict of str to float
+        Peak resident memory (MiB) of each worker process that computed a case, keyed by pid.
+    """
+
+    out: Path
+    features_path: Path
+    errors_path: Path
+    run_path: Path
+    logs_dir: Path
+    n_cases: int
+    n_done: int
+    n_failed: int
+    n_reused: int
+    backend: str
+    n_workers: int
+    settings_hash: str
+    elapsed_s: float
+    worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_succeeded(self) -> int:
+        """Rows of ``features.parquet``: cases computed now plus cases reused."""
+        return self.n_done + self.n_reused
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every case succeeded, 1 when some failed (the CLI's exit status)."""
+        return 0 if self.n_failed == 0 else 1
+
+    @property
+    def features(self):
+        """The feature table (pandas.DataFrame), read from ``features.parquet``."""
+        import pandas as pd
+
+        return pd.read_parquet(self.features_path)
+
+    @property
+    def errors(self):
+        """The error table (pandas.DataFrame of str), read from ``errors.csv``."""
+        import pandas as pd
+
+        return pd.read_csv(self.errors_path, dtype=str, keep_default_na=False)
+
+
+# ---- argument checks ------------------------------------------------------------------
+def _parse_memory(limit) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool):
+        limit = str(limit)
+    if isinstance(limit, int):
+        value = limit
+    else:
+        from dask.utils import parse_bytes
+
+        try:
+            value = int(parse_bytes(str(limit)))
+        except (ValueError, TypeError):
+            raise SettingsError(f"memory_limit {limit!r} is not a size; expected e.g. '4GiB', "
+                                "'500MB' or a number of bytes") from None
+    if value <= 0:
+        raise SettingsError(f"memory_limit must be positive, got {limit!r}")
+    return value
+
+
+def _check_args(workers, scheduler, client, retries, case_timeout, naming) -> None:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SettingsError(f"workers must be a positive integer or None (all cores), got {workers!r}")
+    if client is not None and scheduler is not None:
+        raise SettingsError("give either scheduler or client, not both")
+    if scheduler is not None and scheduler not in ("local-dask", "in-process") \
+            and not str(scheduler).startswith(_DASK_PREFIXES):
+        raise SettingsError(f"scheduler {scheduler!r} is not understood; expected a Dask address "
+                            "'tcp://HOST:PORT', 'local-dask' or 'in-process'")
+    if not isinstance(retries, int) or retries < 0:
+        raise SettingsError(f"retries must be an integer >= 0, got {retries!r}")
+    if case_timeout is not None and not case_timeout > 0:
+        raise SettingsError(f"case_timeout must be a positive number of seconds, got {case_timeout!r}")
+    if naming not in ("readable", "ibsi"):
+        raise SettingsError(f"naming must be 'readable' or 'ibsi', got {naming!r}")
+
+
+def _all_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _load_cases(manifest) -> list:
+    if isinstance(manifest, (str, Path)):
+        from voxelomics.io.manifest import read_manifest
+
+        cases = list(read_manifest(manifest))
+        source = str(manifest)
+    else:
+        cases, source = list(manifest), None
+    if not cases:
+        raise InputError("the manifest lists no case; expected at least one row", path=source)
+    for case in cases:
+        if not hasattr(case, "case_id"):
+            raise InputError(f"manifest entries must be Case objects with a case_id, got "
+                             f"{type(case).__name__}", path=source)
+    return cases
+
+
+def _make_backend(workers, scheduler, client, memory_bytes, memory_limit, case_timeout):
+    if client is not None:
+        return DaskBackend(client, "dask:client", case_timeout=case_timeout)
+    if scheduler is None:
+        return LocalProcessBackend(workers or _all_cores(), memory_limit=memory_bytes,
+                                   case_timeout=case_timeout)
+    if scheduler == "in-process":
+        return InProcessBackend()
+    from distributed import Client
+
+    if scheduler == "local-dask":
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=workers or _all_cores(), threads_per_worker=1, processes=True,
+            memory_limit=memory_limit if memory_limit is not None else "auto",
+            dashboard_address=":0",
+        )
+        dask_client = Client(cluster)
+
+        def close():
+            dask_client.close()
+            cluster.close()
+
+        return DaskBackend(dask_client, "dask:local", case_timeout=case_timeout, close=close)
+    try:
+        dask_client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise SettingsError(f"could not connect to the Dask scheduler at {scheduler} ({exc}); "
+                            "expected a running `dask scheduler`") from None
+    return DaskBackend(dask_client, f"dask:{scheduler}", case_timeout=case_timeout,
+                       close=dask_client.close)
+
+
+# ---- the run --------------------------------------------------------------------------
+def extract_cohort(
+    manifest,
+    *,
+    out: str | Path,
+    settings=None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client=None,
+    force: bool = False,
+    retries: int = 0,
+    case_timeout: float | None = None,
+    memory_limit: str | int | None = None,
+    naming: str = "readable",
+    progress: bool = True,
+    case_fn: CaseFn | None = None,
+) -> CohortResult:
+    """Extract features for every case of a manifest, resumably, on local cores or Dask.
+
+    Each case is one task. Each finished case is written at once to a part file keyed
+    by its case key and the settings hash; at the end the parts of the manifest's cases
+    are merged, in manifest order, into ``OUT/features.parquet`` (atomic rename).
+    Running the same call again computes only the cases without a part file and counts
+    the others as reused; other settings give another hash, hence a fresh computation.
+    A failing case (exception, crashed worker, time limit) becomes a row of
+    ``OUT/errors.csv`` plus ``OUT/logs/<case key>.log`` and the run goes on; failures
+    are never cached, so a re-run tries them again.
+
+    Parameters
+    ----------
+    manifest : str, Path or list of Case
+        Manifest CSV (read with :func:`voxelomics.io.manifest.read_manifest`) or the cases.
+    out : str or Path
+        Output folder (created when missing).
+    settings : Settings or None, default=None
+        Validated settings; ``None`` uses the ``default`` preset.
+    workers : int or None, default=None
+        Local worker processes (``None``: every core this process may use). With
+        ``scheduler="local-dask"``, the number of Dask workers. Ignored for a remote
+        scheduler or a given client.
+    scheduler : str or None, default=None
+        ``None``: local process pool. ``"tcp://HOST:PORT"``: a running Dask scheduler.
+        ``"local-dask"``: a ``distributed.LocalCluster`` (one thread per worker).
+        ``"in-process"``: sequentially in this process (debugging; no crash isolation).
+    client : distributed.Client or None, default=None
+        Run on this Dask client (not closed at the end).
+    force : bool, default=False
+        Recompute every case, ignoring cached parts.
+    retries : int, default=0
+        Extra attempts for failures that may be transient (a worker that died).
+    case_timeout : float or None, default=None
+        Seconds after which a case fails with ``CaseTimeout``. Local pool: the worker is
+        killed (hard limit). Dask: cooperative (an exception is raised in the case's thread).
+    memory_limit : str, int or None, default=None
+        Memory per worker, e.g. ``"4GiB"``. Local pool: address-space limit
+        ``RLIMIT_AS`` of each worker process (POSIX; virtual memory, so leave head room
+        for the libraries, at least ~1 GiB); a case beyond it fails with ``MemoryError``
+        or ``WorkerCrashed``. ``local-dask``: the workers' ``memory_limit``. For a remote
+        cluster, set ``dask worker --memory-limit``; this argument is then only recorded.
+    naming : {"readable", "ibsi"}, default="readable"
+        Feature column names.
+    progress : bool, default=True
+        Live progress bar on a terminal. A summary line is printed in any case.
+    case_fn : callable or None, default=None
+        ``(case, settings, naming=...) -> row``, picklable; ``None`` uses
+        :func:`voxelomics.extract.extract_case`. A hook for tests and custom pipelines.
+
+    Returns
+    -------
+    CohortResult
+        Paths, counts, ``features``/``errors`` tables and ``exit_code`` (0 or 1).
+
+    Raises
+    ------
+    SettingsError
+        Unusable arguments (bad workers, scheduler, retries, timeout, memory limit,
+        naming or settings; scheduler not reachable). The CLI exits with 2.
+    InputError
+        The manifest cannot be read, is empty, or lists one task twice (exit 2).
+    KeyboardInterrupt
+        Propagated after the workers are stopped; finished cases stay cached.
+    """
+    from voxelomics.settings import Settings, load_preset
+
+    started_at, t0 = utc_now(), time.monotonic()
+    _check_args(workers, scheduler, client, retries, case_timeout, naming)
+    memory_bytes = _parse_memory(memory_limit)
+    if settings is None:
+        settings = load_preset("default")
+    if not isinstance(settings, Settings):
+        raise SettingsError(f"settings must be a voxelomics Settings object, got {type(settings).__name__}")
+    cases = _load_cases(manifest)
+    keys = [case_key(c) for c in cases]
+    if len(set(keys)) != len(keys):
+        seen, dup = set(), None
+        for c, k in zip(cases, keys):
+            if k in seen:
+                dup = c.case_id
+                break
+            seen.add(k)
+        raise InputError(f"the manifest lists case {dup!r} twice with the same image, mask and "
+                         "ROI; expected each task once")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("the output path is a file; expected a folder", path=out)
+    out.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
+    shash = settings.settings_hash()
+    cache = PartCache(out, shash, naming)
+    cache.clean_temporary()
+    reused = set() if force else cache.done(keys)
+    tasks = [Task(k, c) for k, c in zip(keys, cases) if k not in reused]
+    versions = package_versions()
+    run_info = {
+        "status": "running", "started": started_at, "ended": None, "host": socket.gethostname(),
+        "backend": None, "n_workers": None, "dashboard": None, "settings_name": settings.name,
+        "settings_hash": shash, "naming": naming, "force": force, "retries": retries,
+        "case_timeout_s": case_timeout, "memory_limit": memory_limit, "versions": versions,
+        "n_cases": len(cases), "n_done": 0, "n_failed": 0, "n_reused": len(reused),
+    }
+    write_json(run_info, out / "run.json")
+
+    errors: dict[str, dict] = {}
+    succeeded: set[str] = set()
+    peak: dict[str, float] = {}
+    bar = CohortProgress(len(cases), len(reused), enabled=progress)
+
+    def handle(task: Task, outcome: dict) -> bool:
+        if outcome.get("pid") is not None and outcome.get("peak_rss_mb") == outcome.get("peak_rss_mb"):
+            pid = str(outcome["pid"])
+            peak[pid] = max(peak.get(pid, 0.0), float(outcome["peak_rss_mb"]))
+        if outcome["status"] == "ok":
+            cache.write(task.key, outcome["row"])
+            (logs / f"{task.key}.log").unlink(missing_ok=True)
+            succeeded.add(task.key)
+            bar.update(True)
+            return False
+        if outcome["error_type"] in TRANSIENT_ERRORS and task.attempt < retries:
+            return True
+        log = write_log(logs, task.key, str(task.case.case_id), outcome, task.attempt + 1)
+        roi = getattr(task.case, "roi", None)
+        if roi is None and getattr(task.case, "label", None) is not None:
+            roi = task.case.label
+        errors[task.key] = {
+            "case_id": task.case.case_id, "step": outcome["step"],
+            "error_type": outcome["error_type"], "message": outcome["message"],
+            "roi": roi, "log": str(log.relative_to(out)),
+        }
+        bar.update(False)
+        return False
+
+    backend = None
+    try:
+        with bar:
+            if tasks:
+                backend = _make_backend(workers, scheduler, client, memory_bytes, memory_limit,
+                                        case_timeout)
+                run_info.update(backend=backend.name, n_workers=backend.n_workers,
+                                dashboard=backend.dashboard_link)
+                if backend.dashboard_link:
+                    bar.message(f"Dask dashboard: {backend.dashboard_link}")
+                if memory_limit is not None and backend.name.startswith("dask:") \
+                        and backend.name != "dask:local":
+                    bar.message("note: memory_limit is set by the Dask workers "
+                                "(dask worker --memory-limit); recorded only")
+                write_json(run_info, out / "run.json")
+                backend.execute(tasks, settings, naming, case_fn, handle)
+    except BaseException:
+        run_info.update(status="interrupted", ended=utc_now(), n_done=len(succeeded),
+                        n_failed=len(errors))
+        write_json(run_info, out / "run.json")
+        raise
+
+    ok_keys = [k for k in keys if k in reused or k in succeeded]
+    ended = utc_now()
+    write_features(cache.read(ok_keys), out / "features.parquet", settings=settings,
+                   naming=naming, versions=versions, created=ended)
+    write_errors([errors[k] for k in keys if k in errors], out / "errors.csv")
+    elapsed = time.monotonic() - t0
+    run_info.update(
+        status="finished", ended=ended, elapsed_s=round(elapsed, 3),
+        n_done=len(succeeded), n_failed=len(errors),
+        worker_peak_rss_mb={k: round(v, 1) for k, v in peak.items()},
+    )
+    if backend is None:
+        run_info["backend"] = "none (every case reused)"
+        run_info["n_workers"] = 0
+    write_json(run_info, out / "run.json")
+    bar.summary(str(out / "features.parquet")
+                + (f"; {len(errors)} failed, see {out / 'errors.csv'}" if errors else ""))
+    return CohortResult(
+        out=out, features_path=out / "features.parquet", errors_path=out / "errors.csv",
+        run_path=out / "run.json", logs_dir=logs, n_cases=len(cases), n_done=len(succeeded),
+        n_failed=len(errors), n_reused=len(reused), backend=str(run_info["backend"]),
+        n_workers=int(run_info["n_workers"] or 0), settings_hash=shash, elapsed_s=elapsed,
+        worker_peak_rss_mb=dict(peak),
+    )
