@@ -1,0 +1,356 @@
+"""Reading images and masks from files, and checking that they share a grid.
+
+Supported images: NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``, ``.nhdr``), MetaImage
+(``.mha``, ``.mhd``) read with SimpleITK, and DICOM series (a folder, or one file of the
+series) read by :mod:`voxelomics.io.dicom`.
+
+Masks (:func:`read_mask`) are label maps in any of those file formats, DICOM RTSTRUCT
+files or DICOM SEG files; the DICOM kind is decided by the file's ``Modality``.
+
+Label-map rules (decisions)
+    * Integer maps are used as they are. Float maps are accepted when every value is within
+      1e-6 of an integer (they are rounded); otherwise :class:`~voxelomics.errors.MaskError`
+      lists the values found (up to 10).
+    * ``label=None``: label 1 when present, else the only non-zero value when there is
+      exactly one; several labels without 1 is ambiguous (``MaskError`` listing them).
+    * A requested label that is absent, or an all-zero map, raises
+      :class:`~voxelomics.errors.EmptyRoiError` naming the case, the file and the label, and
+      listing the labels present.
+
+Geometry (:func:`align_mask`)
+    Grids are compared with :meth:`voxelomics.volume.Grid.compare` at 1e-3 of a voxel.
+    A mask whose grid differs by less is given the image geometry with a
+    :class:`~voxelomics.errors.GeometryWarning`; a larger difference raises
+    :class:`~voxelomics.errors.GeometryError` stating the offsets in mm and in voxels, and
+    any size, spacing or direction mismatch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from voxelomics.errors import (EmptyRoiError, GeometryError, GeometryWarning, InputError, MaskError,
+                               VoxelomicsError)
+from voxelomics.io.dicom import is_dicom_file, read_dicom_series
+from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
+
+__all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+"""File endings read with SimpleITK."""
+
+_TOL_VOXELS = 1e-3
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suf in IMAGE_SUFFIXES:
+        if name.endswith(suf):
+            return suf
+    return path.suffix.lower()
+
+
+def _read_sitk(path: Path):
+    import SimpleITK as sitk
+
+    try:
+        img = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
+    if img.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"expected a scalar image, found {img.GetNumberOfComponentsPerPixel()} components per "
+                         "voxel", path=path)
+    if img.GetDimension() == 2:
+        img = sitk.JoinSeries(img)
+    return img
+
+
+def read_image(
+    path: str | Path,
+    *,
+    modality: str | None = None,
+    series_uid: str | None = None,
+    suv: bool | None = None,
+    case_id: str | None = None,
+) -> Volume:
+    """Read an image file or a DICOM series into a :class:`Volume`.
+
+    Parameters
+    ----------
+    path : str or Path
+        NIfTI, NRRD or MetaImage file; a folder holding a DICOM series; or one DICOM file
+        of a series (the whole series of that file is read from its folder).
+    modality : str or None, default=None
+        Modality to record (``"CT"``, ``"PT"``, ``"MR"``). DICOM files carry their own;
+        a different value given here raises :class:`InputError`.
+    series_uid : str or None, default=None
+        SeriesInstanceUID to read when a DICOM folder holds several series.
+    suv : bool or None, default=None
+        DICOM PET only: ``None`` converts ``Units = BQML`` series to SUVbw, ``True``
+        requires SUV, ``False`` keeps Bq/ml (see :mod:`voxelomics.io.dicom`). ``True`` for
+        a non-DICOM file raises :class:`InputError` (the SUV tags are missing).
+    case_id : str or None, default=None
+        Case identifier added to error messages.
+
+    Returns
+    -------
+    Volume
+        Array of shape (z, y, x) (HU for CT, SUV or Bq/ml for PET), with ``source`` = path
+        and ``modality`` set. 2-D files become one slice.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable or unsupported file; several DICOM series without
+        ``series_uid``; modality mismatch.
+    GeometryError
+        DICOM geometry problems (irregular slice gaps, gantry tilt), non-3-D images.
+    """
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise InputError("image file or folder does not exist", path=path)
+        if path.is_dir() or (_suffix(path) not in IMAGE_SUFFIXES and is_dicom_file(path)):
+            if path.is_file():
+                import pydicom
+
+                series_uid = series_uid or str(pydicom.dcmread(path, stop_before_pixels=True).SeriesInstanceUID)
+                path = path.parent
+            vol = read_dicom_series(path, series_uid=series_uid, suv=suv, case_id=case_id)
+            if modality is not None and vol.modality is not None and modality.upper() != vol.modality.upper():
+                raise InputError(f"modality {modality!r} was given but the DICOM series is {vol.modality!r}")
+            return vol
+        if _suffix(path) not in IMAGE_SUFFIXES:
+            raise InputError(f"unsupported image file type {_suffix(path)!r}; expected one of "
+                             f"{', '.join(IMAGE_SUFFIXES)} or a DICOM series folder")
+        if suv:
+            raise InputError("suv=True needs a DICOM PET series (SUV tags); this file has none")
+        img = _read_sitk(path)
+        if img.GetDimension() != 3:
+            raise GeometryError(f"expected a 3D image, found {img.GetDimension()}D")
+        return from_sitk(img, modality=modality, source=str(path))
+    except VoxelomicsError as exc:
+        raise exc.with_context(case_id=case_id, path=path, step="read_image")
+
+
+def _dicom_modality(path: Path) -> str | None:
+    if not is_dicom_file(path):
+        return None
+    import pydicom
+
+    try:
+        return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"]).Modality)
+    except Exception:  # a broken header is reported by the reader that follows
+        return None
+
+
+def _select_label(values: np.ndarray, label: int | None, path: Path) -> int:
+    present = [int(v) for v in values if v != 0]
+    if label is None:
+        if 1 in present:
+            return 1
+        if len(present) == 1:
+            return present[0]
+        if not present:
+            raise EmptyRoiError("label 1 (default) selects no voxel: the mask is empty (all voxels are 0)")
+        raise MaskError(f"no label given and the mask holds several labels without 1: {present}; pick one with label=")
+    if int(label) not in present:
+        raise EmptyRoiError(f"label {int(label)} is not in the mask; labels present: {present or 'none (all 0)'}")
+    return int(label)
+
+
+def _label_map(path: Path, label: int | None) -> RoiMask:
+    import SimpleITK as sitk
+
+    img = _read_sitk(path)
+    arr = sitk.GetArrayFromImage(img)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    values = np.unique(arr)
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = values[~np.isfinite(values) | (np.abs(values - np.rint(values)) > 1e-6)]
+        if bad.size:
+            shown = ", ".join(f"{v:.6g}" for v in bad[:10]) + (f" (and {bad.size - 10} more)" if bad.size > 10 else "")
+            raise MaskError(f"mask values must be integer labels (within 1e-6); found non-integer values {shown} "
+                            f"among {values.size} distinct values")
+        arr = np.rint(arr).astype(np.int64)
+        values = np.unique(arr)
+    chosen = _select_label(values, label, path)
+    return mask_from_sitk(img, label=chosen, source=str(path), array=arr == chosen)
+
+
+def read_mask(
+    path: str | Path,
+    *,
+    label: int | None = None,
+    roi: str | None = None,
+    reference: Volume,
+    case_id: str | None = None,
+) -> RoiMask:
+    """Read a region of interest from a label map, an RTSTRUCT or a DICOM SEG.
+
+    The file type is decided by the DICOM ``Modality`` (``RTSTRUCT``, ``SEG``) for DICOM
+    files, by the file ending otherwise. Label-map rules are in the module docstring.
+
+    Parameters
+    ----------
+    path : str or Path
+        Mask file.
+    label : int or None, default=None
+        Label map: the label value (default rule in the module docstring). SEG: the
+        segment number, when ``roi`` is not given.
+    roi : str or None, default=None
+        RTSTRUCT: the ROI name (required). SEG: the segment label or number. Label map: a
+        string of digits is read as ``label``.
+    reference : Volume
+        Image the mask belongs to; RTSTRUCT and SEG masks are built on its grid.
+    case_id : str or None, default=None
+        Case identifier added to error messages.
+
+    Returns
+    -------
+    RoiMask
+        Boolean mask of shape (z, y, x). Label-map masks keep the file's geometry (use
+        :func:`align_mask`); DICOM masks take ``reference``'s.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file; RTSTRUCT without ``roi``; ROI or segment not found.
+    MaskError
+        Non-integer label values; ambiguous default label.
+    EmptyRoiError
+        The selected label, ROI or segment holds no voxel.
+    GeometryError
+        RTSTRUCT or SEG not placeable on the reference grid.
+    """
+    from voxelomics.io.rtstruct import rtstruct_to_mask
+    from voxelomics.io.seg import seg_to_mask
+
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise InputError("mask file does not exist", path=path)
+        kind = _dicom_modality(path) if _suffix(path) not in IMAGE_SUFFIXES else None
+        if kind == "RTSTRUCT":
+            if roi is None:
+                from voxelomics.io.rtstruct import rtstruct_roi_names
+
+                raise InputError(f"an RTSTRUCT needs roi= (an ROI name); ROIs in the file: {rtstruct_roi_names(path)}")
+            return rtstruct_to_mask(path, roi, reference, case_id=case_id)
+        if kind == "SEG":
+            if roi is None and label is None:
+                from voxelomics.io.seg import seg_segments
+
+                segs = seg_segments(path)
+                if len(segs) != 1:
+                    raise InputError(f"a SEG with {len(segs)} segments needs roi= (label) or label= (number); "
+                                     f"segments: {segs}")
+                return seg_to_mask(path, segs[0][0], reference, case_id=case_id)
+            return seg_to_mask(path, roi if roi is not None else int(label), reference, case_id=case_id)
+        if kind is not None:
+            raise InputError(f"DICOM Modality {kind!r} is not a mask; expected RTSTRUCT or SEG")
+        if roi is not None:
+            if label is None and str(roi).strip().lstrip("-").isdigit():
+                label = int(roi)
+            elif label is None or str(roi).strip() != str(label):
+                raise InputError(f"roi={roi!r} names a structure, but the file is a label map; use label=")
+        if _suffix(path) not in IMAGE_SUFFIXES:
+            raise InputError(f"unsupported mask file type {_suffix(path)!r}; expected a label map "
+                             f"({', '.join(IMAGE_SUFFIXES)}), an RTSTRUCT or a SEG")
+        return _label_map(path, label)
+    except VoxelomicsError as exc:
+        raise exc.with_context(case_id=case_id, path=path, step="read_mask")
+
+
+def align_mask(image: Volume, mask: RoiMask, *, case_id: str | None = None) -> RoiMask:
+    """Check that a mask lies on the image grid; absorb negligible differences.
+
+    Parameters
+    ----------
+    image : Volume
+        The image, shape (z, y, x).
+    mask : RoiMask
+        Its mask.
+    case_id : str or None, default=None
+        Case identifier added to messages.
+
+    Returns
+    -------
+    RoiMask
+        ``mask`` itself when the geometries are identical; a copy with the image's
+        spacing, origin and direction when they differ by less than 1e-3 voxel (with a
+        :class:`~voxelomics.errors.GeometryWarning`).
+
+    Raises
+    ------
+    GeometryError
+        Size differs, or spacing, origin (given in mm and voxels per axis) or direction
+        differ by more than 1e-3 voxel.
+    """
+    same, description = image.grid.compare(mask.grid, tolerance_voxels=_TOL_VOXELS)
+    if not same:
+        raise GeometryError(f"mask grid does not match the image grid: {description}", case_id=case_id,
+                            path=mask.source, step="align_mask")
+    exact = (np.array_equal(image.spacing_mm, mask.spacing_mm) and np.array_equal(image.origin_mm, mask.origin_mm)
+             and np.array_equal(image.direction, mask.direction))
+    if exact:
+        return mask
+    off = np.asarray(mask.origin_mm) - np.asarray(image.origin_mm)
+    where = f"case {case_id!r}, " if case_id else ""
+    warnings.warn(
+        f"{where}mask {mask.source}: geometry differs from the image by less than {_TOL_VOXELS} voxel "
+        f"(origin offset (x, y, z) {tuple(float(f'{v:.3g}') for v in off)} mm); the mask takes the image geometry",
+        GeometryWarning, stacklevel=2)
+    return mask.with_array(mask.array, spacing_mm=image.spacing_mm, origin_mm=image.origin_mm,
+                           direction=image.direction)
+
+
+def load_case(
+    image_path: str | Path,
+    mask_path: str | Path,
+    *,
+    label: int | None = None,
+    roi: str | None = None,
+    modality: str | None = None,
+    case_id: str | None = None,
+) -> tuple[Volume, RoiMask]:
+    """Read an image and its mask, and check that they share a grid.
+
+    Runs :func:`read_image`, :func:`read_mask` and :func:`align_mask`.
+
+    Parameters
+    ----------
+    image_path : str or Path
+        Image file or DICOM series folder.
+    mask_path : str or Path
+        Label map, RTSTRUCT or SEG file.
+    label, roi
+        Which ROI, as in :func:`read_mask`.
+    modality : str or None, default=None
+        Modality to record for non-DICOM images.
+    case_id : str or None, default=None
+        Case identifier recorded on every error.
+
+    Returns
+    -------
+    image : Volume
+        Shape (z, y, x).
+    mask : RoiMask
+        On the image grid.
+
+    Raises
+    ------
+    InputError, MaskError, EmptyRoiError, GeometryError
+        As raised by the three steps, with ``case_id``, the file and the step filled in.
+    """
+    image = read_image(image_path, modality=modality, case_id=case_id)
+    mask = read_mask(mask_path, label=label, roi=roi, reference=image, case_id=case_id)
+    try:
+        return image, align_mask(image, mask, case_id=case_id)
+    except VoxelomicsError as exc:
+        raise exc.with_context(case_id=case_id, path=mask_path, step="align_mask")

@@ -1,0 +1,242 @@
+"""Index a DICOM tree into a cohort manifest: one row per (image series, ROI).
+
+:func:`index_dicom` reads headers only (``stop_before_pixels=True``) of every file under
+the root, then pairs each RTSTRUCT ROI and each SEG segment with an image series:
+
+1. by the referenced ``SeriesInstanceUID`` (RTSTRUCT: RT Referenced Series; SEG:
+   Referenced Series Sequence), when that series is in the tree (``match="series_uid"``);
+2. else by referenced SOP instances (contour images, SEG source images) found in one
+   series (``match="sop_uid"``);
+3. else by ``FrameOfReferenceUID`` **and geometry** (``match="frame_of_reference+geometry"``):
+   among the series in the same frame of reference, those on whose grid every contour
+   plane (or SEG frame) lies within 0.1 voxel of a slice and inside the slice range and
+   in-plane extent; the series with the smallest mean plane offset wins. This is how the
+   STS_001 crops, whose RTSTRUCTs reference the uncropped originals, find their images.
+
+Masks that match no series are left out with a :class:`~voxelomics.errors.GeometryWarning`.
+Note that an RTSTRUCT which references a series present in the tree is paired with that
+series even when another series would also fit (e.g. STS_001's ``pet_suv_crop`` RTSTRUCT
+references ``pet_raw``).
+
+``case_id`` is the PatientID when the patient has one row, otherwise
+``<PatientID>_<modality>_<roi>`` (with ``_2``, ``_3`` ... added if still not unique).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from voxelomics.errors import GeometryWarning, InputError
+from voxelomics.io.dicom import NON_IMAGE_MODALITIES
+from voxelomics.io.manifest import write_manifest
+from voxelomics.volume import Grid
+
+__all__ = ["index_dicom", "write_manifest", "INDEX_COLUMNS"]
+
+INDEX_COLUMNS = ("case_id", "image", "mask", "roi", "label", "modality", "series_uid", "patient_id",
+                 "study_uid", "mask_type", "match")
+_PLANE_TOL_VOXELS = 0.1
+
+
+def _floats(values) -> np.ndarray:
+    return np.asarray([float(v) for v in values], dtype=float)
+
+
+class _Series:
+    def __init__(self, uid: str):
+        self.uid = uid
+        self.files: list[Path] = []
+        self.sops: set[str] = set()
+        self.ipp: list[np.ndarray] = []
+        self.header = None
+
+    def add(self, path: Path, ds) -> None:
+        self.files.append(path)
+        self.sops.add(str(getattr(ds, "SOPInstanceUID", "")))
+        self.ipp.append(_floats(ds.ImagePositionPatient))
+        if self.header is None:
+            self.header = ds
+
+    @property
+    def folder(self) -> Path:
+        return Counter(p.parent for p in self.files).most_common(1)[0][0]
+
+    def grid(self) -> Grid | None:
+        ds = self.header
+        try:
+            iop = _floats(ds.ImageOrientationPatient)
+            ps = _floats(ds.PixelSpacing)
+        except (AttributeError, ValueError):
+            return None
+        normal = np.cross(iop[:3], iop[3:])
+        ipp = np.asarray(self.ipp)
+        pos = np.sort(ipp @ normal)
+        gap = float((pos[-1] - pos[0]) / (len(pos) - 1)) if len(pos) > 1 else float(
+            getattr(ds, "SliceThickness", 1.0) or 1.0)
+        first = ipp[np.argmin(ipp @ normal)]
+        return Grid((len(pos), int(ds.Rows), int(ds.Columns)), (max(gap, 1e-6), ps[0], ps[1]), tuple(first),
+                    np.column_stack([iop[:3], iop[3:], normal]))
+
+
+def _fits(grid: Grid, planes: list[np.ndarray]) -> float | None:
+    """Mean slice offset (voxels) of the planes on the grid, or None when one does not fit."""
+    offsets = []
+    nz, ny, nx = grid.shape
+    for pts in planes:
+        idx = grid.physical_to_index(pts)
+        z = float(idx[:, 0].mean())
+        off = abs(z - round(z))
+        if off > _PLANE_TOL_VOXELS or not (-0.5 <= z <= nz - 0.5):
+            return None
+        if idx[:, 1].min() < -0.5 or idx[:, 1].max() > ny - 0.5 or idx[:, 2].min() < -0.5 or idx[:, 2].max() > nx - 0.5:
+            return None
+        offsets.append(off)
+    return float(np.mean(offsets)) if offsets else None
+
+
+def _match(series: dict[str, _Series], ref_series: list[str], ref_sops: set[str], for_uid: str,
+           planes: list[np.ndarray]) -> tuple[_Series | None, str]:
+    for uid in ref_series:
+        if uid in series:
+            return series[uid], "series_uid"
+    if ref_sops:
+        hits = [s for s in series.values() if s.sops & ref_sops]
+        if len(hits) == 1:
+            return hits[0], "sop_uid"
+    best, best_off = None, np.inf
+    for s in series.values():
+        if for_uid and str(getattr(s.header, "FrameOfReferenceUID", "")) != for_uid:
+            continue
+        grid = s.grid()
+        off = _fits(grid, planes) if grid is not None and planes else None
+        if off is not None and off < best_off:
+            best, best_off = s, off
+    return best, "frame_of_reference+geometry"
+
+
+def _rtstruct_entries(ds) -> tuple[list[str], set[str], str, list[tuple[str, list[np.ndarray]]]]:
+    ref_series, sops = [], set()
+    for_uid = ""
+    for fr in getattr(ds, "ReferencedFrameOfReferenceSequence", []):
+        for_uid = for_uid or str(getattr(fr, "FrameOfReferenceUID", ""))
+        for st in getattr(fr, "RTReferencedStudySequence", []):
+            for se in getattr(st, "RTReferencedSeriesSequence", []):
+                ref_series.append(str(se.SeriesInstanceUID))
+    numbers = {int(r.ROINumber): str(r.ROIName) for r in getattr(ds, "StructureSetROISequence", [])}
+    rois = []
+    for item in getattr(ds, "ROIContourSequence", []):
+        planes = []
+        for c in getattr(item, "ContourSequence", []):
+            for ci in getattr(c, "ContourImageSequence", []):
+                sops.add(str(ci.ReferencedSOPInstanceUID))
+            if "ContourData" in c and str(getattr(c, "ContourGeometricType", "")) == "CLOSED_PLANAR":
+                planes.append(_floats(c.ContourData).reshape(-1, 3))
+        name = numbers.get(int(item.ReferencedROINumber))
+        if name is not None and planes:
+            rois.append((name, planes))
+    return ref_series, sops, for_uid, rois
+
+
+def _seg_entries(ds) -> tuple[list[str], set[str], str, list[tuple[str, list[np.ndarray]]]]:
+    ref_series = [str(s.SeriesInstanceUID) for s in getattr(ds, "ReferencedSeriesSequence", [])]
+    sops, planes = set(), []
+    rows, cols = int(getattr(ds, "Rows", 1)), int(getattr(ds, "Columns", 1))
+    shared = getattr(ds, "SharedFunctionalGroupsSequence", [None])[0]
+    for fr in getattr(ds, "PerFrameFunctionalGroupsSequence", []):
+        for d in getattr(fr, "DerivationImageSequence", []):
+            for s in getattr(d, "SourceImageSequence", []):
+                sops.add(str(s.ReferencedSOPInstanceUID))
+        pos = getattr(fr, "PlanePositionSequence", None)
+        ori = getattr(fr, "PlaneOrientationSequence", None) or getattr(shared, "PlaneOrientationSequence", None)
+        meas = getattr(fr, "PixelMeasuresSequence", None) or getattr(shared, "PixelMeasuresSequence", None)
+        if pos and ori and meas:
+            ipp, iop, ps = _floats(pos[0].ImagePositionPatient), _floats(ori[0].ImageOrientationPatient), \
+                _floats(meas[0].PixelSpacing)
+            far = ipp + iop[:3] * ps[1] * (cols - 1) + iop[3:] * ps[0] * (rows - 1)
+            planes.append(np.vstack([ipp, far]))
+    segs = [(int(s.SegmentNumber), str(getattr(s, "SegmentLabel", ""))) for s in getattr(ds, "SegmentSequence", [])]
+    counts = Counter(label for _, label in segs)
+    rois = [(label if label and counts[label] == 1 else str(n), planes) for n, label in segs]
+    return ref_series, sops, str(getattr(ds, "FrameOfReferenceUID", "")), rois
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_")
+
+
+def index_dicom(root: str | Path):
+    """Find (image series, ROI) pairs in a DICOM tree.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder searched recursively; non-DICOM files are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ROI of every RTSTRUCT and per segment of every SEG that matches an
+        image series (see the module docstring), with columns :data:`INDEX_COLUMNS`:
+        ``case_id``, ``image`` (series folder), ``mask`` (file), ``roi`` (ROI name, SEG
+        segment label, or segment number when labels repeat), ``label`` (empty),
+        ``modality``, ``series_uid``, ``patient_id``, ``study_uid``, ``mask_type``
+        (RTSTRUCT or SEG) and ``match`` (how the pair was found). Sorted by image and roi.
+
+    Raises
+    ------
+    InputError
+        If ``root`` is not a folder.
+    """
+    import pandas as pd
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("DICOM root does not exist or is not a folder", path=root, step="index")
+    series: dict[str, _Series] = {}
+    masks: list[tuple[Path, str, object]] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError):
+            continue
+        modality = str(getattr(ds, "Modality", "") or "")
+        if modality in ("RTSTRUCT", "SEG"):
+            masks.append((path, modality, ds))
+        elif modality not in NON_IMAGE_MODALITIES and "ImagePositionPatient" in ds and "Rows" in ds:
+            uid = str(getattr(ds, "SeriesInstanceUID", ""))
+            series.setdefault(uid, _Series(uid)).add(path, ds)
+    rows, unmatched = [], []
+    for path, kind, ds in masks:
+        ref_series, sops, for_uid, rois = (_rtstruct_entries if kind == "RTSTRUCT" else _seg_entries)(ds)
+        for roi, planes in rois:
+            s, how = _match(series, ref_series, sops, for_uid, planes)
+            if s is None:
+                unmatched.append(f"{path} ({roi})")
+                continue
+            h = s.header
+            rows.append({"image": str(s.folder), "mask": str(path), "roi": roi, "label": None,
+                         "modality": str(getattr(h, "Modality", "")), "series_uid": s.uid,
+                         "patient_id": str(getattr(h, "PatientID", "") or getattr(ds, "PatientID", "")),
+                         "study_uid": str(getattr(h, "StudyInstanceUID", "")), "mask_type": kind, "match": how})
+    if unmatched:
+        warnings.warn(f"{len(unmatched)} ROI(s) match no image series under {root} and are left out: "
+                      + "; ".join(unmatched[:10]), GeometryWarning, stacklevel=2)
+    df = pd.DataFrame(rows, columns=[c for c in INDEX_COLUMNS if c != "case_id"])
+    df = df.sort_values(["patient_id", "image", "roi"], kind="stable").reset_index(drop=True)
+    per_patient = Counter(df["patient_id"])
+    ids = [pid if per_patient[pid] == 1 else _slug(f"{pid}_{mod}_{roi}")
+           for pid, mod, roi in zip(df["patient_id"], df["modality"], df["roi"], strict=True)]
+    seen: Counter = Counter()
+    unique = []
+    for cid in ids:
+        seen[cid] += 1
+        unique.append(cid if seen[cid] == 1 else f"{cid}_{seen[cid]}")
+    df.insert(0, "case_id", unique)
+    return df

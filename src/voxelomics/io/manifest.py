@@ -1,0 +1,186 @@
+"""Cohort manifests: one CSV row per (case, ROI).
+
+Columns: ``case_id``, ``image``, ``mask`` (required), ``label``, ``roi``, ``modality``
+(optional); every other column is kept, as text, in :attr:`Case.extra`. Relative paths
+resolve against the manifest's folder. :func:`write_manifest` writes paths under the
+manifest's folder as relative paths (so the folder can move) and others as absolute paths.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voxelomics.errors import InputError
+
+__all__ = ["Case", "read_manifest", "write_manifest", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+
+REQUIRED_COLUMNS = ("case_id", "image", "mask")
+OPTIONAL_COLUMNS = ("label", "roi", "modality")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One (case, ROI) of a cohort.
+
+    Parameters
+    ----------
+    case_id : str
+        Case identifier, unique together with ``roi`` and ``label``.
+    image : Path
+        Image file or DICOM series folder.
+    mask : Path
+        Label map, RTSTRUCT or SEG file.
+    label : int or None, default=None
+        Label value in a label map (or SEG segment number).
+    roi : str or None, default=None
+        RTSTRUCT ROI name, or SEG segment label or number.
+    modality : str or None, default=None
+        ``"CT"``, ``"PT"``, ``"MR"`` ... when known.
+    extra : dict, default={}
+        Other manifest columns, as strings.
+    """
+
+    case_id: str
+    image: Path
+    mask: Path
+    label: int | None = None
+    roi: str | None = None
+    modality: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+
+
+def read_manifest(path: str | Path) -> list[Case]:
+    """Read a cohort manifest CSV.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV file with a header row (see the module docstring for the columns).
+
+    Returns
+    -------
+    list of Case
+        In file order, with absolute ``image`` and ``mask`` paths.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file; a required column missing; no data row; an empty
+        required cell; a label that is not an integer; a duplicate (case_id, roi, label).
+        Messages name the manifest and the row (line number in the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("manifest file does not exist", path=path, step="read_manifest")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+            header = list(rows[0].keys()) if rows else None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read manifest: {exc}", path=path, step="read_manifest") from None
+    if header is None:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            first = next(csv.reader(fh), None)
+        raise InputError(f"manifest has no data rows (header: {first})", path=path, step="read_manifest")
+    header = [h.strip() if h else h for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"manifest lacks required column(s) {missing}; found columns {header}",
+                         path=path, step="read_manifest")
+    base = path.resolve().parent
+    cases, seen = [], {}
+    for i, raw in enumerate(rows):
+        line = i + 2
+        row = {(k.strip() if k else k): v for k, v in raw.items()}
+        for col in REQUIRED_COLUMNS:
+            if _blank(row.get(col)):
+                raise InputError(f"row at line {line}: column {col!r} is empty", path=path, step="read_manifest")
+        label = None
+        if not _blank(row.get("label")):
+            text = str(row["label"]).strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if not value.is_integer():
+                raise InputError(f"row at line {line} (case {row['case_id']!r}): label {text!r} is not an integer",
+                                 path=path, step="read_manifest")
+            label = int(value)
+        roi = None if _blank(row.get("roi")) else str(row["roi"]).strip()
+        modality = None if _blank(row.get("modality")) else str(row["modality"]).strip()
+        case_id = str(row["case_id"]).strip()
+        key = (case_id, roi, label)
+        if key in seen:
+            raise InputError(f"row at line {line}: duplicate (case_id, roi, label) = {key}, first at line {seen[key]}",
+                             path=path, step="read_manifest")
+        seen[key] = line
+        extra = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and k}
+        cases.append(Case(case_id, base / str(row["image"]).strip(), base / str(row["mask"]).strip(),
+                          label, roi, modality, extra))
+    return cases
+
+
+def _relative(p: Any, base: Path) -> str:
+    if _blank(p):
+        return ""
+    p = Path(str(p)).resolve()
+    try:
+        return Path(os.path.relpath(p, base)).as_posix() if p.is_relative_to(base) else str(p)
+    except ValueError:  # other drive on Windows
+        return str(p)
+
+
+def write_manifest(df: Any, path: str | Path) -> Path:
+    """Write a manifest CSV that :func:`read_manifest` reads back.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame or sequence of Case
+        Rows with at least ``case_id``, ``image``, ``mask`` (e.g. from
+        :func:`voxelomics.io.index.index_dicom`); other columns are written after them.
+    path : str or Path
+        Output CSV; parent folders are created.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    InputError
+        If a required column is missing or the file cannot be written.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if isinstance(df, Sequence) and not isinstance(df, pd.DataFrame):
+        df = pd.DataFrame([{"case_id": c.case_id, "image": c.image, "mask": c.mask, "label": c.label,
+                            "roi": c.roi, "modality": c.modality, **c.extra} for c in df])
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"cannot write manifest: missing column(s) {missing}; found {list(df.columns)}",
+                         path=path, step="write_manifest")
+    out = df.copy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = path.resolve().parent
+    for col in ("image", "mask"):
+        out[col] = [_relative(p, base) for p in out[col]]
+    if "label" in out.columns:
+        out["label"] = [("" if _blank(v) else str(int(float(v)))) for v in out["label"]]
+    first = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c in out.columns]
+    out = out[first + [c for c in out.columns if c not in first]]
+    try:
+        out.to_csv(path, index=False)
+    except OSError as exc:
+        raise InputError(f"cannot write manifest: {exc}", path=path, step="write_manifest") from None
+    return path
