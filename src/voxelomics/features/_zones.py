@@ -163,7 +163,9 @@ def _as_bool_mask(mask: np.ndarray, name: str, family: str) -> np.ndarray:
     return mask.astype(bool)
 
 
-def check_aggregations(aggregations: Iterable[Aggregation | str], family: str) -> tuple[Aggregation, ...]:
+def check_aggregations(
+    aggregations: Iterable[Aggregation | str], family: str
+) -> tuple[Aggregation, ...]:
     """Validate aggregation methods of a zone family.
 
     Parameters
@@ -333,7 +335,9 @@ def label_zones(levels: np.ndarray, mask: np.ndarray, n_levels: int, *, two_d: b
     return Zones(labels, np.concatenate(zone_level), size.astype(np.int64), slice_index)
 
 
-def split_by_slice(slice_index: np.ndarray, *arrays: np.ndarray) -> list[tuple[int, tuple[np.ndarray, ...]]]:
+def split_by_slice(
+    slice_index: np.ndarray, *arrays: np.ndarray
+) -> list[tuple[int, tuple[np.ndarray, ...]]]:
     """Group per-item arrays by slice.
 
     Parameters
@@ -352,7 +356,7 @@ def split_by_slice(slice_index: np.ndarray, *arrays: np.ndarray) -> list[tuple[i
     uniq, starts = np.unique(zs, return_index=True)
     bounds = list(starts[1:]) + [zs.size]
     out = []
-    for z, a, b in zip(uniq, starts, bounds):
+    for z, a, b in zip(uniq, starts, bounds, strict=True):
         idx = order[a:b]
         out.append((int(z), tuple(arr[idx] for arr in arrays)))
     return out
@@ -390,7 +394,9 @@ class ZoneMatrix:
         return out
 
 
-def count_matrix(row_levels: np.ndarray, values: np.ndarray, n_levels: int, n_voxels: int) -> ZoneMatrix:
+def count_matrix(
+    row_levels: np.ndarray, values: np.ndarray, n_levels: int, n_voxels: int
+) -> ZoneMatrix:
     """Count items by (grey level, column value).
 
     Parameters
@@ -411,7 +417,9 @@ def count_matrix(row_levels: np.ndarray, values: np.ndarray, n_levels: int, n_vo
     columns, inv = np.unique(values, return_inverse=True)
     flat = (row_levels.astype(np.int64) - 1) * columns.size + inv.ravel()
     counts = np.bincount(flat, minlength=n_levels * columns.size).astype(np.float64)
-    return ZoneMatrix(counts.reshape(n_levels, columns.size), columns.astype(np.int64), int(n_voxels))
+    return ZoneMatrix(
+        counts.reshape(n_levels, columns.size), columns.astype(np.int64), int(n_voxels)
+    )
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ section 3.9. Thibault G. et al., IEEE Trans Biomed Eng 2014;61:630 (original def
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -85,10 +85,6 @@ __all__ = [
 ]
 
 FAMILY = "gldzm"
-
-
-def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
-    return FeatureSpec(f"gldzm_{name}", FAMILY, ibsi_id, f"dzm_{tag}", title)
 
 
 # ------------------------------------------------------------------------------ layer 1
@@ -505,43 +501,58 @@ def zone_distance_entropy(q: MatrixStats) -> float:
     return _z.joint_entropy(q)
 
 
+def _entry(fn, ibsi_id: str, tag: str, title: str) -> tuple[FeatureSpec, Callable]:
+    """Registry entry: readable name ``gldzm_<function name>``, IBSI tag ``dzm_<tag>``."""
+    return FeatureSpec(f"gldzm_{fn.__name__}", FAMILY, ibsi_id, f"dzm_{tag}", title), fn
+
+
 _KERNELS = (
-    (_spec("small_distance_emphasis", "0GBI", "sde", "Small distance emphasis"),
-     small_distance_emphasis),
-    (_spec("large_distance_emphasis", "MB4I", "lde", "Large distance emphasis"),
-     large_distance_emphasis),
-    (_spec("low_grey_level_zone_emphasis", "S1RA", "lgze", "Low grey level zone emphasis"),
-     low_grey_level_zone_emphasis),
-    (_spec("high_grey_level_zone_emphasis", "K26C", "hgze", "High grey level zone emphasis"),
-     high_grey_level_zone_emphasis),
-    (_spec("small_distance_low_grey_level_emphasis", "RUVG", "sdlge",
-           "Small distance low grey level emphasis"),
-     small_distance_low_grey_level_emphasis),
-    (_spec("small_distance_high_grey_level_emphasis", "DKNJ", "sdhge",
-           "Small distance high grey level emphasis"),
-     small_distance_high_grey_level_emphasis),
-    (_spec("large_distance_low_grey_level_emphasis", "A7WM", "ldlge",
-           "Large distance low grey level emphasis"),
-     large_distance_low_grey_level_emphasis),
-    (_spec("large_distance_high_grey_level_emphasis", "KLTH", "ldhge",
-           "Large distance high grey level emphasis"),
-     large_distance_high_grey_level_emphasis),
-    (_spec("grey_level_non_uniformity", "VFT7", "glnu", "Grey level non-uniformity"),
-     grey_level_non_uniformity),
-    (_spec("grey_level_non_uniformity_normalised", "7HP3", "glnu_norm",
-           "Normalised grey level non-uniformity"),
-     grey_level_non_uniformity_normalised),
-    (_spec("zone_distance_non_uniformity", "V294", "zdnu", "Zone distance non-uniformity"),
-     zone_distance_non_uniformity),
-    (_spec("zone_distance_non_uniformity_normalised", "IATH", "zdnu_norm",
-           "Normalised zone distance non-uniformity"),
-     zone_distance_non_uniformity_normalised),
-    (_spec("zone_percentage", "VIWW", "z_perc", "Zone percentage"), zone_percentage),
-    (_spec("grey_level_variance", "QK93", "gl_var", "Grey level variance"), grey_level_variance),
-    (_spec("zone_distance_variance", "7WT1", "zd_var", "Zone distance variance"),
-     zone_distance_variance),
-    (_spec("zone_distance_entropy", "GBDU", "zd_entr", "Zone distance entropy"),
-     zone_distance_entropy),
+    _entry(small_distance_emphasis, "0GBI", "sde", "Small distance emphasis"),
+    _entry(large_distance_emphasis, "MB4I", "lde", "Large distance emphasis"),
+    _entry(low_grey_level_zone_emphasis, "S1RA", "lgze", "Low grey level zone emphasis"),
+    _entry(high_grey_level_zone_emphasis, "K26C", "hgze", "High grey level zone emphasis"),
+    _entry(
+        small_distance_low_grey_level_emphasis,
+        "RUVG",
+        "sdlge",
+        "Small distance low grey level emphasis",
+    ),
+    _entry(
+        small_distance_high_grey_level_emphasis,
+        "DKNJ",
+        "sdhge",
+        "Small distance high grey level emphasis",
+    ),
+    _entry(
+        large_distance_low_grey_level_emphasis,
+        "A7WM",
+        "ldlge",
+        "Large distance low grey level emphasis",
+    ),
+    _entry(
+        large_distance_high_grey_level_emphasis,
+        "KLTH",
+        "ldhge",
+        "Large distance high grey level emphasis",
+    ),
+    _entry(grey_level_non_uniformity, "VFT7", "glnu", "Grey level non-uniformity"),
+    _entry(
+        grey_level_non_uniformity_normalised,
+        "7HP3",
+        "glnu_norm",
+        "Normalised grey level non-uniformity",
+    ),
+    _entry(zone_distance_non_uniformity, "V294", "zdnu", "Zone distance non-uniformity"),
+    _entry(
+        zone_distance_non_uniformity_normalised,
+        "IATH",
+        "zdnu_norm",
+        "Normalised zone distance non-uniformity",
+    ),
+    _entry(zone_percentage, "VIWW", "z_perc", "Zone percentage"),
+    _entry(grey_level_variance, "QK93", "gl_var", "Grey level variance"),
+    _entry(zone_distance_variance, "7WT1", "zd_var", "Zone distance variance"),
+    _entry(zone_distance_entropy, "GBDU", "zd_entr", "Zone distance entropy"),
 )
 
 #: The 16 GLDZM features, in IBSI order.

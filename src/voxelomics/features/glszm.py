@@ -39,7 +39,7 @@ section 3.8. Thibault G. et al., IEEE Trans Biomed Eng 2014;61:630 (original def
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -71,10 +71,6 @@ __all__ = [
 ]
 
 FAMILY = "glszm"
-
-
-def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
-    return FeatureSpec(f"glszm_{name}", FAMILY, ibsi_id, f"szm_{tag}", title)
 
 
 # ------------------------------------------------------------------------------ layer 1
@@ -116,7 +112,9 @@ def glszm_matrices(
     return _matrices(zones, mask, n_levels, agg)
 
 
-def _matrices(zones: Zones, mask: np.ndarray, n_levels: int, agg: Aggregation) -> tuple[ZoneMatrix, ...]:
+def _matrices(
+    zones: Zones, mask: np.ndarray, n_levels: int, agg: Aggregation
+) -> tuple[ZoneMatrix, ...]:
     if agg is not Aggregation.ZONE_2D:
         return (_z.count_matrix(zones.level, zones.size, n_levels, int(mask.sum())),)
     n_per_slice = mask.sum(axis=(1, 2))
@@ -133,7 +131,7 @@ def small_zone_emphasis(q: MatrixStats) -> float:
     Parameters
     ----------
     q : MatrixStats
-        Quantities of one GLSZM (``voxelomics.features._zones.matrix_stats``).
+        Precomputed quantities of one GLSZM.
 
     Returns
     -------
@@ -149,10 +147,18 @@ def small_zone_emphasis(q: MatrixStats) -> float:
 def large_zone_emphasis(q: MatrixStats) -> float:
     r"""Large zone emphasis (IBSI: 48P8).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.lze} = \frac{1}{N_s}\sum_{j=1}^{N_z} j^2 s_{.j}`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.large_j_emphasis(q)
 
@@ -160,10 +166,18 @@ def large_zone_emphasis(q: MatrixStats) -> float:
 def low_grey_level_zone_emphasis(q: MatrixStats) -> float:
     r"""Low grey level zone emphasis (IBSI: XMSY).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.lgze} = \frac{1}{N_s}\sum_{i=1}^{N_g} s_{i.}/i^2`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.low_grey_level_emphasis(q)
 
@@ -171,10 +185,18 @@ def low_grey_level_zone_emphasis(q: MatrixStats) -> float:
 def high_grey_level_zone_emphasis(q: MatrixStats) -> float:
     r"""High grey level zone emphasis (IBSI: 5GN9).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.hgze} = \frac{1}{N_s}\sum_{i=1}^{N_g} i^2 s_{i.}`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.high_grey_level_emphasis(q)
 
@@ -182,10 +204,18 @@ def high_grey_level_zone_emphasis(q: MatrixStats) -> float:
 def small_zone_low_grey_level_emphasis(q: MatrixStats) -> float:
     r"""Small zone low grey level emphasis (IBSI: 5RAI).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.szlge} = \frac{1}{N_s}\sum_{i,j} s_{ij}/(i^2 j^2)`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.small_j_low_grey_level_emphasis(q)
 
@@ -193,10 +223,18 @@ def small_zone_low_grey_level_emphasis(q: MatrixStats) -> float:
 def small_zone_high_grey_level_emphasis(q: MatrixStats) -> float:
     r"""Small zone high grey level emphasis (IBSI: HW1V).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.szhge} = \frac{1}{N_s}\sum_{i,j} i^2 s_{ij}/j^2`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.small_j_high_grey_level_emphasis(q)
 
@@ -204,10 +242,18 @@ def small_zone_high_grey_level_emphasis(q: MatrixStats) -> float:
 def large_zone_low_grey_level_emphasis(q: MatrixStats) -> float:
     r"""Large zone low grey level emphasis (IBSI: YH51).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.lzlge} = \frac{1}{N_s}\sum_{i,j} j^2 s_{ij}/i^2`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.large_j_low_grey_level_emphasis(q)
 
@@ -215,10 +261,18 @@ def large_zone_low_grey_level_emphasis(q: MatrixStats) -> float:
 def large_zone_high_grey_level_emphasis(q: MatrixStats) -> float:
     r"""Large zone high grey level emphasis (IBSI: J17V).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.lzhge} = \frac{1}{N_s}\sum_{i,j} i^2 j^2 s_{ij}`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.large_j_high_grey_level_emphasis(q)
 
@@ -226,10 +280,18 @@ def large_zone_high_grey_level_emphasis(q: MatrixStats) -> float:
 def grey_level_non_uniformity(q: MatrixStats) -> float:
     r"""Grey level non-uniformity of the GLSZM (IBSI: JNSA).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.glnu} = \frac{1}{N_s}\sum_{i} s_{i.}^2`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.grey_level_non_uniformity(q)
 
@@ -237,10 +299,18 @@ def grey_level_non_uniformity(q: MatrixStats) -> float:
 def grey_level_non_uniformity_normalised(q: MatrixStats) -> float:
     r"""Normalised grey level non-uniformity of the GLSZM (IBSI: Y1RO).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.glnu.norm} = \frac{1}{N_s^2}\sum_{i} s_{i.}^2`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.grey_level_non_uniformity_normalised(q)
 
@@ -248,10 +318,18 @@ def grey_level_non_uniformity_normalised(q: MatrixStats) -> float:
 def zone_size_non_uniformity(q: MatrixStats) -> float:
     r"""Zone size non-uniformity (IBSI: 4JP3).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.zsnu} = \frac{1}{N_s}\sum_{j} s_{.j}^2`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.j_non_uniformity(q)
 
@@ -259,10 +337,18 @@ def zone_size_non_uniformity(q: MatrixStats) -> float:
 def zone_size_non_uniformity_normalised(q: MatrixStats) -> float:
     r"""Normalised zone size non-uniformity (IBSI: VB3A).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.zsnu.norm} = \frac{1}{N_s^2}\sum_{j} s_{.j}^2`. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.j_non_uniformity_normalised(q)
 
@@ -270,11 +356,19 @@ def zone_size_non_uniformity_normalised(q: MatrixStats) -> float:
 def zone_percentage(q: MatrixStats) -> float:
     r"""Zone percentage of the GLSZM (IBSI: P30P).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.z.perc} = N_s / N_v`; for a merged (2.5D) matrix :math:`N_v` is summed
     over slices. Always defined.
-    Parameters and return as in :func:`small_zone_emphasis`.
     """
     return _z.percentage(q)
 
@@ -282,10 +376,19 @@ def zone_percentage(q: MatrixStats) -> float:
 def grey_level_variance(q: MatrixStats) -> float:
     r"""Grey level variance of the GLSZM (IBSI: BYLV).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.gl.var} = \sum_{i,j} (i-\mu)^2 p_{ij}`, :math:`\mu = \sum_{i,j} i\,p_{ij}`.
-    0 for a single grey level. Parameters and return as in :func:`small_zone_emphasis`.
+    0 for a single grey level.
     """
     return _z.grey_level_variance(q)
 
@@ -293,10 +396,19 @@ def grey_level_variance(q: MatrixStats) -> float:
 def zone_size_variance(q: MatrixStats) -> float:
     r"""Zone size variance (IBSI: 3NSA).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.zs.var} = \sum_{i,j} (j-\mu)^2 p_{ij}`, :math:`\mu = \sum_{i,j} j\,p_{ij}`.
-    0 when all zones have one size. Parameters and return as in :func:`small_zone_emphasis`.
+    0 when all zones have one size.
     """
     return _z.j_variance(q)
 
@@ -304,79 +416,63 @@ def zone_size_variance(q: MatrixStats) -> float:
 def zone_size_entropy(q: MatrixStats) -> float:
     r"""Zone size entropy (IBSI: GU8N).
 
+    Parameters
+    ----------
+    q : MatrixStats
+        Precomputed quantities of one GLSZM.
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{szm.zs.entr} = -\sum_{i,j} p_{ij}\log_2 p_{ij}` over :math:`p_{ij} > 0`.
-    Always defined. Parameters and return as in :func:`small_zone_emphasis`.
+    Always defined.
     """
     return _z.joint_entropy(q)
 
 
+def _entry(fn, ibsi_id: str, tag: str, title: str) -> tuple[FeatureSpec, Callable]:
+    """Registry entry: readable name ``glszm_<function name>``, IBSI tag ``szm_<tag>``."""
+    return FeatureSpec(f"glszm_{fn.__name__}", FAMILY, ibsi_id, f"szm_{tag}", title), fn
+
+
 _KERNELS = (
-    (_spec("small_zone_emphasis", "5QRC", "sze", "Small zone emphasis"), small_zone_emphasis),
-    (_spec("large_zone_emphasis", "48P8", "lze", "Large zone emphasis"), large_zone_emphasis),
-    (
-        _spec("low_grey_level_zone_emphasis", "XMSY", "lgze", "Low grey level zone emphasis"),
-        low_grey_level_zone_emphasis,
+    _entry(small_zone_emphasis, "5QRC", "sze", "Small zone emphasis"),
+    _entry(large_zone_emphasis, "48P8", "lze", "Large zone emphasis"),
+    _entry(low_grey_level_zone_emphasis, "XMSY", "lgze", "Low grey level zone emphasis"),
+    _entry(high_grey_level_zone_emphasis, "5GN9", "hgze", "High grey level zone emphasis"),
+    _entry(
+        small_zone_low_grey_level_emphasis, "5RAI", "szlge", "Small zone low grey level emphasis"
     ),
-    (
-        _spec("high_grey_level_zone_emphasis", "5GN9", "hgze", "High grey level zone emphasis"),
-        high_grey_level_zone_emphasis,
+    _entry(
+        small_zone_high_grey_level_emphasis, "HW1V", "szhge", "Small zone high grey level emphasis"
     ),
-    (
-        _spec(
-            "small_zone_low_grey_level_emphasis", "5RAI", "szlge",
-            "Small zone low grey level emphasis",
-        ),
-        small_zone_low_grey_level_emphasis,
+    _entry(
+        large_zone_low_grey_level_emphasis, "YH51", "lzlge", "Large zone low grey level emphasis"
     ),
-    (
-        _spec(
-            "small_zone_high_grey_level_emphasis", "HW1V", "szhge",
-            "Small zone high grey level emphasis",
-        ),
-        small_zone_high_grey_level_emphasis,
+    _entry(
+        large_zone_high_grey_level_emphasis, "J17V", "lzhge", "Large zone high grey level emphasis"
     ),
-    (
-        _spec(
-            "large_zone_low_grey_level_emphasis", "YH51", "lzlge",
-            "Large zone low grey level emphasis",
-        ),
-        large_zone_low_grey_level_emphasis,
-    ),
-    (
-        _spec(
-            "large_zone_high_grey_level_emphasis", "J17V", "lzhge",
-            "Large zone high grey level emphasis",
-        ),
-        large_zone_high_grey_level_emphasis,
-    ),
-    (
-        _spec("grey_level_non_uniformity", "JNSA", "glnu", "Grey level non-uniformity"),
-        grey_level_non_uniformity,
-    ),
-    (
-        _spec(
-            "grey_level_non_uniformity_normalised", "Y1RO", "glnu_norm",
-            "Normalised grey level non-uniformity",
-        ),
+    _entry(grey_level_non_uniformity, "JNSA", "glnu", "Grey level non-uniformity"),
+    _entry(
         grey_level_non_uniformity_normalised,
+        "Y1RO",
+        "glnu_norm",
+        "Normalised grey level non-uniformity",
     ),
-    (
-        _spec("zone_size_non_uniformity", "4JP3", "zsnu", "Zone size non-uniformity"),
-        zone_size_non_uniformity,
-    ),
-    (
-        _spec(
-            "zone_size_non_uniformity_normalised", "VB3A", "zsnu_norm",
-            "Normalised zone size non-uniformity",
-        ),
+    _entry(zone_size_non_uniformity, "4JP3", "zsnu", "Zone size non-uniformity"),
+    _entry(
         zone_size_non_uniformity_normalised,
+        "VB3A",
+        "zsnu_norm",
+        "Normalised zone size non-uniformity",
     ),
-    (_spec("zone_percentage", "P30P", "z_perc", "Zone percentage"), zone_percentage),
-    (_spec("grey_level_variance", "BYLV", "gl_var", "Grey level variance"), grey_level_variance),
-    (_spec("zone_size_variance", "3NSA", "zs_var", "Zone size variance"), zone_size_variance),
-    (_spec("zone_size_entropy", "GU8N", "zs_entr", "Zone size entropy"), zone_size_entropy),
+    _entry(zone_percentage, "P30P", "z_perc", "Zone percentage"),
+    _entry(grey_level_variance, "BYLV", "gl_var", "Grey level variance"),
+    _entry(zone_size_variance, "3NSA", "zs_var", "Zone size variance"),
+    _entry(zone_size_entropy, "GU8N", "zs_entr", "Zone size entropy"),
 )
 
 #: The 16 GLSZM features, in IBSI order.

@@ -42,7 +42,7 @@ section 3.10. Amadasun M., King R., IEEE Trans Syst Man Cybern 1989;19:1264.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -384,16 +384,17 @@ def strength(q: NGTDMStats) -> float:
     return float(num / total)
 
 
-def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
-    return FeatureSpec(f"ngtdm_{name}", FAMILY, ibsi_id, f"ngt_{tag}", title)
+def _entry(fn, ibsi_id: str, tag: str, title: str) -> tuple[FeatureSpec, Callable]:
+    """Registry entry: readable name ``ngtdm_<function name>``, IBSI tag ``ngt_<tag>``."""
+    return FeatureSpec(f"ngtdm_{fn.__name__}", FAMILY, ibsi_id, f"ngt_{tag}", title), fn
 
 
 _KERNELS = (
-    (_spec("coarseness", "QCDE", "coarseness", "Coarseness"), coarseness),
-    (_spec("contrast", "65HE", "contrast", "Contrast"), contrast),
-    (_spec("busyness", "NQ30", "busyness", "Busyness"), busyness),
-    (_spec("complexity", "HDEZ", "complexity", "Complexity"), complexity),
-    (_spec("strength", "1X9X", "strength", "Strength"), strength),
+    _entry(coarseness, "QCDE", "coarseness", "Coarseness"),
+    _entry(contrast, "65HE", "contrast", "Contrast"),
+    _entry(busyness, "NQ30", "busyness", "Busyness"),
+    _entry(complexity, "HDEZ", "complexity", "Complexity"),
+    _entry(strength, "1X9X", "strength", "Strength"),
 )
 
 #: The 5 NGTDM features, in IBSI order.
