@@ -32,15 +32,15 @@ def case_key(case) -> str:
     """Stable, file-system-safe key of one manifest entry.
 
     The key is the case identifier made safe for file names (at most 60 characters),
-    then a 10-hex-digit digest of the fields that define the task: case id, image and
-    mask paths, label, ROI and modality. Two entries of one case (e.g. two ROIs) get
-    different keys; pointing a case at another file invalidates its cached result.
+    then a 10-hex-digit digest of what identifies the task in a manifest: case id,
+    label, ROI and modality. Two entries of one case (e.g. two ROIs) get different
+    keys. File paths are left out, so a cohort whose data moved to another mount point
+    still finds its cached results; after replacing a case's files, use ``force``.
 
     Parameters
     ----------
     case : voxelomics.io.manifest.Case
-        Any object with ``case_id``, ``image``, ``mask``, ``label``, ``roi`` and
-        ``modality`` attributes.
+        Any object with ``case_id``, ``label``, ``roi`` and ``modality`` attributes.
 
     Returns
     -------
@@ -49,7 +49,7 @@ def case_key(case) -> str:
     """
     fields = tuple(
         None if getattr(case, name, None) is None else str(getattr(case, name))
-        for name in ("case_id", "image", "mask", "label", "roi", "modality")
+        for name in ("case_id", "label", "roi", "modality")
     )
     digest = hashlib.sha1(repr(fields).encode()).hexdigest()[:10]
     safe = _UNSAFE.sub("_", str(case.case_id)).strip("._")[:60] or "case"

@@ -292,8 +292,8 @@ def extract_cohort(
                 dup = c.case_id
                 break
             seen.add(k)
-        raise InputError(f"the manifest lists case {dup!r} twice with the same image, mask and "
-                         "ROI; expected each task once")
+        raise InputError(f"the manifest lists case {dup!r} twice with the same label, ROI and "
+                         "modality; expected each (case, ROI) once")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("the output path is a file; expected a folder", path=out)
