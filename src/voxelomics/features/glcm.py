@@ -54,25 +54,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voxelomics.errors import (
-    EmptyRoiError,
-    FeatureError,
-    GeometryError,
-    InputError,
-    MaskError,
-    SettingsError,
+from voxelomics.errors import FeatureError, SettingsError
+from voxelomics.features._directional import (
+    AGGREGATIONS_2D,
+    DIRECTIONAL_AGGREGATIONS,
+    aggregation_groups,
+    bounding_box,
+    check_aggregations,
+    check_directions,
+    check_levels_and_mask,
+    mean_over_matrices,
 )
 from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
 from voxelomics.features.registry import FeatureSpec, column_name
 
 __all__ = [
     "FEATURES",
-    "DIRECTIONAL_AGGREGATIONS",
     "GLCMStats",
     "glcm_matrices",
     "compute",
-    "check_levels_and_mask",
-    "aggregation_groups",
     "joint_max",
     "joint_avg",
     "joint_var",
@@ -100,226 +100,10 @@ __all__ = [
     "info_corr_2",
 ]
 
-#: The six IBSI aggregation methods of the directional families (GLCM, GLRLM).
-DIRECTIONAL_AGGREGATIONS: tuple[Aggregation, ...] = (
-    Aggregation.D2_AVG,
-    Aggregation.D2_SMRG,
-    Aggregation.D25_DMRG,
-    Aggregation.D25_VMRG,
-    Aggregation.D3_AVG,
-    Aggregation.D3_MRG,
-)
-_AGGS_2D = {Aggregation.D2_AVG, Aggregation.D2_SMRG, Aggregation.D25_DMRG, Aggregation.D25_VMRG}
-
-
-# --------------------------------------------------------------------------------------
-# Validation and aggregation helpers (shared with glrlm)
-# --------------------------------------------------------------------------------------
-def check_levels_and_mask(
-    levels: np.ndarray, mask: np.ndarray, n_levels: int, *, family: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate discretised grey levels and their ROI mask.
-
-    Parameters
-    ----------
-    levels : ndarray of int of shape (z, y, x)
-        Discretised grey levels; values inside ``mask`` must lie in ``1..n_levels``.
-        Values outside the mask are ignored.
-    mask : ndarray of bool of shape (z, y, x)
-        ROI intensity mask.
-    n_levels : int
-        Number of grey levels :math:`N_g` of the discretisation.
-    family : str
-        Family name used in the messages (``"glcm"``, ``"glrlm"``).
-
-    Returns
-    -------
-    levels : ndarray of int64 of shape (z, y, x)
-        Grey levels inside the mask, 0 outside.
-    mask : ndarray of bool of shape (z, y, x)
-
-    Raises
-    ------
-    SettingsError
-        ``n_levels`` is not a positive integer.
-    GeometryError
-        ``levels`` is not 3D or its shape differs from ``mask``.
-    MaskError
-        ``mask`` is not boolean.
-    InputError
-        ``levels`` is not integer-valued or holds values outside ``1..n_levels`` in the ROI.
-    EmptyRoiError
-        The mask holds no voxel.
-    """
-    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 1:
-        raise SettingsError(f"{family}: n_levels must be a positive integer, got {n_levels!r}")
-    levels = np.asarray(levels)
-    mask = np.asarray(mask)
-    if levels.ndim != 3:
-        raise GeometryError(
-            f"{family}: levels must be a 3D array (z, y, x), got {levels.ndim}D of shape {levels.shape}"
-        )
-    if mask.shape != levels.shape:
-        raise GeometryError(
-            f"{family}: mask shape (z, y, x) {mask.shape} differs from levels shape {levels.shape}"
-        )
-    if mask.dtype != np.bool_:
-        raise MaskError(f"{family}: mask must be a boolean array, got dtype {mask.dtype}")
-    if not mask.any():
-        raise EmptyRoiError(f"{family}: the ROI mask holds no voxel")
-    inside = levels[mask]
-    if not np.issubdtype(levels.dtype, np.integer):
-        if not (np.issubdtype(levels.dtype, np.floating) and np.all(inside == np.round(inside))):
-            raise InputError(
-                f"{family}: levels must hold discretised integer grey levels, got dtype "
-                f"{levels.dtype} with non-integer values in the ROI"
-            )
-    lo, hi = inside.min(), inside.max()
-    if lo < 1 or hi > n_levels:
-        raise InputError(
-            f"{family}: grey levels in the ROI must lie in 1..{n_levels} (n_levels), "
-            f"found {lo:g}..{hi:g}"
-        )
-    return np.where(mask, levels, 0).astype(np.int64), mask
-
-
-def check_directions(directions, *, per_slice: bool, family: str) -> np.ndarray:
-    """Validate direction vectors ``(dz, dy, dx)``.
-
-    Parameters
-    ----------
-    directions : array-like of int of shape (n_directions, 3)
-        Unit offsets with components in {-1, 0, 1}, none all zero.
-    per_slice : bool
-        When True the offsets must stay in the slice (``dz == 0``).
-    family : str
-        Family name used in the messages.
-
-    Returns
-    -------
-    ndarray of int64 of shape (n_directions, 3)
-
-    Raises
-    ------
-    SettingsError
-        Wrong shape, components outside {-1, 0, 1}, a zero vector, or ``dz != 0`` with
-        ``per_slice``.
-    """
-    d = np.asarray(directions)
-    if d.ndim != 2 or d.shape[1] != 3 or d.shape[0] == 0 or not np.issubdtype(d.dtype, np.integer):
-        raise SettingsError(
-            f"{family}: directions must be integers of shape (n_directions, 3) in (dz, dy, dx) "
-            f"order, got {d.dtype} array of shape {d.shape}"
-        )
-    if np.any(np.abs(d) > 1) or np.any(np.all(d == 0, axis=1)):
-        raise SettingsError(
-            f"{family}: directions must be non-zero with components in {{-1, 0, 1}}, got {d.tolist()}"
-        )
-    if per_slice and np.any(d[:, 0] != 0):
-        raise SettingsError(
-            f"{family}: per-slice (2D) matrices need in-plane directions (dz = 0), got {d.tolist()}"
-        )
-    return d.astype(np.int64)
-
-
-def check_aggregations(aggregations, *, family: str) -> list[Aggregation]:
-    """Validate requested aggregation methods of a directional family.
-
-    Parameters
-    ----------
-    aggregations : sequence of Aggregation or str
-        Members of :data:`DIRECTIONAL_AGGREGATIONS` (or their values, e.g. ``"3d_avg"``).
-    family : str
-        Family name used in the messages.
-
-    Returns
-    -------
-    list of Aggregation
-
-    Raises
-    ------
-    SettingsError
-        Unknown method, or a zone-family method (``2d``, ``2_5d``, ``3d``).
-    """
-    valid = ", ".join(a.value for a in DIRECTIONAL_AGGREGATIONS)
-    if isinstance(aggregations, (str, Aggregation)):
-        aggregations = [aggregations]
-    out = []
-    for a in aggregations:
-        try:
-            agg = Aggregation(a)
-        except ValueError:
-            raise SettingsError(f"{family}: unknown aggregation {a!r} (valid: {valid})") from None
-        if agg not in DIRECTIONAL_AGGREGATIONS:
-            raise SettingsError(
-                f"{family}: aggregation {agg.value!r} is for the zone families (valid: {valid})"
-            )
-        out.append(agg)
-    return out
-
-
-def aggregation_groups(stack: np.ndarray, aggregation: Aggregation) -> np.ndarray:
-    """Merge a stack of directional matrices as an IBSI aggregation method prescribes.
-
-    Parameters
-    ----------
-    stack : ndarray of shape (n_slices, n_directions, ...)
-        Per-slice 2D matrices (2D and 2.5D methods) or one 3D stack with
-        ``n_slices == 1`` (3D methods). Trailing axes are the matrix (and may be empty,
-        e.g. for per-matrix voxel counts).
-    aggregation : Aggregation
-        One of :data:`DIRECTIONAL_AGGREGATIONS`.
-
-    Returns
-    -------
-    ndarray of shape (n_groups, ...)
-        Matrices from which features are computed and then averaged: every
-        (slice, direction) matrix for the averaged methods (BTW3, ITBB), one per slice
-        (SUJT), one per direction (JJUI), or a single merged matrix (ZW7Z, IAZD).
-        Merging sums the counts.
-    """
-    agg = Aggregation(aggregation)
-    if agg in (Aggregation.D2_AVG, Aggregation.D3_AVG):
-        return stack.reshape((-1,) + stack.shape[2:])
-    if agg is Aggregation.D2_SMRG:
-        return stack.sum(axis=1)
-    if agg is Aggregation.D25_DMRG:
-        return stack.sum(axis=0)
-    if agg in (Aggregation.D25_VMRG, Aggregation.D3_MRG):
-        return stack.sum(axis=(0, 1))[None]
-    raise SettingsError(f"aggregation {agg.value!r} does not apply to directional matrices")
-
-
-def mean_over_matrices(values: np.ndarray) -> np.ndarray:
-    """Average feature values over matrices, leaving undefined (NaN) values out.
-
-    Parameters
-    ----------
-    values : ndarray of shape (n_matrices, n_features)
-
-    Returns
-    -------
-    ndarray of shape (n_features,)
-        NaN for a feature with no defined value (or when ``n_matrices == 0``).
-    """
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
-    ok = np.isfinite(values)
-    n = ok.sum(axis=0)
-    total = np.where(ok, values, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-
 
 def _overlap(n: int, offset: int) -> tuple[slice, slice]:
     """Slices of an axis of length ``n`` for voxels ``p`` and neighbours ``p + offset``."""
     return slice(max(0, -offset), n - max(0, offset)), slice(max(0, offset), n - max(0, -offset))
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
-    idx = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != k))) for k in range(3)]
-    return tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------
@@ -366,9 +150,10 @@ def glcm_matrices(
     Raises
     ------
     SettingsError
-        Invalid ``n_levels``, ``distance`` or ``directions``.
-    GeometryError, MaskError, InputError, EmptyRoiError
-        Invalid arrays (see :func:`check_levels_and_mask`).
+        Invalid ``n_levels``, ``distance`` or ``directions``; grey levels outside
+        ``1..n_levels``.
+    GeometryError, MaskError, EmptyRoiError
+        Invalid arrays (see :func:`~voxelomics.features._directional.check_levels_and_mask`).
 
     Examples
     --------
@@ -391,12 +176,12 @@ def glcm_matrices(
     n_g = int(n_levels)
     n_z = lv.shape[0]
     n_s = n_z if per_slice else 1
-    box = _bounding_box(mask)
+    box = bounding_box(mask)
     z0 = box[0].start
     lv = lv[box]
     out = np.zeros((n_s, len(dirs), n_g, n_g), dtype=np.int64)
     for k, d in enumerate(dirs * int(distance)):
-        pairs = [_overlap(n, int(o)) for n, o in zip(lv.shape, d)]
+        pairs = [_overlap(n, int(o)) for n, o in zip(lv.shape, d, strict=True)]
         a = lv[tuple(p[0] for p in pairs)]
         b = lv[tuple(p[1] for p in pairs)]
         valid = (a > 0) & (b > 0)
@@ -801,7 +586,9 @@ def info_corr_2(s: GLCMStats) -> float:
 
 
 def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
-    return FeatureSpec(name=f"glcm_{name}", family="glcm", ibsi_id=ibsi_id, ibsi_tag=tag, title=title)
+    return FeatureSpec(
+        name=f"glcm_{name}", family="glcm", ibsi_id=ibsi_id, ibsi_tag=tag, title=title
+    )
 
 
 _TABLE: tuple[tuple[FeatureSpec, Callable[[GLCMStats], float]], ...] = (
@@ -819,10 +606,18 @@ _TABLE: tuple[tuple[FeatureSpec, Callable[[GLCMStats], float]], ...] = (
     (_spec("contrast", "ACUI", "cm_contrast", "Contrast"), contrast),
     (_spec("dissimilarity", "8S9J", "cm_dissimilarity", "Dissimilarity"), dissimilarity),
     (_spec("inv_diff", "IB1Z", "cm_inv_diff", "Inverse difference"), inv_diff),
-    (_spec("inv_diff_norm", "NDRX", "cm_inv_diff_norm", "Normalised inverse difference"), inv_diff_norm),
+    (
+        _spec("inv_diff_norm", "NDRX", "cm_inv_diff_norm", "Normalised inverse difference"),
+        inv_diff_norm,
+    ),
     (_spec("inv_diff_mom", "WF0Z", "cm_inv_diff_mom", "Inverse difference moment"), inv_diff_mom),
     (
-        _spec("inv_diff_mom_norm", "1QCO", "cm_inv_diff_mom_norm", "Normalised inverse difference moment"),
+        _spec(
+            "inv_diff_mom_norm",
+            "1QCO",
+            "cm_inv_diff_mom_norm",
+            "Normalised inverse difference moment",
+        ),
         inv_diff_mom_norm,
     ),
     (_spec("inv_var", "E8JP", "cm_inv_var", "Inverse variance"), inv_var),
@@ -889,16 +684,17 @@ def compute(
     Raises
     ------
     SettingsError
-        Unknown or zone-family aggregation, invalid ``n_levels`` or ``distance``.
-    GeometryError, MaskError, InputError, EmptyRoiError
-        Invalid arrays (see :func:`check_levels_and_mask`).
+        Unknown, zone-family or no aggregation; invalid ``n_levels`` or ``distance``;
+        grey levels outside ``1..n_levels``.
+    GeometryError, MaskError, EmptyRoiError
+        Invalid arrays (see :func:`~voxelomics.features._directional.check_levels_and_mask`).
     """
     aggs = check_aggregations(aggregations, family="glcm")
     levels, mask = check_levels_and_mask(levels, mask, n_levels, family="glcm")
     stacks: dict[bool, np.ndarray] = {}
     out: dict[str, float] = {}
     for agg in aggs:
-        two_d = agg in _AGGS_2D
+        two_d = agg in AGGREGATIONS_2D
         if two_d not in stacks:
             stacks[two_d] = glcm_matrices(
                 levels,
@@ -911,6 +707,6 @@ def compute(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             values = mean_over_matrices(_features_of(aggregation_groups(stacks[two_d], agg)))
-        for (spec, _), v in zip(_TABLE, values):
+        for (spec, _), v in zip(_TABLE, values, strict=True):
             out[column_name(spec, agg)] = float(v)
     return out

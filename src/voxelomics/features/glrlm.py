@@ -44,15 +44,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxelomics.errors import FeatureError
-from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
-from voxelomics.features.glcm import (
+from voxelomics.features._directional import (
+    AGGREGATIONS_2D,
     DIRECTIONAL_AGGREGATIONS,
     aggregation_groups,
+    bounding_box,
     check_aggregations,
     check_directions,
     check_levels_and_mask,
     mean_over_matrices,
 )
+from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
 from voxelomics.features.registry import FeatureSpec, column_name
 
 __all__ = [
@@ -78,8 +80,6 @@ __all__ = [
     "rl_var",
     "run_entr",
 ]
-
-_AGGS_2D = {Aggregation.D2_AVG, Aggregation.D2_SMRG, Aggregation.D25_DMRG, Aggregation.D25_VMRG}
 
 
 # --------------------------------------------------------------------------------------
@@ -143,9 +143,9 @@ def glrlm_matrices(
     Raises
     ------
     SettingsError
-        Invalid ``n_levels`` or ``directions``.
-    GeometryError, MaskError, InputError, EmptyRoiError
-        Invalid arrays (see :func:`voxelomics.features.glcm.check_levels_and_mask`).
+        Invalid ``n_levels`` or ``directions``; grey levels outside ``1..n_levels``.
+    GeometryError, MaskError, EmptyRoiError
+        Invalid arrays (see :func:`~voxelomics.features._directional.check_levels_and_mask`).
 
     Examples
     --------
@@ -166,8 +166,7 @@ def glrlm_matrices(
     n_g = int(n_levels)
     n_z = lv.shape[0]
     n_s = n_z if per_slice else 1
-    nz_idx = [np.flatnonzero(mask.any(axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
-    box = tuple(slice(int(i[0]), int(i[-1]) + 1) for i in nz_idx)
+    box = bounding_box(mask)
     z0 = box[0].start
     core = lv[box]
     n_r = max(core.shape)
@@ -176,8 +175,8 @@ def glrlm_matrices(
     roi = core > 0
     out = np.zeros((n_s, len(dirs), n_g, n_r), dtype=np.int64)
     for k, d in enumerate(dirs):
-        prev = padded[tuple(slice(1 - o, n + 1 - o) for n, o in zip(core.shape, d))]
-        succ = padded[tuple(slice(1 + o, n + 1 + o) for n, o in zip(core.shape, d))]
+        prev = padded[tuple(slice(1 - o, n + 1 - o) for n, o in zip(core.shape, d, strict=True))]
+        succ = padded[tuple(slice(1 + o, n + 1 + o) for n, o in zip(core.shape, d, strict=True))]
         starts = np.argwhere(roi & (prev != core)) + 1  # padded coordinates
         ends = np.argwhere(roi & (succ != core)) + 1
         key_s, t_s = _line_keys(starts, d, shape)
@@ -214,7 +213,7 @@ def voxel_counts(mask: np.ndarray, *, n_directions: int, per_slice: bool) -> np.
     -------
     ndarray of float of shape (n_slices, n_directions)
         Voxels per slice (2D) or in the volume (3D, ``n_slices == 1``); merged through
-        :func:`~voxelomics.features.glcm.aggregation_groups` exactly like the matrices.
+        :func:`~voxelomics.features._directional.aggregation_groups` exactly like the matrices.
     """
     per = mask.sum(axis=(1, 2)) if per_slice else np.array([mask.sum()])
     return np.repeat(per.astype(np.float64)[:, None], n_directions, axis=1)
@@ -467,7 +466,9 @@ def run_entr(s: GLRLMStats) -> float:
 
 
 def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
-    return FeatureSpec(name=f"glrlm_{name}", family="glrlm", ibsi_id=ibsi_id, ibsi_tag=tag, title=title)
+    return FeatureSpec(
+        name=f"glrlm_{name}", family="glrlm", ibsi_id=ibsi_id, ibsi_tag=tag, title=title
+    )
 
 
 _TABLE: tuple[tuple[FeatureSpec, Callable[[GLRLMStats], float]], ...] = (
@@ -480,9 +481,15 @@ _TABLE: tuple[tuple[FeatureSpec, Callable[[GLRLMStats], float]], ...] = (
     (_spec("lrlge", "IVPO", "rlm_lrlge", "Long run low grey level emphasis"), lrlge),
     (_spec("lrhge", "3KUM", "rlm_lrhge", "Long run high grey level emphasis"), lrhge),
     (_spec("glnu", "R5YN", "rlm_glnu", "Grey level non-uniformity"), glnu),
-    (_spec("glnu_norm", "OVBL", "rlm_glnu_norm", "Normalised grey level non-uniformity"), glnu_norm),
+    (
+        _spec("glnu_norm", "OVBL", "rlm_glnu_norm", "Normalised grey level non-uniformity"),
+        glnu_norm,
+    ),
     (_spec("rlnu", "W92Y", "rlm_rlnu", "Run length non-uniformity"), rlnu),
-    (_spec("rlnu_norm", "IC23", "rlm_rlnu_norm", "Normalised run length non-uniformity"), rlnu_norm),
+    (
+        _spec("rlnu_norm", "IC23", "rlm_rlnu_norm", "Normalised run length non-uniformity"),
+        rlnu_norm,
+    ),
     (_spec("run_perc", "9ZK5", "rlm_r_perc", "Run percentage"), run_perc),
     (_spec("gl_var", "8CE5", "rlm_gl_var", "Grey level variance"), gl_var),
     (_spec("rl_var", "SXLW", "rlm_rl_var", "Run length variance"), rl_var),
@@ -496,7 +503,7 @@ FEATURES: tuple[FeatureSpec, ...] = tuple(spec for spec, _ in _TABLE)
 def _features_of(matrices: np.ndarray, n_v: np.ndarray) -> np.ndarray:
     """Feature values (n_nonempty, 16) of matrices (n, n_g, n_r) with voxel counts (n,)."""
     rows = []
-    for m, v in zip(matrices, n_v):
+    for m, v in zip(matrices, n_v, strict=True):
         if m.sum() == 0:
             continue
         s = GLRLMStats.from_counts(m, float(v))
@@ -540,19 +547,22 @@ def compute(
     Raises
     ------
     SettingsError
-        Unknown or zone-family aggregation, invalid ``n_levels``.
-    GeometryError, MaskError, InputError, EmptyRoiError
-        Invalid arrays (see :func:`voxelomics.features.glcm.check_levels_and_mask`).
+        Unknown, zone-family or no aggregation; invalid ``n_levels``; grey levels outside
+        ``1..n_levels``.
+    GeometryError, MaskError, EmptyRoiError
+        Invalid arrays (see :func:`~voxelomics.features._directional.check_levels_and_mask`).
     """
     aggs = check_aggregations(aggregations, family="glrlm")
     levels, mask = check_levels_and_mask(levels, mask, n_levels, family="glrlm")
     stacks: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
     out: dict[str, float] = {}
     for agg in aggs:
-        two_d = agg in _AGGS_2D
+        two_d = agg in AGGREGATIONS_2D
         if two_d not in stacks:
             dirs = DIRECTIONS_2D if two_d else DIRECTIONS_3D
-            counts = glrlm_matrices(levels, mask, n_levels=n_levels, directions=dirs, per_slice=two_d)
+            counts = glrlm_matrices(
+                levels, mask, n_levels=n_levels, directions=dirs, per_slice=two_d
+            )
             stacks[two_d] = (counts, voxel_counts(mask, n_directions=len(dirs), per_slice=two_d))
         counts, n_v = stacks[two_d]
         with warnings.catch_warnings():
@@ -560,6 +570,6 @@ def compute(
             values = mean_over_matrices(
                 _features_of(aggregation_groups(counts, agg), aggregation_groups(n_v, agg))
             )
-        for (spec, _), v in zip(_TABLE, values):
+        for (spec, _), v in zip(_TABLE, values, strict=True):
             out[column_name(spec, agg)] = float(v)
     return out
