@@ -193,7 +193,11 @@ def check_aggregations(
     for agg in aggregations:
         value = agg.value if isinstance(agg, Aggregation) else str(agg)
         if value not in valid:
-            close = difflib.get_close_matches(value, valid, n=1)
+            directional = {a.value for a in Aggregation} - set(valid)
+            if value in directional:  # a GLCM/GLRLM method: name the zone-family counterpart
+                close = [next(v for v in ("2_5d", "2d", "3d") if value.startswith(v))]
+            else:
+                close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise SettingsError(
                 f"{family}: unknown aggregation {value!r}; expected one of {valid} "
