@@ -1,0 +1,115 @@
+"""Settings of the modelling step (validated once, at the edge).
+
+``voxelomics model ... --settings FILE`` reads a YAML file with these keys, either at
+the top level or under a ``model:`` section; command-line options override them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from voxelomics.errors import SettingsError
+
+__all__ = ["ModelSettings", "load_model_settings"]
+
+
+class ModelSettings(BaseModel):
+    """Model, selection and validation settings.
+
+    Attributes
+    ----------
+    model : {"auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"} or None
+        ``None`` picks ``auto`` for a binary target and ``coxnet`` for survival.
+    selector : {"anova", "mannwhitney", "mrmr", "none"}
+    correlation_threshold : float in (0, 1]
+    n_splits, n_repeats, inner_splits : int
+        Outer folds, outer repeats and inner folds of the nested CV.
+    n_boot : int
+        Bootstrap resamples for confidence intervals.
+    n_permutations : int
+        Label permutations of the permutation test (0 = off).
+    random_state : int
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Literal["auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"] | None = None
+    selector: Literal["anova", "mannwhitney", "mrmr", "none"] = "anova"
+    correlation_threshold: float = Field(0.9, gt=0, le=1)
+    n_splits: int = Field(5, ge=2, le=20)
+    n_repeats: int = Field(3, ge=1, le=100)
+    inner_splits: int = Field(5, ge=2, le=20)
+    n_boot: int = Field(1000, ge=50)
+    n_permutations: int = Field(0, ge=0)
+    random_state: int = 0
+
+    def resolved_model(self, task: str) -> str:
+        """Model name for a task.
+
+        Parameters
+        ----------
+        task : {"classification", "survival"}
+
+        Returns
+        -------
+        name : str
+
+        Raises
+        ------
+        SettingsError
+            If the model does not fit the task (e.g. ``rf`` with time/event).
+        """
+        surv = {"coxnet", "rsf"}
+        if self.model is None:
+            return "coxnet" if task == "survival" else "auto"
+        if (self.model in surv) != (task == "survival"):
+            raise SettingsError(
+                f"model {self.model!r} does not fit a {task} task; use "
+                f"{sorted(surv) if task == 'survival' else ['auto', 'enet_lr', 'svm', 'rf', 'gb']}"
+            )
+        return self.model
+
+
+def load_model_settings(path: str | Path | None, **overrides) -> ModelSettings:
+    """Read model settings from YAML and apply command-line overrides.
+
+    Parameters
+    ----------
+    path : str or Path or None
+        YAML file (keys at the top level or under ``model:``); None for defaults.
+    **overrides
+        Settings given on the command line; ``None`` values are ignored.
+
+    Returns
+    -------
+    ModelSettings
+
+    Raises
+    ------
+    SettingsError
+        If the file is missing or unreadable, or a key or value is invalid.
+    """
+    import yaml
+
+    data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise SettingsError("settings file not found", path=p)
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"settings file is not valid YAML: {exc}", path=p) from exc
+        if isinstance(data, dict) and isinstance(data.get("model"), dict):
+            data = data["model"]
+        if not isinstance(data, dict):
+            raise SettingsError("settings file must hold a mapping of model settings", path=p)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ModelSettings(**data)
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid model settings: {msgs}", path=path) from exc

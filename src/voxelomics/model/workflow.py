@@ -1,0 +1,350 @@
+"""The modelling workflows behind ``voxelomics model``: cv, fit, predict, validate.
+
+Each function takes file paths and settings, does one job and returns plain results;
+the CLI only parses options, calls these and prints. They are the Python API too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from voxelomics.errors import ModelError
+from voxelomics.model.config import ModelSettings
+from voxelomics.model.tables import ModelData, join_clinical, prepare_data, read_table
+
+__all__ = ["TableSpec", "load_data", "run_cv", "fit_model", "predict_table", "validate_model"]
+
+CI_METHOD = ("percentile bootstrap over patients (class-stratified) of the metric averaged "
+             "over CV repeats; see voxelomics.model.metrics")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Where the data comes from and which columns play which role.
+
+    Attributes
+    ----------
+    table : Path
+        Feature table (CSV/TSV/Parquet).
+    target : str or None
+        Binary outcome column.
+    id_col : str or None
+        Identifier column (excluded from features, written to predictions).
+    time, event : str or None
+        Survival columns.
+    clinical : Path or None
+        Clinical table joined on ``on``.
+    on : str or None
+        Join column (defaults to ``id_col``).
+    batch : str or None
+        Batch column for ComBat.
+    """
+
+    table: Path
+    target: str | None = None
+    id_col: str | None = None
+    time: str | None = None
+    event: str | None = None
+    clinical: Path | None = None
+    on: str | None = None
+    batch: str | None = None
+
+
+def load_data(spec: TableSpec, *, features: list[str] | None = None,
+              batch_levels: list[str] | None = None) -> ModelData:
+    """Read, join and split the tables named by ``spec``.
+
+    Parameters
+    ----------
+    spec : TableSpec
+    features : list of str or None
+        Feature columns of a fitted model (default: all numeric columns).
+    batch_levels : list of str or None
+        Batch categories of a fitted model.
+
+    Returns
+    -------
+    ModelData
+
+    Raises
+    ------
+    ModelError
+        Unreadable tables, missing columns, failed join, invalid outcome.
+    """
+    df = read_table(spec.table)
+    if spec.clinical is not None:
+        on = spec.on or spec.id_col
+        if on is None:
+            raise ModelError("a clinical table needs --on COL (or --id COL) to join on",
+                             path=spec.clinical)
+        df = join_clinical(df, read_table(spec.clinical), on, clinical_path=spec.clinical)
+    where = spec.table if spec.clinical is None else f"{spec.table} + {spec.clinical}"
+    return prepare_data(
+        df, target=spec.target, id_col=spec.id_col, time=spec.time, event=spec.event,
+        batch=spec.batch, features=features, batch_levels=batch_levels, path=where,
+    )
+
+
+def _pipeline(settings: ModelSettings, data: ModelData):
+    from voxelomics.model.estimators import make_pipeline
+
+    name = settings.resolved_model(data.task)
+    pipe, grid = make_pipeline(name, batch=data.batch_levels is not None,
+                               selector=settings.selector,
+                               correlation_threshold=settings.correlation_threshold,
+                               random_state=settings.random_state)
+    return name, pipe, grid
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        return str(o)
+
+    path.write_text(json.dumps(obj, indent=2, default=default, allow_nan=True))
+
+
+def _figures(data_y, scores, task: str, out: Path, prefix: str = "") -> dict:
+    from voxelomics.model import plots
+
+    figs = {}
+    if task == "classification":
+        figs["roc"] = str(plots.plot_roc(data_y, scores, out / f"{prefix}roc.png"))
+        figs["calibration"] = str(plots.plot_calibration(data_y, scores, out / f"{prefix}calibration.png"))
+    else:
+        path, p = plots.plot_km(data_y, scores, out / f"{prefix}kaplan_meier.png")
+        figs["kaplan_meier"] = str(path)
+        figs["logrank_p"] = p
+    return figs
+
+
+def _outcome_summary(data: ModelData) -> dict:
+    if data.task == "survival":
+        return {"n_events": int(data.y["event"].sum())}
+    return {"class_balance": {"0": int((data.y == 0).sum()), "1": int((data.y == 1).sum())},
+            "classes": [str(c) for c in data.classes]}
+
+
+def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: bool = True) -> dict:
+    """Nested cross-validation of the configured model; writes ``out/metrics.json``.
+
+    Also writes ``out/oof_predictions.csv`` (one column per repeat) and, with
+    ``plots``, the ROC and calibration figures (classification) or the Kaplan-Meier
+    figure of median-split risk groups (survival).
+
+    Parameters
+    ----------
+    spec : TableSpec
+    settings : ModelSettings
+    out : str or Path
+        Output folder (created).
+    plots : bool, default=True
+
+    Returns
+    -------
+    metrics : dict
+        The content of ``metrics.json``.
+
+    Raises
+    ------
+    ModelError
+        Invalid tables or too few samples per class for the folds.
+    """
+    from voxelomics.model.validation import nested_cv, permutation_test
+
+    t0 = time.perf_counter()
+    data = load_data(spec)
+    if data.task == "none":
+        raise ModelError("model cv needs --target COL, or --time COL and --event COL")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name, pipe, grid = _pipeline(settings, data)
+    res = nested_cv(data.X, data.y, pipe, grid, task=data.task, n_splits=settings.n_splits,
+                    n_repeats=settings.n_repeats, inner_splits=settings.inner_splits,
+                    random_state=settings.random_state, n_boot=settings.n_boot)
+    metrics: dict = {
+        "task": data.task, "model": name, **res.metrics,
+        "n_samples": res.n_samples, "n_features": len(data.feature_names),
+        **_outcome_summary(data),
+        "validation": {"outer": f"{settings.n_splits}-fold x {settings.n_repeats} repeats, stratified",
+                       "inner": f"{settings.inner_splits}-fold grid search",
+                       "ci95_method": CI_METHOD},
+        "chosen_in_inner_loop": res.chosen_models(),
+        "settings": settings.model_dump(),
+        "batch_levels": data.batch_levels,
+        "ignored_columns": data.dropped,
+    }
+    if settings.n_permutations and data.task == "classification":
+        metrics["permutation_test"] = permutation_test(
+            data.X, data.y, pipe, grid, observed=res.metrics["auc"]["mean"],
+            n_permutations=settings.n_permutations, random_state=settings.random_state,
+            n_splits=settings.n_splits, n_repeats=settings.n_repeats,
+            inner_splits=settings.inner_splits)
+    oof = pd.DataFrame(res.oof.T, columns=[f"repeat_{r}" for r in range(res.oof.shape[0])])
+    oof.insert(0, "id", data.ids)
+    oof.to_csv(out / "oof_predictions.csv", index=False)
+    if plots:
+        metrics["figures"] = _figures(data.y, res.oof, data.task, out)
+    metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
+    _write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict:
+    """Tune by cross-validated grid search on all rows, refit, and save the model.
+
+    Parameters
+    ----------
+    spec : TableSpec
+    settings : ModelSettings
+    out : str or Path
+        Model folder (``model.skops`` + ``model.json``).
+
+    Returns
+    -------
+    meta : dict
+        The sidecar content.
+
+    Raises
+    ------
+    ModelError
+        Invalid tables or outcome.
+    """
+    from voxelomics.model.persist import save_model, training_summary
+    from voxelomics.model.validation import _fit_search, _inner_search, check_cv_target
+
+    data = load_data(spec)
+    if data.task == "none":
+        raise ModelError("model fit needs --target COL, or --time COL and --event COL")
+    check_cv_target(data.y, data.task, settings.inner_splits)
+    name, pipe, grid = _pipeline(settings, data)
+    search = _inner_search(pipe, grid, data.task, settings.inner_splits, settings.random_state)
+    _fit_search(search, np.asarray(data.X, float), data.y, data.task)
+    feats_only = data.X[data.feature_names]
+    meta = {
+        "task": data.task, "model": name, "features": data.feature_names,
+        "batch": spec.batch, "batch_levels": data.batch_levels,
+        "target": spec.target, "time": spec.time, "event": spec.event,
+        "classes": [str(c) for c in data.classes],
+        "best_params": {k: (type(v).__name__ if k == "clf" else v)
+                        for k, v in search.best_params_.items()},
+        "inner_cv_score": float(search.best_score_),
+        "settings": settings.model_dump(),
+        "training": training_summary(feats_only, data.y, data.feature_names, data.task),
+        "source_table": str(spec.table),
+    }
+    save_model(search.best_estimator_, meta, out)
+    return meta
+
+
+def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None = None) -> pd.DataFrame:
+    """Predict a table with a saved model; optionally write a CSV.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        Folder written by :func:`fit_model`.
+    spec : TableSpec
+        Table to predict (``target``/``time``/``event`` are ignored here). The batch
+        column of the model is read from the table when the model used one.
+    out : str or Path or None
+        CSV to write.
+
+    Returns
+    -------
+    predictions : pandas.DataFrame
+        ``id`` and ``probability`` + ``predicted_class`` (classification) or
+        ``risk_score`` (survival).
+
+    Raises
+    ------
+    ModelError
+        Missing/corrupt model, or model feature columns missing from the table.
+    """
+    from voxelomics.model.persist import load_model
+    from voxelomics.model.validation import predict_scores
+
+    saved = load_model(model_dir)
+    meta = saved.meta
+    pspec = TableSpec(table=spec.table, id_col=spec.id_col, clinical=spec.clinical,
+                      on=spec.on, batch=meta.get("batch"))
+    data = load_data(pspec, features=meta["features"], batch_levels=meta.get("batch_levels"))
+    if meta.get("batch_levels") is not None:
+        unseen = sorted(set(data.batch_levels) - set(meta["batch_levels"]))
+        if unseen:
+            raise ModelError(
+                f"batch column {meta['batch']!r} holds categories {unseen} that the model "
+                f"was not trained on (known: {meta['batch_levels']})", path=spec.table)
+    scores = predict_scores(saved.estimator, np.asarray(data.X, float))
+    pred = pd.DataFrame({"id": data.ids})
+    if meta["task"] == "survival":
+        pred["risk_score"] = scores
+    else:
+        pred["probability"] = scores
+        classes = meta.get("classes") or ["0", "1"]
+        pred["predicted_class"] = np.where(scores >= 0.5, classes[1], classes[0])
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        pred.to_csv(out, index=False)
+    return pred
+
+
+def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
+                   n_boot: int = 1000, seed: int = 0, plots: bool = True) -> dict:
+    """External validation of a saved model on a second table; writes ``out/metrics.json``.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+    spec : TableSpec
+        External table with the outcome (``target`` or ``time``/``event``).
+    out : str or Path
+    n_boot : int, default=1000
+    seed : int, default=0
+    plots : bool, default=True
+
+    Returns
+    -------
+    metrics : dict
+
+    Raises
+    ------
+    ModelError
+        Missing model or columns, or an outcome of the wrong kind for the model.
+    """
+    from voxelomics.model.metrics import bootstrap_metrics
+    from voxelomics.model.persist import load_model
+    from voxelomics.model.survival import survival_metrics
+
+    saved = load_model(model_dir)
+    pred = predict_table(model_dir, spec)
+    data = load_data(TableSpec(table=spec.table, target=spec.target, id_col=spec.id_col,
+                               time=spec.time, event=spec.event, clinical=spec.clinical,
+                               on=spec.on), features=saved.meta["features"])
+    if data.task != saved.meta["task"]:
+        raise ModelError(f"the model is a {saved.meta['task']} model but the outcome given "
+                         f"is for {data.task}; pass "
+                         + ("--target COL" if saved.meta["task"] == "classification"
+                            else "--time COL --event COL"), path=spec.table)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    scores = pred.iloc[:, 1].to_numpy(float)
+    if data.task == "classification":
+        metrics = bootstrap_metrics(data.y, scores, n_boot=n_boot, seed=seed)
+    else:
+        metrics = survival_metrics(data.y, scores, n_boot=min(n_boot, 200), seed=seed)
+    result = {"task": data.task, "model_dir": str(model_dir), **metrics,
+              "n_samples": len(data.y), "n_features": len(saved.meta["features"]),
+              **_outcome_summary(data), "ci95_method": "percentile bootstrap over patients"}
+    pred.to_csv(out / "predictions.csv", index=False)
+    if plots:
+        result["figures"] = _figures(data.y, scores, data.task, out)
+    _write_json(out / "metrics.json", result)
+    return result
