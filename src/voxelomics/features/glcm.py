@@ -691,6 +691,8 @@ def compute(
     """
     aggs = check_aggregations(aggregations, family="glcm")
     levels, mask = check_levels_and_mask(levels, mask, n_levels, family="glcm")
+    box = bounding_box(mask)  # features do not depend on voxels outside the ROI box;
+    levels, mask = levels[box], mask[box]  # cropping keeps the per-slice stacks small
     stacks: dict[bool, np.ndarray] = {}
     out: dict[str, float] = {}
     for agg in aggs:

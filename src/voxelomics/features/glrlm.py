@@ -554,6 +554,8 @@ def compute(
     """
     aggs = check_aggregations(aggregations, family="glrlm")
     levels, mask = check_levels_and_mask(levels, mask, n_levels, family="glrlm")
+    box = bounding_box(mask)  # features do not depend on voxels outside the ROI box;
+    levels, mask = levels[box], mask[box]  # cropping keeps the per-slice stacks small
     stacks: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
     out: dict[str, float] = {}
     for agg in aggs:
