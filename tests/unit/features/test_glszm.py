@@ -52,7 +52,9 @@ def _ct_config_a():
     """CT phantom, IBSI configuration A: no resampling, [-500, 400] HU, FBS 25 HU from -500."""
     import SimpleITK as sitk
 
-    hu = sitk.GetArrayFromImage(sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz")))
+    hu = sitk.GetArrayFromImage(
+        sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz"))
+    )
     morph = (
         sitk.GetArrayFromImage(sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/mask/mask.nii.gz"))) > 0
     )
@@ -217,7 +219,10 @@ def test_empty_mask():
 
 @pytest.mark.parametrize(
     "agg, message",
-    [("3d_avg", "unknown aggregation '3d_avg'.*did you mean '3d'"), ("volume", "unknown aggregation")],
+    [
+        ("3d_avg", "unknown aggregation '3d_avg'.*did you mean '3d'"),
+        ("volume", "unknown aggregation"),
+    ],
 )
 def test_bad_aggregation(agg, message):
     with pytest.raises(SettingsError, match=message):
