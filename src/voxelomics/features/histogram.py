@@ -11,7 +11,9 @@ gives the digital-phantom reference ``P90 = 4``.
 The histogram gradient is ``H'_1 = n_2 - n_1``, ``H'_i = (n_{i+1} - n_{i-1}) / 2`` for
 ``1 < i < N_g`` and ``H'_{N_g} = n_{N_g} - n_{N_g - 1}``.
 
-Undefined cases: skewness and kurtosis are 0 when the variance is 0 (IBSI). With a single
+Undefined cases: skewness and kurtosis are 0 when the variance is 0 (IBSI). The robust
+mean absolute deviation is NaN when no level lies in ``[P10, P90]`` (only possible with two
+voxels of different levels). With a single
 grey level (``N_g = 1``) the gradient is defined as 0. When several bins share the
 highest count (mode) or the extreme gradient, IBSI picks the mode closest to the mean (the
 lower one when equidistant); for the gradient intensities, the lowest grey level is taken.
@@ -129,7 +131,9 @@ def _features(lv: np.ndarray, n_levels: int) -> dict[str, float]:
         "interquartile_range": p75 - p25,
         "range": float(x.max() - x.min()),
         "mean_absolute_deviation": float(np.mean(np.abs(d))),
-        "robust_mean_absolute_deviation": float(np.mean(np.abs(sub - sub.mean()))),
+        "robust_mean_absolute_deviation": (
+            float(np.mean(np.abs(sub - sub.mean()))) if sub.size else float("nan")
+        ),
         "median_absolute_deviation": float(np.mean(np.abs(x - med))),
         "coefficient_of_variation": float(np.sqrt(var) / mu),
         "quartile_coefficient_of_dispersion": float((p75 - p25) / (p75 + p25)),
@@ -193,7 +197,8 @@ def compute(levels: np.ndarray, n_levels: int) -> dict[str, float]:
     dict of str to float
         Readable names (``histogram_mean``, ...; see :data:`FEATURES`) to values, in
         grey-level units; entropy in bits. Skewness and kurtosis are 0 for a single grey
-        level, and the gradients are 0 when ``n_levels == 1``.
+        level, the gradients are 0 when ``n_levels == 1``, and the robust mean absolute
+        deviation is NaN for two voxels of different levels.
 
     Raises
     ------

@@ -11,7 +11,8 @@ give ``P90 = 4.2`` on the digital phantom; this one gives the reference value 4.
 
 Undefined cases: skewness and kurtosis are 0 when the variance is 0 (IBSI); the
 coefficient of variation is NaN when ``mu = 0`` and the quartile coefficient of
-dispersion is NaN when ``P75 + P25 = 0`` (division by zero).
+dispersion is NaN when ``P75 + P25 = 0`` (division by zero); the robust mean absolute
+deviation is NaN when no intensity lies in ``[P10, P90]`` (only for two distinct values).
 
 References
 ----------
@@ -150,10 +151,14 @@ def robust_mean_absolute_deviation(x: np.ndarray) -> float:
     -------
     float
         Mean absolute deviation from their mean of the intensities within
-        ``[P10, P90]``, image units (never empty: it holds the median).
+        ``[P10, P90]``, image units. NaN when no intensity lies in that interval, which
+        happens only for two distinct intensities (with three or more voxels, an order
+        statistic always lies between the interpolated P10 and P90).
     """
     p10, p90 = np.percentile(x, [10, 90])
     sub = x[(x >= p10) & (x <= p90)]
+    if sub.size == 0:
+        return float("nan")
     return float(np.mean(np.abs(sub - sub.mean())))
 
 
@@ -231,7 +236,8 @@ def compute(values: np.ndarray) -> dict[str, float]:
         image units (variance and energy squared), ratios dimensionless. Skewness and
         kurtosis are 0 for a constant ROI; the coefficient of variation (``mu = 0``) and
         the quartile coefficient of dispersion (``P75 + P25 = 0``) are NaN where their
-        denominators vanish.
+        denominators vanish; the robust mean absolute deviation is NaN for two distinct
+        intensities (empty ``[P10, P90]`` set).
 
     Raises
     ------

@@ -90,8 +90,8 @@ def aligned_grid_positions(n_a: int, s_a: float, s_b: float) -> np.ndarray:
     The IBSI example, 4 voxels of 3 mm resampled to 2 mm, gives 6 voxels centred on the
     original grid:
 
-    >>> aligned_grid_positions(4, 3.0, 2.0)
-    array([-0.16666667,  0.5       ,  1.16666667,  1.83333333,  2.5       ,  3.16666667])
+    >>> aligned_grid_positions(4, 3.0, 2.0).round(4).tolist()
+    [-0.1667, 0.5, 1.1667, 1.8333, 2.5, 3.1667]
     """
     if n_a < 1 or s_a <= 0 or s_b <= 0:
         raise SettingsError(f"need n_a >= 1 and positive spacings; got n_a={n_a}, s_a={s_a}, s_b={s_b}")
@@ -194,7 +194,7 @@ def resample(
 
     parent = volume.metadata.get(PARENT_GRID_KEY, volume.grid)
     offset = _offset_in_parent(volume, parent)
-    new_spacing = tuple(float(o if s is None else s) for s, o in zip(spacing_mm, parent.spacing_mm))
+    new_spacing = tuple(float(o if s is None else s) for s, o in zip(spacing_mm, parent.spacing_mm, strict=True))
 
     axes_local = []
     first_parent_index = []

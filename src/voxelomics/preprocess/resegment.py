@@ -111,7 +111,7 @@ def resegment(
     Examples
     --------
     >>> img = np.arange(8.0).reshape(2, 2, 2)
-    >>> resegment(img, img >= 0, range_min=2, range_max=5).sum()
+    >>> int(resegment(img, img >= 0, range_min=2, range_max=5).sum())
     4
     """
     img = np.asarray(image)

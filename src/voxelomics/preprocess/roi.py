@@ -105,7 +105,7 @@ def crop_to_roi(volume: Volume, mask: RoiMask, *, margin_mm: float) -> tuple[Vol
     shape = volume.shape
     pad = [int(np.ceil(margin_mm / s - 1e-9)) for s in volume.spacing_mm]
     crop = tuple(
-        slice(max(0, b.start - p), min(n, b.stop + p)) for b, p, n in zip(box, pad, shape)
+        slice(max(0, b.start - p), min(n, b.stop + p)) for b, p, n in zip(box, pad, shape, strict=True)
     )
     start_zyx = np.array([[c.start for c in crop]], dtype=float)
     origin = tuple(float(v) for v in volume.grid.index_to_physical(start_zyx)[0])

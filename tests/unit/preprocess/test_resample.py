@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import IBSI1
 from voxelomics.errors import GeometryError, SettingsError
 from voxelomics.preprocess import aligned_grid_positions, crop_to_roi, resample
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
-
-from conftest import IBSI1
 
 
 def test_ibsi_example_grid_is_centred():
@@ -123,7 +122,7 @@ def test_interpolated_ct_grid_matches_ibsi_diagnostics(ct_phantom, diagnostics, 
     vol, msk = ct_phantom
     rv, rm = resample(vol, msk, spacing_mm=spacing, interpolator="linear", round_intensities=True)
     d = diagnostics.loc[config]
-    for axis, name in zip(range(3), "zyx"):
+    for axis, name in zip(range(3), "zyx", strict=True):
         assert abs(rv.shape[axis] - d.loc[f"img_dim_{name}_interp_img", "value"]) <= d.loc[
             f"img_dim_{name}_interp_img", "tolerance"]
         assert rv.spacing_mm[axis] == pytest.approx(d.loc[f"vox_dim_{name}_interp_img", "value"], abs=1e-3)
@@ -141,7 +140,7 @@ def test_cropping_first_does_not_change_the_roi(ct_phantom, interpolator, margin
     cv, cm = resample(*crop_to_roi(vol, msk, margin_mm=margin_mm), **kw)
     offset = fv.grid.physical_to_index(np.array([cv.origin_mm]))[0]
     np.testing.assert_allclose(offset, np.round(offset), atol=1e-6)  # same grid
-    box = tuple(slice(int(round(o)), int(round(o)) + n) for o, n in zip(offset, cv.shape))
+    box = tuple(slice(int(round(o)), int(round(o)) + n) for o, n in zip(offset, cv.shape, strict=True))
     np.testing.assert_array_equal(fm.array[box], cm.array)
     assert fm.n_voxels == cm.n_voxels
     np.testing.assert_array_equal(fv.array[box][cm.array], cv.array[cm.array])
