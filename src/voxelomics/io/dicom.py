@@ -378,4 +378,5 @@ def read_dicom_series(
         return Volume(array, spacing_mm=(gap, float(ps[0]), float(ps[1])), origin_mm=tuple(ipp[0]),
                       direction=direction, modality=modality, source=str(folder), metadata=meta)
     except (InputError, GeometryError) as exc:
-        raise exc.with_context(case_id=case_id, path=folder, step="read_image")
+        exc.with_context(case_id=case_id, path=folder, step="read_image")
+        raise

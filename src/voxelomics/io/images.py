@@ -32,8 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from voxelomics.errors import (EmptyRoiError, GeometryError, GeometryWarning, InputError, MaskError,
-                               VoxelomicsError)
+from voxelomics.errors import (
+    EmptyRoiError,
+    GeometryError,
+    GeometryWarning,
+    InputError,
+    MaskError,
+    VoxelomicsError,
+)
 from voxelomics.io.dicom import is_dicom_file, read_dicom_series
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
 
@@ -134,7 +140,8 @@ def read_image(
             raise GeometryError(f"expected a 3D image, found {img.GetDimension()}D")
         return from_sitk(img, modality=modality, source=str(path))
     except VoxelomicsError as exc:
-        raise exc.with_context(case_id=case_id, path=path, step="read_image")
+        exc.with_context(case_id=case_id, path=path, step="read_image")
+        raise
 
 
 def _dicom_modality(path: Path) -> str | None:
@@ -264,7 +271,8 @@ def read_mask(
                              f"({', '.join(IMAGE_SUFFIXES)}), an RTSTRUCT or a SEG")
         return _label_map(path, label)
     except VoxelomicsError as exc:
-        raise exc.with_context(case_id=case_id, path=path, step="read_mask")
+        exc.with_context(case_id=case_id, path=path, step="read_mask")
+        raise
 
 
 def align_mask(image: Volume, mask: RoiMask, *, case_id: str | None = None) -> RoiMask:
@@ -353,4 +361,5 @@ def load_case(
     try:
         return image, align_mask(image, mask, case_id=case_id)
     except VoxelomicsError as exc:
-        raise exc.with_context(case_id=case_id, path=mask_path, step="align_mask")
+        exc.with_context(case_id=case_id, path=mask_path, step="align_mask")
+        raise

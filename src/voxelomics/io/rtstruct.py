@@ -25,7 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from voxelomics.errors import EmptyRoiError, GeometryError, GeometryWarning, InputError, VoxelomicsError
+from voxelomics.errors import (
+    EmptyRoiError,
+    GeometryError,
+    GeometryWarning,
+    InputError,
+    VoxelomicsError,
+)
 from voxelomics.volume import RoiMask, Volume
 
 __all__ = ["rtstruct_roi_names", "rtstruct_to_mask", "rasterise_polygons"]
@@ -116,7 +122,7 @@ def rasterise_polygons(polygons: list[np.ndarray], shape_yx: tuple[int, int]) ->
         rows = r_first[edge] + (np.arange(counts.sum()) - offsets[edge])
         t = (rows - y0[edge]) / (y1[edge] - y0[edge])
         x_int = x0[edge] + t * (x1[edge] - x0[edge])
-        col = np.clip(np.floor(x_int).astype(np.int64) + 1, 0, nx)  # first centre strictly right of x_int
+        col = np.clip(np.ceil(x_int).astype(np.int64), 0, nx)  # first centre at or right of x_int
         np.add.at(acc, (rows, col), 1)
     return (np.cumsum(acc, axis=1)[:, :nx] % 2) == 1
 
@@ -212,4 +218,5 @@ def rtstruct_to_mask(
         return RoiMask(array, spacing_mm=reference.spacing_mm, origin_mm=reference.origin_mm,
                        direction=reference.direction, name=str(roi.ROIName), source=str(path))
     except VoxelomicsError as exc:
-        raise exc.with_context(case_id=case_id, path=path, step="read_mask")
+        exc.with_context(case_id=case_id, path=path, step="read_mask")
+        raise

@@ -180,4 +180,5 @@ def seg_to_mask(
         return RoiMask(array, spacing_mm=reference.spacing_mm, origin_mm=reference.origin_mm,
                        direction=reference.direction, label=number, name=label, source=str(path))
     except VoxelomicsError as exc:
-        raise exc.with_context(case_id=case_id, path=path, step="read_mask")
+        exc.with_context(case_id=case_id, path=path, step="read_mask")
+        raise

@@ -1,0 +1,49 @@
+"""Manifest CSV: columns, relative paths, errors naming the file and the row."""
+
+from __future__ import annotations
+
+import pytest
+
+from voxelomics.errors import InputError
+from voxelomics.io import Case, read_manifest, write_manifest
+
+
+def _csv(tmp_path, text):
+    path = tmp_path / "cohort" / "manifest.csv"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_read_resolves_paths_and_keeps_extra(tmp_path):
+    path = _csv(tmp_path, "case_id,image,mask,label,roi,modality,outcome\n"
+                          "a,img/a.nii.gz,msk/a.nii.gz,2,,CT,1\n"
+                          "b,/abs/b,/abs/b_rs.dcm,,GTV-1,,0\n")
+    a, b = read_manifest(path)
+    assert a == Case("a", path.parent / "img/a.nii.gz", path.parent / "msk/a.nii.gz", 2, None, "CT",
+                     {"outcome": "1"})
+    assert b.image.as_posix() == "/abs/b" and b.roi == "GTV-1" and b.label is None and b.modality is None
+
+
+def test_round_trip(tmp_path):
+    cases = [Case("a", tmp_path / "x/a.nii.gz", tmp_path / "x/m.nii.gz", 1, None, "MR", {"site": "A"})]
+    path = write_manifest(cases, tmp_path / "manifest.csv")
+    assert "x/a.nii.gz" in path.read_text()  # written relative to the manifest folder
+    assert read_manifest(path) == cases
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("case_id,image\na,b\n", r"lacks required column\(s\) \['mask'\]"),
+    ("case_id,image,mask\n", "no data rows"),
+    ("case_id,image,mask,label\na,i,m,1\na,i,m,1.0\n", r"line 3: duplicate \(case_id, roi, label\) = \('a', None, 1\)"),
+    ("case_id,image,mask,label\na,i,m,x\n", "line 2 .*label 'x' is not an integer"),
+    ("case_id,image,mask\na,,m\n", "line 2: column 'image' is empty"),
+])
+def test_errors_name_file_and_row(tmp_path, text, message):
+    with pytest.raises(InputError, match=r"manifest.csv: .*" + message):
+        read_manifest(_csv(tmp_path, text))
+
+
+def test_missing_manifest(tmp_path):
+    with pytest.raises(InputError, match="nope.csv: manifest file does not exist"):
+        read_manifest(tmp_path / "nope.csv")

@@ -1,0 +1,66 @@
+"""RTSTRUCT rasterisation: hand-checked polygons and the IBSI CT phantom / STS_001 masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from io_testdata import CT_DICOM, CT_NIFTI_MASK, CT_RTSTRUCT, dice
+
+from voxelomics.errors import InputError
+from voxelomics.io import read_image, read_mask, rtstruct_roi_names, rtstruct_to_mask
+from voxelomics.io.rtstruct import rasterise_polygons
+
+
+def test_square_includes_centres_inside():
+    square = np.array([[0.5, 0.5], [0.5, 2.5], [2.5, 2.5], [2.5, 0.5]])
+    expected = np.zeros((4, 4), bool)
+    expected[1:3, 1:3] = True
+    np.testing.assert_array_equal(rasterise_polygons([square], (4, 4)), expected)
+
+
+def test_hole_stays_hole_even_odd():
+    outer = np.array([[-0.5, -0.5], [-0.5, 4.5], [4.5, 4.5], [4.5, -0.5]])
+    inner = np.array([[1.5, 1.5], [1.5, 2.5], [2.5, 2.5], [2.5, 1.5]])
+    got = rasterise_polygons([outer, inner], (5, 5))
+    assert got.sum() == 24 and not got[2, 2]
+
+
+def test_centre_on_edge_half_open_rule():
+    # edges through voxel centres: left/top edges included, right/bottom excluded
+    square = np.array([[1.0, 1.0], [1.0, 3.0], [3.0, 3.0], [3.0, 1.0]])
+    got = rasterise_polygons([square], (5, 5))
+    expected = np.zeros((5, 5), bool)
+    expected[1:3, 1:3] = True
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.fixture(scope="module")
+def ct_phantom():
+    return read_image(CT_DICOM)
+
+
+def test_ibsi_ct_phantom_matches_nifti_mask(ct_phantom):
+    mask = rtstruct_to_mask(CT_RTSTRUCT, "GTV-1", ct_phantom)
+    ref = sitk.GetArrayFromImage(sitk.ReadImage(str(CT_NIFTI_MASK))) > 0
+    assert dice(mask.array, ref) >= 0.98
+    assert mask.name == "GTV-1"
+
+
+def test_missing_roi_lists_names(ct_phantom):
+    assert rtstruct_roi_names(CT_RTSTRUCT) == ["GTV-1"]
+    with pytest.raises(InputError, match=r"case 'p1'.*ROI 'GTV-2' not found; ROIs in the file: \['GTV-1'\]"):
+        rtstruct_to_mask(CT_RTSTRUCT, "GTV-2", ct_phantom, case_id="p1")
+    with pytest.raises(InputError, match=r"needs roi=.*\['GTV-1'\]"):
+        read_mask(CT_RTSTRUCT, reference=ct_phantom)
+
+
+def test_read_mask_dispatches_rtstruct(ct_phantom):
+    assert read_mask(CT_RTSTRUCT, roi="gtv-1", reference=ct_phantom).n_voxels > 0
+
+
+def test_sts001_ct_crop_matches_nifti_mask(shared_data):
+    image = read_image(shared_data / "dicom/sts_001/ct_crop/image")
+    mask = rtstruct_to_mask(shared_data / "dicom/sts_001/ct_crop/rtstruct/RS.dcm", "GTV_Mass_CT", image)
+    ref = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "cases/sts_001_ct_mask.nii.gz"))) > 0
+    assert dice(mask.array, ref) >= 0.98
