@@ -70,6 +70,7 @@ from voxelomics.features.registry import FeatureSpec, column_name
 
 __all__ = [
     "FEATURES",
+    "DIRECTIONAL_AGGREGATIONS",
     "GLCMStats",
     "glcm_matrices",
     "compute",
@@ -653,7 +654,7 @@ def compute(
     mask: np.ndarray,
     n_levels: int,
     *,
-    aggregations: Sequence[Aggregation] = DIRECTIONAL_AGGREGATIONS,
+    aggregations: Sequence[Aggregation | str] = (Aggregation.D3_AVG, Aggregation.D3_MRG),
     distance: int = 1,
 ) -> dict[str, float]:
     r"""Compute the 25 GLCM features for each requested aggregation (IBSI: LFYI).
@@ -669,8 +670,9 @@ def compute(
         ROI intensity mask.
     n_levels : int
         Number of grey levels :math:`N_g` of the discretisation.
-    aggregations : sequence of Aggregation, default=all six directional methods
+    aggregations : sequence of Aggregation or str, default=(3d_avg, 3d_mrg)
         Any of ``2d_avg``, ``2d_smrg``, ``2_5d_dmrg``, ``2_5d_vmrg``, ``3d_avg``, ``3d_mrg``.
+        The default matches the settings default (``texture.dimensions = ["3d"]``).
     distance : int, default=1
         Chebyshev distance :math:`\delta` between neighbours, in voxels.
 

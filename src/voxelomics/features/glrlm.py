@@ -59,6 +59,7 @@ from voxelomics.features.registry import FeatureSpec, column_name
 
 __all__ = [
     "FEATURES",
+    "DIRECTIONAL_AGGREGATIONS",
     "GLRLMStats",
     "glrlm_matrices",
     "voxel_counts",
@@ -519,7 +520,7 @@ def compute(
     mask: np.ndarray,
     n_levels: int,
     *,
-    aggregations: Sequence[Aggregation] = DIRECTIONAL_AGGREGATIONS,
+    aggregations: Sequence[Aggregation | str] = (Aggregation.D3_AVG, Aggregation.D3_MRG),
 ) -> dict[str, float]:
     r"""Compute the 16 GLRLM features for each requested aggregation (IBSI: TP0I).
 
@@ -535,8 +536,9 @@ def compute(
         ROI intensity mask.
     n_levels : int
         Number of grey levels :math:`N_g` of the discretisation.
-    aggregations : sequence of Aggregation, default=all six directional methods
+    aggregations : sequence of Aggregation or str, default=(3d_avg, 3d_mrg)
         Any of ``2d_avg``, ``2d_smrg``, ``2_5d_dmrg``, ``2_5d_vmrg``, ``3d_avg``, ``3d_mrg``.
+        The default matches the settings default (``texture.dimensions = ["3d"]``).
 
     Returns
     -------

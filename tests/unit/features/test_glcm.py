@@ -162,7 +162,7 @@ def test_matrices_are_symmetric():
 def test_invariant_to_padding_outside_mask(digital_phantom):
     image, mask, _ = digital_phantom
     levels = image.astype(np.int64)
-    ref = glcm.compute(levels, mask, 6)
+    ref = glcm.compute(levels, mask, 6, aggregations=glcm.DIRECTIONAL_AGGREGATIONS)
     rng = np.random.default_rng(3)
     big = rng.integers(-5, 50, size=tuple(n + 6 for n in levels.shape))  # junk outside the ROI
     big_mask = np.zeros(big.shape, dtype=bool)
@@ -173,7 +173,7 @@ def test_invariant_to_padding_outside_mask(digital_phantom):
     )
     big[inner] = levels
     big_mask[inner] = mask
-    got = glcm.compute(big, big_mask, 6)
+    got = glcm.compute(big, big_mask, 6, aggregations=glcm.DIRECTIONAL_AGGREGATIONS)
     assert got.keys() == ref.keys()
     np.testing.assert_allclose([got[k] for k in ref], [ref[k] for k in ref], rtol=1e-12)
 
@@ -207,7 +207,7 @@ def test_single_voxel_roi_has_no_cooccurrence():
     levels = np.full((3, 3, 3), 2)
     mask = np.zeros(levels.shape, dtype=bool)
     mask[1, 1, 1] = True
-    out = glcm.compute(levels, mask, 2)
+    out = glcm.compute(levels, mask, 2, aggregations=glcm.DIRECTIONAL_AGGREGATIONS)
     assert len(out) == 25 * 6
     assert all(np.isnan(v) for v in out.values())
 
@@ -327,3 +327,11 @@ def test_integer_zero_one_mask_is_accepted():
 def test_no_aggregation_requested():
     with pytest.raises(SettingsError, match="no aggregation requested"):
         glcm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, 4, aggregations=[])
+
+
+def test_default_aggregations_follow_settings_default():
+    from voxelomics.features._texture import directional_aggregations
+    from voxelomics.settings import Settings
+
+    default = inspect.signature(glcm.compute).parameters["aggregations"].default
+    assert list(default) == directional_aggregations(Settings().texture.dimensions)

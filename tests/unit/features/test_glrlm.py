@@ -165,7 +165,7 @@ def test_every_voxel_is_in_one_run_per_direction():
 def test_invariant_to_padding_outside_mask(digital_phantom):
     image, mask, _ = digital_phantom
     levels = image.astype(np.int64)
-    ref = glrlm.compute(levels, mask, 6)
+    ref = glrlm.compute(levels, mask, 6, aggregations=glrlm.DIRECTIONAL_AGGREGATIONS)
     rng = np.random.default_rng(3)
     big = rng.integers(-5, 50, size=tuple(n + 5 for n in levels.shape))
     big_mask = np.zeros(big.shape, dtype=bool)
@@ -176,7 +176,7 @@ def test_invariant_to_padding_outside_mask(digital_phantom):
     )
     big[inner] = levels
     big_mask[inner] = mask
-    got = glrlm.compute(big, big_mask, 6)
+    got = glrlm.compute(big, big_mask, 6, aggregations=glrlm.DIRECTIONAL_AGGREGATIONS)
     np.testing.assert_allclose([got[k] for k in ref], [ref[k] for k in ref], rtol=1e-12)
 
 
@@ -208,7 +208,7 @@ def test_single_voxel_roi_hand_values():
     levels = np.full((3, 3, 3), 2)
     mask = np.zeros(levels.shape, dtype=bool)
     mask[1, 1, 1] = True
-    out = glrlm.compute(levels, mask, 3)
+    out = glrlm.compute(levels, mask, 3, aggregations=glrlm.DIRECTIONAL_AGGREGATIONS)
     n_merged = {
         "2d_avg": 1,
         "2d_smrg": 4,
@@ -275,3 +275,11 @@ def test_bad_directions(directions):
         glrlm.glrlm_matrices(
             IBSI_EXAMPLE, IBSI_EXAMPLE > 0, n_levels=4, directions=directions, per_slice=False
         )
+
+
+def test_default_aggregations_follow_settings_default():
+    from voxelomics.features._texture import directional_aggregations
+    from voxelomics.settings import Settings
+
+    default = inspect.signature(glrlm.compute).parameters["aggregations"].default
+    assert list(default) == directional_aggregations(Settings().texture.dimensions)
