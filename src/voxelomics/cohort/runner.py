@@ -158,6 +158,17 @@ def _load_cases(manifest) -> list:
     return cases
 
 
+def _probe(address: str) -> None:
+    """Fail fast (OSError) when nothing listens at a ``tcp://HOST:PORT`` address."""
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    if not port.isdigit():
+        raise OSError(f"no port in {address!r}")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=10):
+        pass
+
+
 def _make_backend(workers, scheduler, client, memory_bytes, memory_limit, case_timeout):
     if client is not None:
         return DaskBackend(client, "dask:client", case_timeout=case_timeout)
@@ -184,7 +195,8 @@ def _make_backend(workers, scheduler, client, memory_bytes, memory_limit, case_t
 
         return DaskBackend(dask_client, "dask:local", case_timeout=case_timeout, close=close)
     try:
-        dask_client = Client(scheduler, timeout="20s")
+        _probe(scheduler)
+        dask_client = Client(scheduler, timeout="30s")
     except (OSError, TimeoutError) as exc:
         raise SettingsError(f"could not connect to the Dask scheduler at {scheduler} ({exc}); "
                             "expected a running `dask scheduler`") from None
