@@ -1,0 +1,210 @@
+"""NGLDM family: IBSI reference values, hand-checked matrices, properties and errors.
+
+Reference values come from ``data/ibsi1/ibsi1_reference_values.csv``. The digital phantom
+rows carry tolerance 0 because the manual prints them to three significant figures without a
+tolerance; computed values are rounded to three significant figures for those rows.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from conftest import IBSI1, assert_matches_reference
+from voxelomics.errors import EmptyRoiError, GeometryError, SettingsError
+from voxelomics.features import ngldm
+from voxelomics.features._texture import Aggregation
+from voxelomics.features.registry import column_name, ibsi_column_name
+
+ZONE_AGGS = [Aggregation.ZONE_2D, Aggregation.ZONE_25D, Aggregation.ZONE_3D]
+
+#: The IBSI manual's 2D example image (sections 3.8-3.11).
+IBSI_EXAMPLE = np.array([[[1, 2, 2, 3], [1, 2, 3, 3], [4, 2, 4, 1], [4, 1, 2, 3]]])
+
+
+def _round_sig(x: float, digits: int = 3) -> float:
+    return float(f"{x:.{digits}g}") if np.isfinite(x) else x
+
+
+def _as_ibsi(values, module, aggregation, reference, config):
+    """Rename readable columns to IBSI tags; round where the reference has no tolerance."""
+    ref = reference[reference["config"] == config].set_index("tag")
+    out, tags = {}, []
+    for spec in module.FEATURES:
+        tag = ibsi_column_name(spec, aggregation)
+        if tag not in ref.index:
+            continue
+        v = values[column_name(spec, aggregation)]
+        out[tag] = _round_sig(v) if ref.loc[tag, "tolerance"] == 0 else v
+        tags.append(tag)
+    return out, tags
+
+
+def _phantom_levels(digital_phantom):
+    image, mask, _ = digital_phantom
+    levels = np.where(mask, image, 0).astype(np.int64)
+    return levels, mask
+
+
+def _ct_config_a():
+    """CT phantom, IBSI configuration A: no resampling, [-500, 400] HU, FBS 25 HU from -500."""
+    import SimpleITK as sitk
+
+    hu = sitk.GetArrayFromImage(
+        sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz"))
+    )
+    morph = (
+        sitk.GetArrayFromImage(sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/mask/mask.nii.gz"))) > 0
+    )
+    roi = morph & (hu >= -500) & (hu <= 400)
+    levels = np.zeros(hu.shape, dtype=np.int64)
+    levels[roi] = np.floor((hu[roi] + 500) / 25).astype(np.int64) + 1
+    return levels, roi, morph, 36
+
+
+# ----------------------------------------------------------------------------- IBSI values
+@pytest.mark.ibsi
+@pytest.mark.parametrize("aggregation", ZONE_AGGS, ids=lambda a: a.value)
+def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference, aggregation):
+    levels, mask = _phantom_levels(digital_phantom)
+    values = ngldm.compute(levels, mask, 6, aggregations=[aggregation])
+    ibsi, tags = _as_ibsi(values, ngldm, aggregation, ibsi_reference, "dig")
+    assert len(tags) == 17
+    assert_matches_reference(ibsi, ibsi_reference, "dig", tags)
+
+
+@pytest.mark.ibsi
+def test_ct_phantom_config_a_matches_ibsi(ibsi_reference):
+    levels, roi, _, n_levels = _ct_config_a()
+    values = ngldm.compute(levels, roi, n_levels, aggregations=["2d", "2_5d"])
+    for aggregation in (Aggregation.ZONE_2D, Aggregation.ZONE_25D):
+        ibsi, tags = _as_ibsi(values, ngldm, aggregation, ibsi_reference, "A")
+        assert len(tags) == 17
+        assert_matches_reference(ibsi, ibsi_reference, "A", tags)
+
+
+# ------------------------------------------------------------------------ matrix layer
+def test_ibsi_manual_example_dependence():
+    """IBSI 3.11 example (dependence k counted without the centre voxel, centre pixels only):
+    level 2 has k = 3 and k = 2, level 3 has k = 2, level 4 has k = 0."""
+    j = ngldm.ngldm_dependence(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, aggregation="2d")
+    k = j[0, 1:3, 1:3] - 1
+    centre = IBSI_EXAMPLE[0, 1:3, 1:3]
+    table = np.zeros((4, 4), dtype=int)
+    np.add.at(table, (centre.ravel() - 1, k.ravel()), 1)
+    expected = [[0, 0, 0, 0], [0, 0, 1, 1], [0, 0, 1, 0], [1, 0, 0, 0]]
+    np.testing.assert_array_equal(table, expected)
+
+
+ROW = np.array([[[1, 2, 4]]])
+
+
+@pytest.mark.parametrize(
+    "distance, alpha, expected",
+    [(1, 0, [1, 1, 1]), (1, 1, [2, 2, 1]), (1, 2, [2, 3, 2]), (2, 2, [2, 3, 2]), (2, 3, [3, 3, 3])],
+)
+def test_hand_computed_dependence(distance, alpha, expected):
+    j = ngldm.ngldm_dependence(ROW, ROW > 0, aggregation="3d", distance=distance, alpha=alpha)
+    np.testing.assert_array_equal(j[0, 0], expected)
+
+
+def test_hand_computed_matrix_and_features():
+    """Row 1 2 4 with alpha = 1: (level, j) = (1, 2), (2, 2), (4, 1)."""
+    (m,) = ngldm.ngldm_matrices(ROW, ROW > 0, 4, aggregation="2d", alpha=1)
+    np.testing.assert_array_equal(m.dense(), [[0, 1], [0, 1], [0, 0], [1, 0]])
+    v = ngldm.compute(ROW, ROW > 0, 4, alpha=1)
+    assert v["ngldm_low_dependence_emphasis_3d"] == pytest.approx((1 + 2 / 4) / 3)
+    assert v["ngldm_high_dependence_emphasis_3d"] == pytest.approx((1 + 2 * 4) / 3)
+    assert v["ngldm_dependence_count_percentage_3d"] == 1.0
+    assert v["ngldm_dependence_count_energy_3d"] == pytest.approx(3 / 9)
+    assert v["ngldm_dependence_count_entropy_3d"] == pytest.approx(np.log2(3))
+
+
+def test_2d_neighbourhood_stays_in_plane():
+    levels = np.ones((2, 1, 2), dtype=np.int64)
+    j2 = ngldm.ngldm_dependence(levels, levels > 0, aggregation="2d")
+    j3 = ngldm.ngldm_dependence(levels, levels > 0, aggregation="3d")
+    np.testing.assert_array_equal(j2, 2)
+    np.testing.assert_array_equal(j3, 4)
+
+
+def test_merged_matrix_is_sum_of_slice_matrices(digital_phantom):
+    levels, mask = _phantom_levels(digital_phantom)
+    per_slice = ngldm.ngldm_matrices(levels, mask, 6, aggregation="2d")
+    (merged,) = ngldm.ngldm_matrices(levels, mask, 6, aggregation="2_5d")
+    width = merged.dense().shape[1]
+    summed = sum(np.pad(m.dense(), ((0, 0), (0, width - m.dense().shape[1]))) for m in per_slice)
+    np.testing.assert_array_equal(summed, merged.dense())
+    assert merged.n_voxels == merged.counts.sum() == mask.sum()
+
+
+def test_invariant_to_padding_outside_mask(digital_phantom):
+    levels, mask = _phantom_levels(digital_phantom)
+    rng = np.random.default_rng(0)
+    big = rng.integers(-5, 50, size=(8, 9, 11))
+    big_mask = np.zeros(big.shape, dtype=bool)
+    big[2:6, 3:7, 4:9] = levels
+    big_mask[2:6, 3:7, 4:9] = mask
+    for kw in ({}, {"distance": 2, "alpha": 1}):
+        a = ngldm.compute(levels, mask, 6, aggregations=ZONE_AGGS, **kw)
+        b = ngldm.compute(big, big_mask, 6, aggregations=ZONE_AGGS, **kw)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=1e-12), key
+
+
+def test_single_voxel_is_defined():
+    levels = np.zeros((3, 3, 3), dtype=np.int64)
+    levels[1, 1, 1] = 2
+    values = ngldm.compute(levels, levels > 0, 4, aggregations=ZONE_AGGS)
+    assert all(np.isfinite(v) for v in values.values())
+    assert values["ngldm_low_dependence_emphasis_3d"] == 1.0
+
+
+# ----------------------------------------------------------------------- registry/docs
+def test_feature_specs_match_ibsi_table(ibsi_reference):
+    ref = ibsi_reference[ibsi_reference["tag"].str.startswith("ngl_")]
+    base = ref["tag"].str.replace(r"_(2D|2_5D|3D)$", "", regex=True)
+    ids = dict(zip(base, ref["ibsi_code"], strict=True))
+    assert {s.ibsi_tag for s in ngldm.FEATURES} == set(ids)
+    assert len(ngldm.FEATURES) == 17
+    for s in ngldm.FEATURES:
+        assert s.ibsi_id == ids[s.ibsi_tag], s.name
+        assert s.name.startswith("ngldm_") and s.family == "ngldm"
+
+
+def test_feature_functions_cite_their_ibsi_id():
+    for spec in ngldm.FEATURES:
+        fn = getattr(ngldm, spec.name.removeprefix("ngldm_"))
+        doc = inspect.getdoc(fn)
+        assert doc.splitlines()[0].endswith(f"(IBSI: {spec.ibsi_id}).") and "Notes" in doc
+
+
+# ------------------------------------------------------------------------------ errors
+@pytest.mark.parametrize("alpha", [-1, 0.5])
+def test_bad_alpha(alpha):
+    with pytest.raises(SettingsError, match="alpha must be an integer >= 0"):
+        ngldm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, 4, alpha=alpha)
+
+
+@pytest.mark.parametrize("distance", [0, 2.0])
+def test_bad_distance(distance):
+    with pytest.raises(SettingsError, match="distance must be an integer >= 1"):
+        ngldm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, 4, distance=distance)
+
+
+def test_shape_mismatch():
+    with pytest.raises(GeometryError, match=r"mask shape \(1, 4, 3\) differs"):
+        ngldm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE[..., :3] > 0, 4)
+
+
+def test_empty_mask():
+    with pytest.raises(EmptyRoiError, match="holds no voxel"):
+        ngldm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 9, 4)
+
+
+def test_bad_aggregation():
+    with pytest.raises(SettingsError, match="unknown aggregation '3D'"):
+        ngldm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, 4, aggregations=["3D"])
