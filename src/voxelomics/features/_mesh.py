@@ -99,18 +99,18 @@ def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
 
 
 def _is_closed_and_oriented(faces: np.ndarray) -> bool:
-    """True when every directed edge occurs once and its reverse occurs once too."""
+    """True when every edge is traversed as often in one direction as in the other.
+
+    This holds for a closed, consistently oriented mesh, including the non-manifold edges
+    that marching cubes produces where ROI voxels touch only along an edge (four faces).
+    """
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = edges[edges[:, 0] != edges[:, 1]]  # degenerate triangles have zero length edges
-    n = int(faces.max()) + 1
-    key = edges[:, 0].astype(np.int64) * n + edges[:, 1]
-    rev = edges[:, 1].astype(np.int64) * n + edges[:, 0]
-    key_sorted = np.sort(key)
-    if np.any(key_sorted[1:] == key_sorted[:-1]):
-        return False
-    pos = np.searchsorted(key_sorted, rev)
-    pos = np.minimum(pos, len(key_sorted) - 1)
-    return bool(np.all(key_sorted[pos] == rev))
+    edges = edges[edges[:, 0] != edges[:, 1]]  # degenerate triangles have zero-length edges
+    lo = np.minimum(edges[:, 0], edges[:, 1]).astype(np.int64)
+    hi = np.maximum(edges[:, 0], edges[:, 1]).astype(np.int64)
+    _, inverse = np.unique(lo * (int(faces.max()) + 1) + hi, return_inverse=True)
+    direction = np.where(edges[:, 0] < edges[:, 1], 1.0, -1.0)
+    return bool(np.all(np.bincount(inverse.ravel(), weights=direction) == 0))
 
 
 def roi_mesh(mask: np.ndarray, spacing_mm) -> Mesh:
@@ -138,8 +138,9 @@ def roi_mesh(mask: np.ndarray, spacing_mm) -> Mesh:
     -----
     The mask is padded with one layer of background voxels so that ROI voxels on the array
     border still get a closed surface. Marching cubes draws the iso-surface at level 0.5.
-    Orientation is checked (every edge is shared by exactly two faces, traversed in opposite
-    directions) and the faces are flipped when the signed volume is negative.
+    Orientation is checked (every edge is traversed equally often in both directions, which
+    a closed, consistently oriented mesh guarantees) and the faces are flipped when the signed
+    volume is negative.
     """
     padded = np.pad(mask.astype(np.float32), 1)
     spacing = tuple(float(s) for s in spacing_mm)

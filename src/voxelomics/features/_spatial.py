@@ -29,12 +29,13 @@ import warnings
 import numpy as np
 from scipy import fft
 
-from voxelomics.errors import ApproximationWarning
+from voxelomics.errors import ApproximationWarning, SettingsError
 
 __all__ = ["moran_geary", "GRID_MAX_ELEMENTS", "N_SUBSAMPLES"]
 
-#: Largest doubled bounding box (voxels) for the exact FFT method (about 64 MB per array).
-GRID_MAX_ELEMENTS = 1 << 23
+#: Largest doubled bounding box (voxels) for the exact FFT method: about 16.8 million voxels,
+#: e.g. a 128 x 128 x 128 box; the method then holds about four such float64 arrays (0.5 GB).
+GRID_MAX_ELEMENTS = 1 << 24
 
 #: Number of random sub-samples averaged by the approximation.
 N_SUBSAMPLES = 10
@@ -70,27 +71,38 @@ def _sums_pairs(coords: np.ndarray, d: np.ndarray):
     return w_sum, cross, sq_w
 
 
+def _weighted_sum(wh: np.ndarray, mult: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> float:
+    """sum_o w(o) (a ⋆ b)(o) from half spectra, by Parseval (w even, so its spectrum is real)."""
+    total = np.einsum("ijk,ijk,ijk,k->", fa.real, fb.real, wh, mult)
+    total += np.einsum("ijk,ijk,ijk,k->", fa.imag, fb.imag, wh, mult)
+    return float(total)
+
+
 def _sums_grid(values: np.ndarray, mask: np.ndarray, spacing: np.ndarray, mu: float):
     """W, sum w d1 d2, sum w d1^2 by FFT cross-correlation on the ROI bounding box."""
-    shape = mask.shape
-    full = [fft.next_fast_len(2 * s - 1, real=True) for s in shape]
-    m = mask.astype(np.float64)
-    d = np.where(mask, values - mu, 0.0)
-    fm = fft.rfftn(m, full)
-    fd = fft.rfftn(d, full)
-    fq = fft.rfftn(d * d, full)
+    full = [fft.next_fast_len(2 * s - 1, real=True) for s in mask.shape]
     # weight of every circular offset; offsets beyond the box never correlate (zero padding)
     axes = []
-    for n_full, s in zip(full, spacing):
+    for n_full, s in zip(full, spacing, strict=True):
         idx = np.arange(n_full)
         axes.append(np.where(idx <= n_full // 2, idx, idx - n_full) * s)
-    dist2 = axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2
-    dist2[0, 0, 0] = np.inf
-    w = 1.0 / np.sqrt(dist2)
-    del dist2
-    w_sum = float((w * fft.irfftn(fm.conj() * fm, full)).sum())
-    cross = float((w * fft.irfftn(fd.conj() * fd, full)).sum())
-    sq_w = float((w * fft.irfftn(fq.conj() * fm, full)).sum())
+    w = axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2
+    w[0, 0, 0] = np.inf
+    np.sqrt(w, out=w)
+    np.reciprocal(w, out=w)
+    wh = fft.rfftn(w).real / float(np.prod(full))  # 1/M of Parseval folded in
+    del w
+    # half spectrum along the last axis: interior frequencies stand for two conjugate bins
+    mult = np.full(wh.shape[-1], 2.0)
+    mult[0] = 1.0
+    if full[-1] % 2 == 0:
+        mult[-1] = 1.0
+    fm = fft.rfftn(mask.astype(np.float64), full)
+    w_sum = _weighted_sum(wh, mult, fm, fm)
+    fd = fft.rfftn(np.where(mask, values - mu, 0.0), full)
+    cross = _weighted_sum(wh, mult, fd, fd)
+    fd = fft.rfftn(np.where(mask, (values - mu) ** 2, 0.0), full)
+    sq_w = _weighted_sum(wh, mult, fd, fm)
     return w_sum, cross, sq_w
 
 
@@ -126,6 +138,11 @@ def moran_geary(
         NaN when undefined: fewer than two voxels (no pairs) or all intensities equal
         (zero variance in the denominator).
 
+    Raises
+    ------
+    SettingsError
+        Unknown ``method``.
+
     Warns
     -----
     ApproximationWarning
@@ -151,9 +168,9 @@ def moran_geary(
         return float("nan"), float("nan")
     lo = [int(i.min()) for i in idx]
     hi = [int(i.max()) + 1 for i in idx]
-    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     if method is None:
-        grid_size = int(np.prod([2 * (b - a) - 1 for a, b in zip(lo, hi)]))
+        grid_size = int(np.prod([2 * (b - a) - 1 for a, b in zip(lo, hi, strict=True)]))
         if grid_size <= GRID_MAX_ELEMENTS:
             method = "grid"
         elif n <= exact_max_voxels:
@@ -168,7 +185,7 @@ def moran_geary(
     if method == "pairs":
         return _finish(n, *_sums_pairs(coords, d), ss)
     if method != "subsample":
-        raise ValueError(f"unknown method {method!r}; valid: 'grid', 'pairs', 'subsample'")
+        raise SettingsError(f"unknown method {method!r}; valid: 'grid', 'pairs', 'subsample'")
     size = min(n, exact_max_voxels)
     warnings.warn(
         f"Moran's I and Geary's C approximated: ROI of {n} voxels with a bounding box too large "

@@ -60,7 +60,7 @@ def spherical_kernel(spacing_mm, radius_mm: float = RADIUS_MM) -> np.ndarray:
     """
     spacing = np.asarray(spacing_mm, dtype=np.float64)
     half = np.floor(radius_mm / spacing).astype(int)
-    axes = [np.arange(-h, h + 1) * s for h, s in zip(half, spacing)]
+    axes = [np.arange(-h, h + 1) * s for h, s in zip(half, spacing, strict=True)]
     dist2 = axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2
     return dist2 <= radius_mm**2 * (1.0 + 1e-12)
 
@@ -91,9 +91,9 @@ def local_means(image: np.ndarray, mask: np.ndarray, spacing_mm) -> np.ndarray:
     kernel = spherical_kernel(spacing_mm).astype(np.float64)
     half = [k // 2 for k in kernel.shape]
     idx = np.nonzero(mask)
-    lo = [max(int(i.min()) - h, 0) for i, h in zip(idx, half)]
-    hi = [min(int(i.max()) + 1 + h, n) for i, h, n in zip(idx, half, image.shape)]
-    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    lo = [max(int(i.min()) - h, 0) for i, h in zip(idx, half, strict=True)]
+    hi = [min(int(i.max()) + 1 + h, n) for i, h, n in zip(idx, half, image.shape, strict=True)]
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     sub = image[box].astype(np.float64)
     if not np.all(np.isfinite(sub)):
         raise FeatureError(
@@ -102,7 +102,7 @@ def local_means(image: np.ndarray, mask: np.ndarray, spacing_mm) -> np.ndarray:
         )
     sums = fftconvolve(sub, kernel, mode="same")
     counts = np.rint(fftconvolve(np.ones_like(sub), kernel, mode="same"))
-    local = tuple(i - a for i, a in zip(idx, lo))
+    local = tuple(i - a for i, a in zip(idx, lo, strict=True))
     return sums[local] / counts[local]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import IBSI1, assert_matches_reference
 
+from conftest import IBSI1, assert_matches_reference
 from voxelomics.errors import EmptyRoiError, FeatureError, GeometryError, MaskError
 from voxelomics.features import local_intensity
 
@@ -35,7 +35,7 @@ def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference):
     values = _by_tag(local_intensity.compute(image, mask, spacing))
     ref = ibsi_reference[(ibsi_reference["config"] == "dig") & ibsi_reference["tag"].str.startswith("loc_")]
     assert set(ref["tag"]) == set(TAG.values())
-    for tag, expected in zip(ref["tag"], ref["value"]):
+    for tag, expected in zip(ref["tag"], ref["value"], strict=True):
         assert float(f"{values[tag]:.3g}") == pytest.approx(expected), tag
 
 
@@ -52,7 +52,7 @@ def test_cropping_with_margin_changes_nothing(ct_config_a):
     full = local_intensity.compute(image, mask, spacing)
     idx = np.nonzero(mask)
     margin = [int(np.ceil(local_intensity.RADIUS_MM / s)) for s in spacing]
-    box = tuple(slice(max(int(i.min()) - m, 0), int(i.max()) + 1 + m) for i, m in zip(idx, margin))
+    box = tuple(slice(max(int(i.min()) - m, 0), int(i.max()) + 1 + m) for i, m in zip(idx, margin, strict=True))
     cropped = local_intensity.compute(image[box], mask[box], spacing)
     assert cropped == pytest.approx(full, rel=1e-12)
 
