@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from voxelomics.compliance import within_tolerance
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 IBSI1 = DATA / "ibsi1"
@@ -58,6 +60,6 @@ def assert_matches_reference(values: dict[str, float], reference: pd.DataFrame, 
     for tag in tags:
         row = ref.loc[tag]
         got = values.get(tag)
-        if got is None or not np.isfinite(got) or abs(got - row["value"]) > row["tolerance"] + 1e-9 * max(1.0, abs(row["value"])):
+        if got is None or not within_tolerance(got, row["value"], row["tolerance"]):
             bad.append(f"{tag}: got {got}, expected {row['value']} ± {row['tolerance']}")
     assert not bad, f"{len(bad)} of {len(list(tags))} {config} values outside tolerance:\n" + "\n".join(bad)

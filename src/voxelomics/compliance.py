@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CONFIGS", "config_features", "run_compliance", "print_compliance"]
+__all__ = ["CONFIGS", "config_features", "run_compliance", "print_compliance", "within_tolerance"]
 
 #: IBSI configuration → (phantom, preset).
 CONFIGS: dict[str, tuple[str, str]] = {
@@ -76,7 +76,9 @@ def run_compliance(configs) -> "pandas.DataFrame":  # noqa: F821
         sub["computed"] = [feats.get(t, np.nan) for t in sub["tag"]]
         frames.append(sub)
     table = pd.concat(frames, ignore_index=True)
-    table["abs_error"] = (table["computed"] - table["value"]).abs()
+    table["abs_error"] = [
+        abs(_as_printed(c, v, t) - v) for c, v, t in zip(table["computed"], table["value"], table["tolerance"])
+    ]
     scale = table["value"].abs().where(table["value"] != 0, 1.0)
     table["rel_error"] = table["abs_error"] / scale
     slack = 1e-9 * table["value"].abs().clip(lower=1.0)
@@ -84,6 +86,39 @@ def run_compliance(configs) -> "pandas.DataFrame":  # noqa: F821
     return table[
         ["config", "family", "tag", "value", "tolerance", "computed", "abs_error", "rel_error", "matched"]
     ]
+
+
+def _as_printed(computed: float, value: float, tolerance: float) -> float:
+    """The computed value at the precision of the reference.
+
+    Reference rows with tolerance 0 are exact values printed to 3 significant digits in
+    the IBSI manual (e.g. the digital phantom's mean 2.1486… is printed 2.15), so the
+    computed value is rounded the same way before comparing.
+    """
+    if tolerance != 0 or not np.isfinite(computed) or computed == 0:
+        return computed
+    digits = 3 - int(np.floor(np.log10(abs(computed)))) - 1
+    return float(np.round(computed, digits))
+
+
+def within_tolerance(computed: float, value: float, tolerance: float) -> bool:
+    """Whether a computed value matches an IBSI reference value.
+
+    Parameters
+    ----------
+    computed, value, tolerance : float
+        Computed value, IBSI reference value and tolerance.
+
+    Returns
+    -------
+    bool
+        ``|x - value| <= tolerance`` (with ``x`` rounded to 3 significant digits when the
+        tolerance is 0, see :func:`_as_printed`); False for NaN.
+    """
+    if not np.isfinite(computed):
+        return False
+    x = _as_printed(computed, value, tolerance)
+    return abs(x - value) <= tolerance + 1e-9 * max(1.0, abs(value))
 
 
 def print_compliance(table) -> bool:

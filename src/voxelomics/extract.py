@@ -86,7 +86,11 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
     rs = settings.resampling
     margin = settings.crop_margin_mm
     if rs.spacing_mm is not None:
-        margin = max(margin, 3.0 * max(s for s in rs.spacing_mm if s is not None))
+        # Interpolation support: the crop must not change values inside the ROI. Linear
+        # needs one voxel; the cubic B-spline prefilter is global, and ten original voxels
+        # make the cropped result identical to the whole-image one (tests/unit/preprocess).
+        support = 10 if rs.interpolator == "bspline" else 2
+        margin = max(margin, support * max(volume.spacing_mm), 3.0 * max(s for s in rs.spacing_mm if s is not None))
     volume, mask = crop_to_roi(volume, mask, margin_mm=margin)
     if rs.spacing_mm is not None:
         volume, mask = resample(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from voxelomics.compliance import config_features
+from voxelomics.compliance import config_features, within_tolerance
 from voxelomics.io.reference import ibsi1_dir
 
 pytestmark = pytest.mark.ibsi
@@ -37,7 +37,7 @@ def test_reference_value(config, tag, value, tolerance):
     assert tag in feats, f"{tag} not computed for configuration {config}"
     got = feats[tag]
     assert np.isfinite(got), f"{tag} is {got}"
-    assert abs(got - value) <= tolerance + 1e-9 * max(1.0, abs(value)), (
+    assert within_tolerance(got, value, tolerance), (
         f"{config} {tag}: got {got:.6g}, expected {value} ± {tolerance}"
     )
 
