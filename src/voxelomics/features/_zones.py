@@ -57,7 +57,7 @@ ZONE_AGGREGATIONS: tuple[Aggregation, ...] = (
 def check_inputs(
     levels: np.ndarray,
     mask: np.ndarray,
-    n_levels: int,
+    n_levels: int | None,
     *,
     family: str,
     morph_mask: np.ndarray | None = None,
@@ -70,8 +70,9 @@ def check_inputs(
         Discretised grey levels; values inside ``mask`` must lie in ``1..n_levels``.
     mask : ndarray of bool or {0, 1}, shape (z, y, x)
         Intensity mask of the ROI.
-    n_levels : int
-        Number of grey levels :math:`N_g` of the discretisation.
+    n_levels : int or None
+        Number of grey levels :math:`N_g` of the discretisation; None accepts any level
+        >= 1 (for helpers that do not build a matrix).
     family : str
         Family name, used in messages.
     morph_mask : ndarray of bool or {0, 1}, shape (z, y, x), optional
@@ -109,7 +110,9 @@ def check_inputs(
             f"{family}: mask shape {mask.shape} differs from levels shape {levels.shape}; "
             "expected identical (z, y, x) grids"
         )
-    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 1:
+    if n_levels is not None and (
+        isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 1
+    ):
         raise SettingsError(f"{family}: n_levels must be a positive integer; got {n_levels!r}")
     if not mask.any():
         raise EmptyRoiError(
@@ -125,7 +128,11 @@ def check_inputs(
             )
     inside = levels[mask]
     lo, hi = inside.min(), inside.max()
-    if lo < 1 or hi > n_levels:
+    if n_levels is None and lo < 1:
+        raise SettingsError(
+            f"{family}: grey levels inside the mask range from {lo} to {hi}; expected values >= 1"
+        )
+    if n_levels is not None and (lo < 1 or hi > n_levels):
         raise SettingsError(
             f"{family}: grey levels inside the mask range from {lo} to {hi}; expected values "
             f"in 1..n_levels = 1..{n_levels}"

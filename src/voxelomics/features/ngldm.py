@@ -134,9 +134,7 @@ def ngldm_dependence(
     """
     (agg,) = _z.check_aggregations([aggregation], FAMILY)
     distance, alpha = _check_params(distance, alpha)
-    levels = np.asarray(levels)
-    n_levels = int(np.max(levels[np.asarray(mask, dtype=bool)], initial=1))
-    levels, mask, _ = _z.check_inputs(levels, mask, max(n_levels, 1), family=FAMILY)
+    levels, mask, _ = _z.check_inputs(levels, mask, None, family=FAMILY)
     padded = np.pad(levels, distance)
     idx, _, count = _dependence(padded, padded > 0, distance, alpha, agg is not Aggregation.ZONE_3D)
     out = np.zeros(padded.shape, dtype=np.int64)

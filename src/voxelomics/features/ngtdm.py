@@ -167,9 +167,7 @@ def ngtdm_neighbourhood(
     """
     (agg,) = _z.check_aggregations([aggregation], FAMILY)
     distance = _z.check_positive_int(distance, "distance", FAMILY)
-    levels = np.asarray(levels)
-    n_levels = int(np.max(levels[np.asarray(mask, dtype=bool)], initial=1))
-    levels, mask, _ = _z.check_inputs(levels, mask, max(n_levels, 1), family=FAMILY)
+    levels, mask, _ = _z.check_inputs(levels, mask, None, family=FAMILY)
     total, count = _neighbourhood(levels, mask, distance, agg is not Aggregation.ZONE_3D)
     valid = mask & (count > 0)
     mean = np.full(levels.shape, np.nan)

@@ -208,3 +208,8 @@ def test_empty_mask():
 def test_bad_aggregation():
     with pytest.raises(SettingsError, match="unknown aggregation '3D'"):
         ngldm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, 4, aggregations=["3D"])
+
+
+def test_dependence_helper_rejects_levels_below_one():
+    with pytest.raises(SettingsError, match="range from 0 to 3; expected values >= 1"):
+        ngldm.ngldm_dependence(IBSI_EXAMPLE - 1, IBSI_EXAMPLE > 0, aggregation="2d")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import IBSI1, assert_matches_reference
-from voxelomics.errors import EmptyRoiError, SettingsError
+from voxelomics.errors import EmptyRoiError, GeometryError, SettingsError
 from voxelomics.features import ngtdm
 from voxelomics.features._texture import Aggregation
 from voxelomics.features.registry import column_name, ibsi_column_name
@@ -229,3 +229,8 @@ def test_empty_mask():
 def test_bad_aggregation():
     with pytest.raises(SettingsError, match="unknown aggregation '2_5d_vmrg'.*did you mean '2_5d'"):
         ngtdm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, 4, aggregations=["2_5d_vmrg"])
+
+
+def test_neighbourhood_helper_validates_shapes():
+    with pytest.raises(GeometryError, match=r"mask shape \(1, 4, 3\) differs"):
+        ngtdm.ngtdm_neighbourhood(IBSI_EXAMPLE, IBSI_EXAMPLE[..., :3] > 0, aggregation="2d")
