@@ -85,8 +85,9 @@ def run_demo(out: str | Path, *, workers: int | None = None) -> int:
 
     n_features = len([c for c in feats.columns if c not in ("case_id", "roi", "image_type", "source", "modality")])
     t = Table(title=f"{len(feats)} cases × {n_features} features")
-    for col in ("case", "source", "volume (mm³)", "sphericity", "mean (HU)", "GLCM joint entropy"):
-        t.add_column(col)
+    t.add_column("case", no_wrap=True)
+    for heading in ("source", "volume (mm³)", "sphericity", "mean (HU)", "GLCM joint entropy"):
+        t.add_column(heading)
     for _, r in feats.iterrows():
         t.add_row(
             str(r["case_id"]), str(r.get("source", "")),
