@@ -281,13 +281,15 @@ def extract_features(
     mask : str, Path or RoiMask
         Label map file, RTSTRUCT or SEG file, or a loaded :class:`RoiMask` on the image grid.
     settings : Settings, preset name, YAML path or None, default=None
-        ``None`` uses the ``default`` preset (CT, 2 mm, [-1000, 400] HU, FBS 25 HU, 3D).
+        ``None`` uses the ``default`` preset. Its ``modality_overrides`` for the image's
+        modality (``modality`` argument, else the DICOM header) are applied.
     label : int or None, default=None
         Label value to select in a label map.
     roi : str or None, default=None
         RTSTRUCT ROI name, or SEG segment label or number.
     modality : str or None, default=None
-        Modality hint for reading (e.g. ``"PT"`` for SUV conversion).
+        Modality (``CT``, ``PT``, ``MR``): picks the settings' modality overrides and is a
+        hint for reading DICOM.
     case_id : str or None, default=None
         Case identifier used in error messages.
     naming : {"readable", "ibsi"}, default="readable"
@@ -323,10 +325,11 @@ def extract_features(
                 )
             volume, roi_mask = load_case(
                 image, mask, label=label, roi=roi, modality=modality, case_id=case_id)
+        effective = settings.for_modality(modality or volume.modality)
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            pre = preprocess_case(volume, roi_mask, settings)
-            feats = compute_features(pre, settings)
+            pre = preprocess_case(volume, roi_mask, effective)
+            feats = compute_features(pre, effective)
     except VoxelomicsError as exc:
         raise exc.with_context(case_id=case_id)
     return rename(feats, naming)

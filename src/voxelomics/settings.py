@@ -203,6 +203,10 @@ class Settings(BaseModel):
     families : list of str
         Feature families to compute (see :data:`FAMILY_NAMES`).
     texture, morphology : sections
+    modality_overrides : dict of str to dict
+        Per-modality changes (keys ``CT``, ``PT``, ``MR``, …: DICOM modality codes), merged
+        over these settings for cases of that modality (from the manifest's ``modality``
+        column or the DICOM header). Lets one preset treat CT in HU and PET in SUV correctly.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -217,6 +221,57 @@ class Settings(BaseModel):
     families: list[str] = list(FAMILY_NAMES)
     texture: TextureSettings = TextureSettings()
     morphology: MorphologySettings = MorphologySettings()
+    modality_overrides: dict[str, dict] = {}
+
+    @field_validator("modality_overrides")
+    @classmethod
+    def _valid_overrides(cls, v):
+        out = {}
+        for modality, override in v.items():
+            key = str(modality).upper()
+            bad = {"name", "modality_overrides"} & set(override)
+            if bad:
+                raise ValueError(f"modality_overrides.{modality} cannot set {sorted(bad)}")
+            out[key] = override
+        return out
+
+    @model_validator(mode="after")
+    def _overrides_are_valid_settings(self):
+        for modality in self.modality_overrides:
+            self.for_modality(modality)  # raises if the merged settings are invalid
+        return self
+
+    def for_modality(self, modality: str | None) -> Settings:
+        """Settings for one case's modality (overrides merged in).
+
+        Parameters
+        ----------
+        modality : str or None
+            DICOM modality code (``CT``, ``PT``, ``MR``); ``None`` or a modality without
+            override returns these settings unchanged (without overrides).
+
+        Returns
+        -------
+        Settings
+            Settings with ``modality_overrides`` applied and emptied.
+
+        Raises
+        ------
+        SettingsError
+            The merged settings are invalid.
+        """
+        base = self.model_dump(mode="json")
+        override = self.modality_overrides.get(str(modality).upper()) if modality else None
+        base["modality_overrides"] = {}
+        if override:
+            base = _deep_merge(base, override)
+            base["name"] = f"{self.name}[{str(modality).upper()}]"
+        elif not self.modality_overrides:
+            return self
+        try:
+            return Settings.model_validate(base)
+        except ValidationError as exc:
+            raise SettingsError(f"modality_overrides.{modality}: " + _explain(exc, Settings)) from None
 
     @field_validator("families")
     @classmethod
@@ -400,14 +455,31 @@ def _presets() -> dict[str, Settings]:
         ivh_discretisation=DiscretisationSettings(method="fbn", n_bins=1000),
         texture=TextureSettings(dimensions=["3d"]),
     )
+    # Documented choices: every modality is resampled to 2 mm isotropic (trilinear, mask
+    # threshold 0.5) with 3D texture. CT (calibrated HU) gets IBSI configuration C's
+    # treatment: integer HU, range [-1000, 400] HU, FBS 25 HU, IVH FBS 2.5 HU. PET (SUV,
+    # calibrated) gets FBS 0.25 SUV from 0. Uncalibrated images (MR, unknown modality)
+    # get FBN 32 bins (IBSI recommends FBN when intensities have no fixed unit) and an IVH
+    # on 1000 bins.
     default = Settings(
         name="default",
-        round_input=True,
-        resampling=ResamplingSettings(**_CT_3D_2MM),
-        resegmentation=ResegmentationSettings(range_min=-1000, range_max=400),
-        discretisation=DiscretisationSettings(method="fbs", bin_width=25.0),
-        ivh_discretisation=DiscretisationSettings(method="fbs", bin_width=2.5),
+        resampling=ResamplingSettings(spacing_mm=(2.0, 2.0, 2.0)),
+        discretisation=DiscretisationSettings(method="fbn", n_bins=32),
+        ivh_discretisation=DiscretisationSettings(method="fbn", n_bins=1000),
         texture=TextureSettings(dimensions=["3d"]),
+        modality_overrides={
+            "CT": {
+                "round_input": True,
+                "resampling": {"round_intensities": True},
+                "resegmentation": {"range_min": -1000.0, "range_max": 400.0},
+                "discretisation": {"method": "fbs", "bin_width": 25.0, "n_bins": None},
+                "ivh_discretisation": {"method": "fbs", "bin_width": 2.5, "n_bins": None},
+            },
+            "PT": {
+                "resegmentation": {"range_min": 0.0},
+                "discretisation": {"method": "fbs", "bin_width": 0.25, "n_bins": None},
+            },
+        },
     )
     return {s.name: s for s in (default, dig, a, b, c, d, e)}
 
@@ -421,7 +493,8 @@ def load_preset(name: str) -> Settings:
     Parameters
     ----------
     name : str
-        ``default`` (CT, 2 mm isotropic, [-1000, 400] HU, FBS 25 HU, 3D texture),
+        ``default`` (2 mm isotropic, 3D texture; CT: [-1000, 400] HU, FBS 25 HU; PET: FBS
+        0.25 SUV; MR and unknown: FBN 32),
         ``ibsi-digital``, or ``ibsi-a`` … ``ibsi-e`` (IBSI-1 configurations A–E).
 
     Returns
