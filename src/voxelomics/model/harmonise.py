@@ -70,10 +70,13 @@ def _eb_parametric(z_batch, gamma_hat, delta_hat, gamma_bar, tau2, a, b, *, tol,
     Returns
     -------
     gamma_star, delta_star : ndarray of shape (n_features,)
+    n_iter : int
+        Iterations run.
     """
     n = np.sum(~np.isnan(z_batch), axis=0).astype(float)
     g_old, d_old = gamma_hat.copy(), delta_hat.copy()
-    for _ in range(max_iter):
+    it = 0
+    for it in range(1, max_iter + 1):
         g_new = (n * tau2 * gamma_hat + d_old * gamma_bar) / (n * tau2 + d_old)
         ss = np.nansum((z_batch - g_new) ** 2, axis=0)
         d_new = (b + 0.5 * ss) / (n / 2.0 + a - 1.0)
@@ -84,7 +87,7 @@ def _eb_parametric(z_batch, gamma_hat, delta_hat, gamma_bar, tau2, a, b, *, tol,
         g_old, d_old = g_new, d_new
         if change < tol:
             break
-    return g_old, d_old
+    return g_old, d_old, it
 
 
 class ComBat(TransformerMixin, BaseEstimator):
@@ -121,6 +124,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         Adjusted batch location effects (standardised units).
     delta_star_ : ndarray of shape (n_batches, n_features_out)
         Adjusted batch variance effects (standardised units).
+    n_iter_ : int
+        Largest number of empirical-Bayes iterations over batches (1 without EB).
 
     Notes
     -----
@@ -213,6 +218,7 @@ class ComBat(TransformerMixin, BaseEstimator):
                     d = np.nanvar(zi, axis=0, ddof=1)
                     delta_hat[i] = np.where(np.isfinite(d) & (d > 0), d, 1.0)
         gamma_star, delta_star = gamma_hat.copy(), delta_hat.copy()
+        n_iter = 1
         if self.empirical_bayes and Y.shape[1] > 1:
             for i in range(n_b):
                 if np.sum(idx == i) < 2:
@@ -224,14 +230,16 @@ class ComBat(TransformerMixin, BaseEstimator):
                     continue  # no spread across features: the prior is degenerate
                 a = (2.0 * s2 + m**2) / s2
                 b = (m * s2 + m**3) / s2
-                gamma_star[i], delta_star[i] = _eb_parametric(
+                gamma_star[i], delta_star[i], it = _eb_parametric(
                     Z[idx == i], gamma_hat[i], delta_hat[i], gbar, tau2, a, b,
                     tol=self.tol, max_iter=self.max_iter,
                 )
+                n_iter = max(n_iter, it)
         self.grand_mean_ = grand
         self.pooled_sd_ = sd
         self.gamma_star_ = gamma_star
         self.delta_star_ = delta_star
+        self.n_iter_ = n_iter
         return self
 
     def transform(self, X):

@@ -48,6 +48,7 @@ __all__ = [
     "StandardScaler",
     "anova_f",
     "mann_whitney_effect",
+    "kruskal_h",
 ]
 
 
@@ -88,6 +89,29 @@ def anova_f(X: np.ndarray, y: np.ndarray) -> np.ndarray:
         f = (ss_between / df_b) / (ss_within / df_w)
     f[~np.isfinite(f)] = np.where(ss_between[~np.isfinite(f)] > 0, np.finfo(float).max, 0.0)
     return f
+
+
+def kruskal_h(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kruskal-Wallis H statistic (no tie correction) of every column of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Class labels (two or more classes).
+
+    Returns
+    -------
+    h : ndarray of shape (n_features,)
+    """
+    classes, y_idx = np.unique(y, return_inverse=True)
+    ranks = stats.rankdata(X, axis=0)
+    n = X.shape[0]
+    h = np.zeros(X.shape[1])
+    for c in range(classes.size):
+        members = y_idx == c
+        h += members.sum() * ranks[members].mean(axis=0) ** 2
+    return 12.0 / (n * (n + 1)) * h - 3.0 * (n + 1)
 
 
 def mann_whitney_effect(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -191,7 +215,8 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
     ----------
     method : {"anova", "mannwhitney"}, default="anova"
         ``"anova"`` ranks by the one-way ANOVA F statistic; ``"mannwhitney"`` by the
-        rank-based effect size ``|AUC - 0.5|`` (robust to outliers and monotone transforms).
+        rank-based effect size ``|AUC - 0.5|`` (robust to outliers and monotone
+        transforms), generalised to the Kruskal-Wallis H for more than two classes.
     k : int >= 1, default=10
         Number of features to keep; all are kept when fewer are available.
 
@@ -230,8 +255,10 @@ class UnivariateSelector(SelectorMixin, BaseEstimator):
         check_classification_targets(y)
         if self.method == "anova":
             scores = anova_f(X, y)
-        else:
+        elif np.unique(y).size == 2:
             scores = mann_whitney_effect(X, y)
+        else:
+            scores = kruskal_h(X, y)
         self.scores_ = scores
         k = min(self.k, X.shape[1])
         top = np.argsort(-scores, kind="stable")[:k]
