@@ -1,0 +1,130 @@
+"""The ``voxelomics`` command: extraction exit codes, outputs, naming, settings, index, ibsi."""
+
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import SimpleITK as sitk
+from typer.testing import CliRunner
+
+from voxelomics.cli import app
+from voxelomics.io.reference import bundled_data_dir, ibsi1_dir, read_ibsi1_reference
+
+runner = CliRunner()
+DIG = ibsi1_dir() / "digital_phantom"
+CT = ibsi1_dir() / "ct_phantom"
+CASES = bundled_data_dir() / "cases"
+
+
+def _manifest(tmp_path, rows):
+    path = tmp_path / "manifest.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _light_settings(tmp_path):
+    path = tmp_path / "light.yaml"
+    path.write_text("preset: ibsi-digital\nfamilies: [morphology, statistics, glcm]\n")
+    return path
+
+
+def test_extract_writes_features_errors_and_metadata(tmp_path):
+    manifest = _manifest(tmp_path, [
+        {"case_id": "dig1", "image": DIG / "image/phantom.nii.gz", "mask": DIG / "mask/mask.nii.gz", "outcome": 1},
+        {"case_id": "dig2", "image": DIG / "image/phantom.nii.gz", "mask": DIG / "mask/mask.nii.gz", "outcome": 0},
+    ])
+    res = runner.invoke(app, ["extract", str(manifest), "--out", str(tmp_path / "out"),
+                              "--settings", str(_light_settings(tmp_path)), "--workers", "1", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(tmp_path / "out/features.parquet")
+    assert list(table.columns[:3]) == ["case_id", "roi", "image_type"]
+    assert list(table["case_id"]) == ["dig1", "dig2"] and "outcome" in table.columns
+    meta = pq.read_schema(tmp_path / "out/features.parquet").metadata
+    assert b"voxelomics.settings_yaml" in meta and b"voxelomics.settings_hash" in meta
+    errors = pd.read_csv(tmp_path / "out/errors.csv")
+    assert len(errors) == 0 and {"case_id", "step", "error_type", "message"} <= set(errors.columns)
+    run = json.loads((tmp_path / "out/run.json").read_text())
+    assert run["settings_hash"] == meta[b"voxelomics.settings_hash"].decode()
+
+
+def test_extract_exit_code_1_keeps_the_good_cases(tmp_path):
+    empty = sitk.ReadImage(str(DIG / "mask/mask.nii.gz")) * 0
+    sitk.WriteImage(empty, str(tmp_path / "empty.nii.gz"))
+    (tmp_path / "broken.nii.gz").write_bytes(b"not an image")
+    manifest = _manifest(tmp_path, [
+        {"case_id": "good", "image": DIG / "image/phantom.nii.gz", "mask": DIG / "mask/mask.nii.gz"},
+        {"case_id": "empty_roi", "image": DIG / "image/phantom.nii.gz", "mask": tmp_path / "empty.nii.gz"},
+        {"case_id": "unreadable", "image": tmp_path / "broken.nii.gz", "mask": DIG / "mask/mask.nii.gz"},
+    ])
+    res = runner.invoke(app, ["extract", str(manifest), "--out", str(tmp_path / "out"),
+                              "--settings", str(_light_settings(tmp_path)), "--workers", "1", "--no-progress"])
+    assert res.exit_code == 1, res.output
+    assert list(pd.read_parquet(tmp_path / "out/features.parquet")["case_id"]) == ["good"]
+    errors = pd.read_csv(tmp_path / "out/errors.csv").set_index("case_id")
+    assert errors.loc["empty_roi", "error_type"] == "EmptyRoiError"
+    assert "empty.nii.gz" in errors.loc["empty_roi", "message"]
+    assert errors.loc["unreadable", "error_type"] == "InputError"
+    assert "broken.nii.gz" in errors.loc["unreadable", "message"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "ibsi-z"], "unknown preset"),
+    (["--naming", "short"], "--naming"),
+])
+def test_extract_exit_code_2_for_unusable_arguments(tmp_path, args, message):
+    manifest = _manifest(tmp_path, [{"case_id": "a", "image": DIG / "image/phantom.nii.gz", "mask": DIG / "mask/mask.nii.gz"}])
+    res = runner.invoke(app, ["extract", str(manifest), "--out", str(tmp_path / "o"), *args])
+    assert res.exit_code == 2
+    assert message in res.output
+
+
+def test_extract_exit_code_2_for_a_missing_manifest_or_bad_settings(tmp_path):
+    res = runner.invoke(app, ["extract", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "nope.csv" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("discretisation: {method: fbn, n_bin: 3}\n")
+    manifest = _manifest(tmp_path, [{"case_id": "a", "image": DIG / "image/phantom.nii.gz", "mask": DIG / "mask/mask.nii.gz"}])
+    res = runner.invoke(app, ["extract", str(manifest), "--out", str(tmp_path / "o"), "--settings", str(bad)])
+    assert res.exit_code == 2 and "did you mean 'n_bins'" in res.output
+
+
+@pytest.mark.parametrize("config", ["A", "B", "C", "D", "E"])
+def test_ibsi_naming_produces_every_reference_tag(tmp_path, config):
+    """Issue acceptance: --preset ibsi-X --naming ibsi on the CT phantom gives every tag of X."""
+    manifest = _manifest(tmp_path, [{"case_id": "ct_phantom", "image": CT / "nifti/image/phantom.nii.gz",
+                                     "mask": CT / "nifti/mask/mask.nii.gz"}])
+    res = runner.invoke(app, ["extract", str(manifest), "--out", str(tmp_path / "o"), "--workers", "1",
+                              "--preset", f"ibsi-{config.lower()}", "--naming", "ibsi", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    columns = set(pd.read_parquet(tmp_path / "o/features.parquet").columns)
+    ref = read_ibsi1_reference(with_value_only=False)
+    missing = set(ref.loc[ref["config"] == config, "tag"]) - columns
+    assert not missing
+
+
+def test_settings_command_prints_a_preset_that_reloads(tmp_path):
+    res = runner.invoke(app, ["settings", "--preset", "ibsi-e"])
+    assert res.exit_code == 0 and "interpolator: bspline" in res.output
+    (tmp_path / "e.yaml").write_text(res.output)
+    again = runner.invoke(app, ["settings", "--settings", str(tmp_path / "e.yaml")])
+    assert again.output.splitlines()[0] == res.output.splitlines()[0]  # same hash
+    assert "ibsi-digital" in runner.invoke(app, ["settings", "--list"]).output
+
+
+def test_features_command_lists_ibsi_ids():
+    res = runner.invoke(app, ["features"])
+    assert res.exit_code == 0 and "GYBY" in res.output and "glcm_joint_max" in res.output
+
+
+def test_index_command_writes_a_manifest(tmp_path):
+    res = runner.invoke(app, ["index", str(bundled_data_dir() / "dicom/dcmqi_ct3slice_liver"), "--out", str(tmp_path / "m.csv")])
+    assert res.exit_code == 0, res.output
+    m = pd.read_csv(tmp_path / "m.csv")
+    assert {"case_id", "image", "mask", "roi"} <= set(m.columns) and len(m) >= 1
+
+
+def test_ibsi_command_reports_full_compliance_for_the_digital_phantom():
+    res = runner.invoke(app, ["ibsi", "--config", "dig"])
+    assert res.exit_code == 0, res.output
+    assert "482 / 482 reference values matched" in res.output
