@@ -473,28 +473,28 @@ def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
 
 
 _TABLE: tuple[tuple[FeatureSpec, Callable[[GLRLMStats], float]], ...] = (
-    (_spec("sre", "22OV", "rlm_sre", "Short runs emphasis"), sre),
-    (_spec("lre", "W4KF", "rlm_lre", "Long runs emphasis"), lre),
-    (_spec("lgre", "V3SW", "rlm_lgre", "Low grey level run emphasis"), lgre),
-    (_spec("hgre", "G3QZ", "rlm_hgre", "High grey level run emphasis"), hgre),
-    (_spec("srlge", "HTZT", "rlm_srlge", "Short run low grey level emphasis"), srlge),
-    (_spec("srhge", "GD3A", "rlm_srhge", "Short run high grey level emphasis"), srhge),
-    (_spec("lrlge", "IVPO", "rlm_lrlge", "Long run low grey level emphasis"), lrlge),
-    (_spec("lrhge", "3KUM", "rlm_lrhge", "Long run high grey level emphasis"), lrhge),
-    (_spec("glnu", "R5YN", "rlm_glnu", "Grey level non-uniformity"), glnu),
+    (_spec("short_runs_emphasis", "22OV", "rlm_sre", "Short runs emphasis"), sre),
+    (_spec("long_runs_emphasis", "W4KF", "rlm_lre", "Long runs emphasis"), lre),
+    (_spec("low_grey_level_run_emphasis", "V3SW", "rlm_lgre", "Low grey level run emphasis"), lgre),
+    (_spec("high_grey_level_run_emphasis", "G3QZ", "rlm_hgre", "High grey level run emphasis"), hgre),
+    (_spec("short_run_low_grey_level_emphasis", "HTZT", "rlm_srlge", "Short run low grey level emphasis"), srlge),
+    (_spec("short_run_high_grey_level_emphasis", "GD3A", "rlm_srhge", "Short run high grey level emphasis"), srhge),
+    (_spec("long_run_low_grey_level_emphasis", "IVPO", "rlm_lrlge", "Long run low grey level emphasis"), lrlge),
+    (_spec("long_run_high_grey_level_emphasis", "3KUM", "rlm_lrhge", "Long run high grey level emphasis"), lrhge),
+    (_spec("grey_level_non_uniformity", "R5YN", "rlm_glnu", "Grey level non-uniformity"), glnu),
     (
-        _spec("glnu_norm", "OVBL", "rlm_glnu_norm", "Normalised grey level non-uniformity"),
+        _spec("grey_level_non_uniformity_normalised", "OVBL", "rlm_glnu_norm", "Normalised grey level non-uniformity"),
         glnu_norm,
     ),
-    (_spec("rlnu", "W92Y", "rlm_rlnu", "Run length non-uniformity"), rlnu),
+    (_spec("run_length_non_uniformity", "W92Y", "rlm_rlnu", "Run length non-uniformity"), rlnu),
     (
-        _spec("rlnu_norm", "IC23", "rlm_rlnu_norm", "Normalised run length non-uniformity"),
+        _spec("run_length_non_uniformity_normalised", "IC23", "rlm_rlnu_norm", "Normalised run length non-uniformity"),
         rlnu_norm,
     ),
-    (_spec("run_perc", "9ZK5", "rlm_r_perc", "Run percentage"), run_perc),
-    (_spec("gl_var", "8CE5", "rlm_gl_var", "Grey level variance"), gl_var),
-    (_spec("rl_var", "SXLW", "rlm_rl_var", "Run length variance"), rl_var),
-    (_spec("run_entr", "HJ9O", "rlm_rl_entr", "Run entropy"), run_entr),
+    (_spec("run_percentage", "9ZK5", "rlm_r_perc", "Run percentage"), run_perc),
+    (_spec("grey_level_variance", "8CE5", "rlm_gl_var", "Grey level variance"), gl_var),
+    (_spec("run_length_variance", "SXLW", "rlm_rl_var", "Run length variance"), rl_var),
+    (_spec("run_entropy", "HJ9O", "rlm_rl_entr", "Run entropy"), run_entr),
 )
 
 #: The 16 GLRLM features, in IBSI order.

@@ -220,7 +220,7 @@ def test_single_voxel_roi_hand_values():
     for agg in glrlm.DIRECTIONAL_AGGREGATIONS:
         got = {s.name: out[column_name(s, agg)] for s in glrlm.FEATURES}
         # One run of length 1 at grey level 2, from one voxel.
-        assert got["glrlm_sre"] == got["glrlm_lre"] == 1.0
+        assert got["glrlm_short_runs_emphasis"] == got["glrlm_long_runs_emphasis"] == 1.0
         assert got["glrlm_lgre"] == pytest.approx(1 / 4) and got["glrlm_hgre"] == 4.0
         assert got["glrlm_srlge"] == pytest.approx(1 / 4) and got["glrlm_lrhge"] == 4.0
         assert got["glrlm_glnu_norm"] == got["glrlm_rlnu_norm"] == 1.0
