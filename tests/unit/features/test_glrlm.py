@@ -187,8 +187,8 @@ def test_run_percentage_merged_equals_averaged_in_3d():
     levels = rng.integers(1, 4, size=(5, 6, 7))
     mask = rng.random(levels.shape) < 0.8
     out = glrlm.compute(levels, mask, 3, aggregations=[Aggregation.D3_AVG, Aggregation.D3_MRG])
-    assert out["glrlm_run_perc_3d_mrg"] == pytest.approx(out["glrlm_run_perc_3d_avg"], rel=1e-12)
-    assert 0 < out["glrlm_run_perc_3d_mrg"] <= 1
+    assert out["glrlm_run_percentage_3d_mrg"] == pytest.approx(out["glrlm_run_percentage_3d_avg"], rel=1e-12)
+    assert 0 < out["glrlm_run_percentage_3d_mrg"] <= 1
 
 
 def test_voxel_counts_per_slice_and_volume():
@@ -221,13 +221,13 @@ def test_single_voxel_roi_hand_values():
         got = {s.name: out[column_name(s, agg)] for s in glrlm.FEATURES}
         # One run of length 1 at grey level 2, from one voxel.
         assert got["glrlm_short_runs_emphasis"] == got["glrlm_long_runs_emphasis"] == 1.0
-        assert got["glrlm_lgre"] == pytest.approx(1 / 4) and got["glrlm_hgre"] == 4.0
-        assert got["glrlm_srlge"] == pytest.approx(1 / 4) and got["glrlm_lrhge"] == 4.0
-        assert got["glrlm_glnu_norm"] == got["glrlm_rlnu_norm"] == 1.0
+        assert got["glrlm_low_grey_level_run_emphasis"] == pytest.approx(1 / 4) and got["glrlm_high_grey_level_run_emphasis"] == 4.0
+        assert got["glrlm_short_run_low_grey_level_emphasis"] == pytest.approx(1 / 4) and got["glrlm_long_run_high_grey_level_emphasis"] == 4.0
+        assert got["glrlm_grey_level_non_uniformity_normalised"] == got["glrlm_run_length_non_uniformity_normalised"] == 1.0
         # Non-normalised non-uniformities equal N_s: the number of matrices merged.
-        assert got["glrlm_glnu"] == got["glrlm_rlnu"] == n_merged[agg]
-        assert got["glrlm_run_perc"] == 1.0
-        assert got["glrlm_gl_var"] == got["glrlm_rl_var"] == got["glrlm_run_entr"] == 0.0
+        assert got["glrlm_grey_level_non_uniformity"] == got["glrlm_run_length_non_uniformity"] == n_merged[agg]
+        assert got["glrlm_run_percentage"] == 1.0
+        assert got["glrlm_grey_level_variance"] == got["glrlm_run_length_variance"] == got["glrlm_run_entropy"] == 0.0
 
 
 # ------------------------------------------------------------------ registry contract
