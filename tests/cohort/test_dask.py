@@ -38,7 +38,7 @@ def dask_cluster(tmp_path_factory):
         for _ in range(2):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "dask", "worker", "--scheduler-file", str(sched_file),
-                 "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                 "--nthreads", "1", "--no-nanny", "--no-dashboard",
                  "--host", "127.0.0.1", "--memory-limit", "2GiB"], **common))
         address = json.loads(sched_file.read_text())["address"]
         from distributed import Client

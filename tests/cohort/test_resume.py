@@ -51,7 +51,7 @@ def test_sigkill_then_resume(cohort, light_settings, tmp_path):
     deadline = time.monotonic() + 90
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if parts.is_dir() and len(list(parts.glob("*.parquet"))) >= 3:
+            if parts.is_dir() and len(list(parts.glob("*.arrow"))) >= 3:
                 break
             time.sleep(0.02)
         assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()}"
@@ -63,7 +63,7 @@ def test_sigkill_then_resume(cohort, light_settings, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "features.parquet").exists()  # killed before the merge
     time.sleep(1.0)  # orphaned workers notice the closed pipe and leave without writing
-    n_before = len(list(parts.glob("*.parquet")))
+    n_before = len(list(parts.glob("*.arrow")))
     assert 3 <= n_before < len(cases)
 
     resumed = extract_cohort(manifest, out=out, settings=light_settings, workers=2,

@@ -67,11 +67,18 @@ def _signal_name(code: int) -> str:
 
 
 def _worker_main(conn, payload: bytes, memory_limit: int | None) -> None:
-    """Entry point of a local worker process: load the job, then serve cases."""
+    """Entry point of a local worker process: load the job, then serve cases.
+
+    A successful row is written to its part file here, in the worker (in parallel),
+    and only a small outcome goes back to the parent.
+    """
     import pickle
 
+    from voxelomics.cohort.cache import PartCache
+
     try:
-        settings, naming, case_fn = pickle.loads(payload)
+        settings, naming, case_fn, part_folder = pickle.loads(payload)
+        parts = None if part_folder is None else PartCache.at(part_folder)
         if case_fn is None:
             from voxelomics.extract import extract_case  # import the heavy modules once
 
@@ -88,7 +95,18 @@ def _worker_main(conn, payload: bytes, memory_limit: int | None) -> None:
                 return
             if msg is None:
                 return
-            conn.send(("done", run_case(msg, settings, naming, case_fn)))
+            key, case = msg
+            outcome = run_case(case, settings, naming, case_fn)
+            if outcome["status"] == "ok" and parts is not None:
+                try:
+                    parts.write(key, outcome.pop("row"))
+                    outcome["written"] = True
+                except Exception as exc:  # disk full, a row Arrow cannot store ...
+                    outcome = failure(
+                        "write_part", type(exc).__name__,
+                        f"case {getattr(case, 'case_id', key)!r}: cannot write its part file "
+                        f"in {part_folder}: {exc}", pid=os.getpid())
+            conn.send(("done", outcome))
     except (KeyboardInterrupt, BrokenPipeError, EOFError):
         return
 
@@ -119,7 +137,7 @@ class _Worker:
     def assign(self, task: Task) -> None:
         self.task = task
         self.started = time.monotonic()
-        self.conn.send(task.case)
+        self.conn.send((task.key, task.case))
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -147,13 +165,17 @@ class LocalProcessBackend:
         Address-space limit per worker (bytes), via ``RLIMIT_AS``; POSIX only.
     case_timeout : float or None, default=None
         Seconds after which a case's worker is killed and the case fails.
+    part_folder : Path or None, default=None
+        Part-file folder: workers write their rows there themselves (in parallel) and
+        report ``written``; ``None`` sends the rows back to the caller.
     """
 
     name = "local-processes"
 
     def __init__(self, n_workers: int, *, memory_limit: int | None = None,
-                 case_timeout: float | None = None):
+                 case_timeout: float | None = None, part_folder=None):
         self.n_workers = n_workers
+        self.part_folder = part_folder
         self.memory_limit = memory_limit
         self.case_timeout = case_timeout
         self.dashboard_link = None
@@ -163,7 +185,7 @@ class LocalProcessBackend:
         import cloudpickle  # by value for functions defined in __main__ or notebooks
 
         ctx = mp.get_context("spawn")
-        payload = cloudpickle.dumps((settings, naming, case_fn))
+        payload = cloudpickle.dumps((settings, naming, case_fn, self.part_folder))
         pending: deque[Task] = deque(tasks)
         workers: list[_Worker] = []
         try:

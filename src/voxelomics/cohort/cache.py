@@ -2,13 +2,15 @@
 
 Layout inside the output folder::
 
-    OUT/.parts/<settings_hash>[-ibsi]/<case key>.parquet
+    OUT/.parts/<settings_hash>[-ibsi]/<case key>.arrow
 
 The folder name is the settings hash (plus the naming scheme when it is not the
 default), so changing any setting that affects feature values starts a fresh cache,
 while re-running the same command finds the cases already done. Only successes are
 cached: a failed case has no part file and is computed again on the next run.
 
+Part files are one-row Arrow IPC files (uncompressed): about ten times faster to write
+and read than one-row Parquet files, which matters when thousands of them are merged.
 A part file is written to a temporary name in the same folder, flushed to disk, then
 renamed over its final name (``os.replace``, atomic on POSIX and Windows), so a run
 killed at any moment leaves either a complete part file or none.
@@ -73,15 +75,22 @@ class PartCache:
         name = settings_hash if naming == "readable" else f"{settings_hash}-{naming}"
         self.folder = Path(out) / ".parts" / name
 
+    @classmethod
+    def at(cls, folder: Path) -> PartCache:
+        """The cache of an existing part folder (used inside worker processes)."""
+        self = cls.__new__(cls)
+        self.folder = Path(folder)
+        return self
+
     def path(self, key: str) -> Path:
         """Part file of one case key."""
-        return self.folder / f"{key}.parquet"
+        return self.folder / f"{key}.arrow"
 
     def done(self, keys: Iterable[str]) -> set[str]:
         """The keys among ``keys`` that have a complete part file."""
         if not self.folder.is_dir():
             return set()
-        present = {p.stem for p in self.folder.glob("*.parquet")}
+        present = {p.stem for p in self.folder.glob("*.arrow")}
         return {k for k in keys if k in present}
 
     def write(self, key: str, row: dict) -> Path:
@@ -99,7 +108,7 @@ class PartCache:
         Path
         """
         import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow.feather as feather
 
         self.folder.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist([row])
@@ -107,7 +116,7 @@ class PartCache:
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as fh:
-                pq.write_table(table, fh)
+                feather.write_feather(table, fh, compression="uncompressed")
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
@@ -131,9 +140,9 @@ class PartCache:
         """
         import pandas as pd
         import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow.feather as feather
 
-        tables = [pq.read_table(self.path(k)) for k in keys]
+        tables = [feather.read_table(self.path(k)) for k in keys]
         if not tables:
             return pd.DataFrame(columns=["case_id", "roi", "image_type"])
         # "permissive" unifies schemas in first-seen column order (null -> double, ...)

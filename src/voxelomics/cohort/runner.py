@@ -158,6 +158,15 @@ def _load_cases(manifest) -> list:
     return cases
 
 
+def _dashboard_line(backend) -> str:
+    import importlib.util
+
+    if backend.name == "dask:local" and importlib.util.find_spec("bokeh") is None:
+        return ("Dask dashboard: not served (install bokeh>=3.1 to see it at "
+                f"{backend.dashboard_link})")
+    return f"Dask dashboard: {backend.dashboard_link}"
+
+
 def _probe(address: str) -> None:
     """Fail fast (OSError) when nothing listens at a ``tcp://HOST:PORT`` address."""
     if not address.startswith("tcp://"):
@@ -169,12 +178,13 @@ def _probe(address: str) -> None:
         pass
 
 
-def _make_backend(workers, scheduler, client, memory_bytes, memory_limit, case_timeout):
+def _make_backend(workers, scheduler, client, memory_bytes, memory_limit, case_timeout,
+                  part_folder):
     if client is not None:
         return DaskBackend(client, "dask:client", case_timeout=case_timeout)
     if scheduler is None:
         return LocalProcessBackend(workers or _all_cores(), memory_limit=memory_bytes,
-                                   case_timeout=case_timeout)
+                                   case_timeout=case_timeout, part_folder=part_folder)
     if scheduler == "in-process":
         return InProcessBackend()
     from distributed import Client
@@ -336,7 +346,8 @@ def extract_cohort(
             pid = str(outcome["pid"])
             peak[pid] = max(peak.get(pid, 0.0), float(outcome["peak_rss_mb"]))
         if outcome["status"] == "ok":
-            cache.write(task.key, outcome["row"])
+            if not outcome.get("written"):
+                cache.write(task.key, outcome["row"])
             (logs / f"{task.key}.log").unlink(missing_ok=True)
             succeeded.add(task.key)
             bar.update(True)
@@ -360,11 +371,11 @@ def extract_cohort(
         with bar:
             if tasks:
                 backend = _make_backend(workers, scheduler, client, memory_bytes, memory_limit,
-                                        case_timeout)
+                                        case_timeout, cache.folder)
                 run_info.update(backend=backend.name, n_workers=backend.n_workers,
                                 dashboard=backend.dashboard_link)
                 if backend.dashboard_link:
-                    bar.message(f"Dask dashboard: {backend.dashboard_link}")
+                    bar.message(_dashboard_line(backend))
                 if memory_limit is not None and backend.name.startswith("dask:") \
                         and backend.name != "dask:local":
                     bar.message("note: memory_limit is set by the Dask workers "
