@@ -76,7 +76,7 @@ def _eb_parametric(z_batch, gamma_hat, delta_hat, gamma_bar, tau2, a, b, *, tol,
     n = np.sum(~np.isnan(z_batch), axis=0).astype(float)
     g_old, d_old = gamma_hat.copy(), delta_hat.copy()
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - count returned
         g_new = (n * tau2 * gamma_hat + d_old * gamma_bar) / (n * tau2 + d_old)
         ss = np.nansum((z_batch - g_new) ** 2, axis=0)
         d_new = (b + 0.5 * ss) / (n / 2.0 + a - 1.0)

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from voxelomics.errors import ModelError
+from voxelomics.model.survival import event_field as _ev
+from voxelomics.model.survival import time_field as _tm
 
 __all__ = ["SavedModel", "save_model", "load_model", "training_summary", "versions"]
 
@@ -103,8 +105,8 @@ def training_summary(X, y, feature_names: list[str], task: str) -> dict:
     miss = np.isnan(arr).sum(axis=0)
     out: dict = {"n": int(arr.shape[0])}
     if task == "survival":
-        out["events"] = int(np.sum(y["event"]))
-        out["median_time"] = float(np.median(y["time"]))
+        out["events"] = int(np.sum(_ev(y)))
+        out["median_time"] = float(np.median(_tm(y)))
     else:
         out["class_balance"] = {"0": int(np.sum(y == 0)), "1": int(np.sum(y == 1))}
     out["features"] = {

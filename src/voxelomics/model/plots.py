@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from voxelomics.model.survival import event_field as _ev
+from voxelomics.model.survival import time_field as _tm
+
 __all__ = ["plot_roc", "plot_calibration", "plot_km"]
 
 
@@ -145,7 +148,7 @@ def plot_km(
     fig, ax = plt.subplots(figsize=(5, 4))
     for mask, label in ((~high, "low risk"), (high, "high risk")):
         if mask.any():
-            t, s = kaplan_meier_estimator(y["event"][mask], y["time"][mask])
+            t, s = kaplan_meier_estimator(_ev(y)[mask], _tm(y)[mask])
             ax.step(t, s, where="post", label=f"{label} (n={int(mask.sum())})")
     ax.set(xlabel="time", ylabel="survival probability", ylim=(0, 1.02),
            title=f"{title}\nlog-rank p = {p_value:.3g}")

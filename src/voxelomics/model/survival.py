@@ -31,7 +31,39 @@ import warnings
 
 import numpy as np
 
-__all__ = ["harrell_c", "uno_c", "time_dependent_auc", "survival_metrics", "logrank_split"]
+__all__ = ["event_field", "time_field", "harrell_c", "uno_c", "time_dependent_auc", "survival_metrics", "logrank_split"]
+
+
+def event_field(y: np.ndarray) -> np.ndarray:
+    """Event indicator of a survival outcome (first field, scikit-survival convention).
+
+    Parameters
+    ----------
+    y : structured ndarray of shape (n_samples,)
+        (event, time) records, whatever the field names (``event``, ``cens``, ``Status``).
+
+    Returns
+    -------
+    event : ndarray of shape (n_samples,) of bool
+    """
+    return np.asarray(y[y.dtype.names[0]], dtype=bool)
+
+
+def time_field(y: np.ndarray) -> np.ndarray:
+    """Survival or censoring time of a survival outcome (second field).
+
+    Parameters
+    ----------
+    y : structured ndarray of shape (n_samples,)
+
+    Returns
+    -------
+    time : ndarray of shape (n_samples,) of float
+    """
+    return np.asarray(y[y.dtype.names[1]], dtype=float)
+
+
+_ev, _tm = event_field, time_field
 
 
 def harrell_c(y: np.ndarray, risk: np.ndarray) -> float:
@@ -51,13 +83,13 @@ def harrell_c(y: np.ndarray, risk: np.ndarray) -> float:
     """
     from sksurv.metrics import concordance_index_censored
 
-    if not y["event"].any():
+    if not _ev(y).any():
         return float("nan")
-    return float(concordance_index_censored(y["event"], y["time"], risk)[0])
+    return float(concordance_index_censored(_ev(y), _tm(y), risk)[0])
 
 
 def _tau(y):
-    return float(np.quantile(y["time"], 0.8))
+    return float(np.quantile(_tm(y), 0.8))
 
 
 def uno_c(y: np.ndarray, risk: np.ndarray, *, y_train: np.ndarray | None = None) -> float:
@@ -85,9 +117,9 @@ def uno_c(y: np.ndarray, risk: np.ndarray, *, y_train: np.ndarray | None = None)
 
 
 def _auc_times(y):
-    ev = y["time"][y["event"]]
+    ev = _tm(y)[_ev(y)]
     t = np.unique(np.quantile(ev, [0.25, 0.5, 0.75]))
-    return t[(t >= y["time"].min()) & (t < y["time"].max())]
+    return t[(t >= _tm(y).min()) & (t < _tm(y).max())]
 
 
 def time_dependent_auc(
@@ -101,7 +133,7 @@ def time_dependent_auc(
     y : structured ndarray of shape (n_samples,)
     risk : ndarray of shape (n_samples,)
     times : ndarray of shape (n_times,) or None
-        Evaluation times (same unit as ``y["time"]``); default: quartiles of event times.
+        Evaluation times (same unit as the survival times); default: quartiles of event times.
     y_train : structured ndarray or None
         Data for the censoring distribution (default: ``y``).
 
@@ -156,7 +188,7 @@ def survival_metrics(
         "uno_c_index": lambda yy, rr: uno_c(yy, rr, y_train=y),
         "td_auc": lambda yy, rr: time_dependent_auc(yy, rr, times=_auc_times(y), y_train=y)[0],
     }
-    idx = bootstrap_indices(y["event"].astype(int), n_boot, seed)
+    idx = bootstrap_indices(_ev(y).astype(int), n_boot, seed)
     alpha = (1 - level) / 2
     out = {}
     for key, fn in fns.items():

@@ -215,7 +215,7 @@ def _survival_target(df, time, event, where):
         )
     e = df[event]
     vals = set(pd.unique(e.dropna()).tolist())
-    if e.isna().any() or not vals <= {0, 1, True, False}:
+    if e.isna().any() or not vals <= {0, 1}:
         raise ModelError(
             f"event column {event!r} must hold 0/1 or true/false, found {sorted(map(str, vals))[:6]}",
             path=where,

@@ -37,6 +37,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from voxelomics.errors import ModelError
+from voxelomics.model.survival import event_field as _ev
 
 __all__ = ["CVResult", "nested_cv", "permutation_test", "predict_scores", "check_cv_target"]
 
@@ -102,7 +103,7 @@ def check_cv_target(y: np.ndarray, task: str, n_splits: int) -> None:
     ModelError
         If the minority class (or the events) has fewer members than folds.
     """
-    strata = y["event"].astype(int) if task == "survival" else np.asarray(y)
+    strata = _ev(y).astype(int) if task == "survival" else np.asarray(y)
     counts = np.bincount(strata, minlength=2)
     if counts.min() < n_splits:
         what = "events/censored rows" if task == "survival" else "members of the minority class"
@@ -143,7 +144,7 @@ def _inner_search(pipeline, grid, task, inner_splits, seed):
 def _fit_search(search, X, y, task):
     if task == "survival":
         # stratify inner folds on the event indicator; sksurv estimators score by C-index
-        strata = y["event"].astype(int)
+        strata = _ev(y).astype(int)
         search.cv = list(search.cv.split(np.zeros(len(y)), strata))
     return search.fit(X, y)
 
@@ -199,7 +200,7 @@ def nested_cv(
     X = np.asarray(X, dtype=float)
     n = X.shape[0]
     check_cv_target(y, task, n_splits)
-    strata = y["event"].astype(int) if task == "survival" else np.asarray(y)
+    strata = _ev(y).astype(int) if task == "survival" else np.asarray(y)
     oof = np.full((n_repeats, n), np.nan)
     best = []
     for r in range(n_repeats):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from voxelomics.errors import ModelError
 from voxelomics.model.config import ModelSettings
+from voxelomics.model.survival import event_field as _ev
 from voxelomics.model.tables import ModelData, join_clinical, prepare_data, read_table
 
 __all__ = ["TableSpec", "load_data", "run_cv", "fit_model", "predict_table", "validate_model"]
@@ -127,7 +128,7 @@ def _figures(data_y, scores, task: str, out: Path, prefix: str = "") -> dict:
 
 def _outcome_summary(data: ModelData) -> dict:
     if data.task == "survival":
-        return {"n_events": int(data.y["event"].sum())}
+        return {"n_events": int(_ev(data.y).sum())}
     return {"class_balance": {"0": int((data.y == 0).sum()), "1": int((data.y == 1).sum())},
             "classes": [str(c) for c in data.classes]}
 
