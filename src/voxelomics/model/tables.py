@@ -235,6 +235,7 @@ def prepare_data(
     batch: str | None = None,
     features: list[str] | None = None,
     batch_levels: list[str] | None = None,
+    candidates: list[str] | None = None,
     path: str | Path | None = None,
 ) -> ModelData:
     """Split a (joined) table into features, outcome, identifiers and batch.
@@ -257,6 +258,9 @@ def prepare_data(
         that is not the id, outcome or batch.
     batch_levels : list of str or None
         Batch categories of a fitted model (code order).
+    candidates : list of str or None
+        Columns that may be features when ``features`` is None (the columns of the
+        feature table, so that clinical columns never become features); default: all.
     path : str or Path or None
         File the table came from, named in errors.
 
@@ -287,7 +291,8 @@ def prepare_data(
         dropped: list[str] = []
         feats = list(features)
     else:
-        candidates = [c for c in table.columns if c not in outcome]
+        pool = table.columns if candidates is None else [c for c in candidates if c in table.columns]
+        candidates = [c for c in pool if c not in outcome]
         feats = [c for c in candidates if pd.api.types.is_numeric_dtype(table[c])
                  and not pd.api.types.is_bool_dtype(table[c])]
         dropped = [c for c in candidates if c not in feats]

@@ -79,6 +79,7 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
         Unreadable tables, missing columns, failed join, invalid outcome.
     """
     df = read_table(spec.table)
+    candidates = list(df.columns)  # clinical columns are outcome/batch, never features
     if spec.clinical is not None:
         on = spec.on or spec.id_col
         if on is None:
@@ -88,7 +89,8 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
     where = spec.table if spec.clinical is None else f"{spec.table} + {spec.clinical}"
     return prepare_data(
         df, target=spec.target, id_col=spec.id_col, time=spec.time, event=spec.event,
-        batch=spec.batch, features=features, batch_levels=batch_levels, path=where,
+        batch=spec.batch, features=features, batch_levels=batch_levels,
+        candidates=candidates, path=where,
     )
 
 

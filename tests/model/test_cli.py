@@ -1,0 +1,144 @@
+"""The ``model`` Typer sub-application: outputs, persistence across processes, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from voxelomics.model.cli import model_app
+
+runner = CliRunner()
+FAST = ["--folds", "3", "--repeats", "1", "--inner-folds", "3"]
+
+
+def _run(*args):
+    return runner.invoke(model_app, [str(a) for a in args])
+
+
+def _ok(res):
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    return res
+
+
+def test_cv_classification_with_clinical_join_and_batch(tables, tmp_path):
+    out = tmp_path / "cv"
+    res = _ok(_run("cv", tables / "features.parquet", "--clinical", tables / "clinical.csv",
+                   "--on", "case_id", "--id", "case_id", "--target", "outcome",
+                   "--batch", "site", "--model", "enet_lr", "--out", out, *FAST))
+    assert "auc" in res.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_samples"] == 90 and m["n_features"] == 12
+    assert m["auc"]["ci95"][0] <= m["auc"]["mean"] <= m["auc"]["ci95"][1]
+    assert m["auc"]["mean"] > 0.75
+    assert m["batch_levels"] == ["A", "B"] and m["ignored_columns"] == ["roi"]
+    assert {"roc.png", "calibration.png", "oof_predictions.csv"} <= {p.name for p in out.iterdir()}
+
+
+def test_cv_survival(tables, tmp_path):
+    out = tmp_path / "surv"
+    _ok(_run("cv", tables / "features.parquet", "--clinical", tables / "clinical.csv",
+             "--on", "case_id", "--time", "time", "--event", "event", "--batch", "site",
+             "--out", out, *FAST))
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["task"] == "survival" and m["model"] == "coxnet"
+    assert set(m["c_index"]) >= {"mean", "ci95"} and m["c_index"]["mean"] > 0.55
+    assert (out / "kaplan_meier.png").is_file() and 0 <= m["figures"]["logrank_p"] <= 1
+
+
+def test_fit_reload_in_fresh_process_predicts_same(tables, tmp_path):
+    model = tmp_path / "model"
+    _ok(_run("fit", tables / "features.parquet", "--clinical", tables / "clinical.csv",
+             "--on", "case_id", "--id", "case_id", "--target", "outcome", "--batch", "site",
+             "--model", "enet_lr", "--out", model))
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["features"] == [f"f{i}" for i in range(12)]
+    assert meta["training"]["n"] == 90 and set(meta["training"]["class_balance"]) == {"0", "1"}
+    assert "scikit-learn" in meta["versions"] and meta["format"]["serialiser"] == "skops"
+    # prediction needs the batch column: join the clinical table to get 'site'
+    table = pd.read_parquet(tables / "features.parquet").merge(
+        pd.read_csv(tables / "clinical.csv")[["case_id", "site"]], on="case_id")
+    table.to_csv(tmp_path / "new.csv", index=False)
+    here = tmp_path / "here.csv"
+    _ok(_run("predict", model, tmp_path / "new.csv", "--id", "case_id", "--out", here))
+    there = tmp_path / "there.csv"
+    code = ("from typer.testing import CliRunner; from voxelomics.model.cli import model_app; "
+            f"r = CliRunner().invoke(model_app, ['predict', {str(model)!r}, "
+            f"{str(tmp_path / 'new.csv')!r}, '--id', 'case_id', '--out', {str(there)!r}]); "
+            "import sys; sys.exit(r.exit_code)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    a, b = pd.read_csv(here), pd.read_csv(there)
+    assert list(a.columns) == ["id", "probability", "predicted_class"]
+    np.testing.assert_array_equal(a["probability"].to_numpy(), b["probability"].to_numpy())
+    assert set(a["predicted_class"]) <= {"benign", "malignant"}
+    # external validation on the same table: metrics and figures written
+    out = tmp_path / "val"
+    _ok(_run("validate", model, tmp_path / "new.csv", "--clinical", tables / "clinical.csv",
+             "--on", "case_id", "--id", "case_id", "--target", "outcome", "--out", out))
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["auc"]["mean"] > 0.8 and (out / "roc.png").is_file()
+
+
+def test_predict_refuses_missing_features(tables, tmp_path):
+    model = tmp_path / "m"
+    _ok(_run("fit", tables / "features.parquet", "--clinical", tables / "clinical.csv",
+             "--on", "case_id", "--id", "case_id", "--target", "outcome", "--model", "enet_lr",
+             "--out", model))
+    pd.read_parquet(tables / "features.parquet").drop(columns=["f3", "f7"]).to_csv(
+        tmp_path / "partial.csv", index=False)
+    res = _run("predict", model, tmp_path / "partial.csv", "--out", tmp_path / "p.csv")
+    assert res.exit_code == 2
+    assert "2 model feature column(s) missing" in res.output and "'f3', 'f7'" in res.output
+
+
+def test_corrupt_and_missing_model(tables, tmp_path):
+    res = _run("predict", tmp_path / "nothing", tables / "features.parquet", "--out", tmp_path / "p.csv")
+    assert res.exit_code == 2 and "model.skops not found" in res.output
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.skops").write_bytes(b"not a zip")
+    (bad / "model.json").write_text("{}")
+    res = _run("predict", bad, tables / "features.parquet", "--out", tmp_path / "p.csv")
+    assert res.exit_code == 2 and "corrupt" in res.output
+
+
+@pytest.mark.parametrize(
+    ("edit", "args", "message"),
+    [
+        (None, ["--target", "nope"], "column 'nope' not found"),
+        (lambda c: c.assign(outcome=np.arange(len(c)) % 3), ["--target", "outcome"],
+         "must be binary, found 3 distinct values"),
+        (lambda c: c.assign(case_id="X" + c["case_id"]), ["--target", "outcome"],
+         "matched no rows"),
+    ],
+    ids=["missing-target", "non-binary", "no-join"],
+)
+def test_errors_exit_2(tables, tmp_path, edit, args, message):
+    clin = pd.read_csv(tables / "clinical.csv")
+    if edit is not None:
+        clin = edit(clin)
+    clin.to_csv(tmp_path / "clin.csv", index=False)
+    res = _run("cv", tables / "features.parquet", "--clinical", tmp_path / "clin.csv",
+               "--on", "case_id", "--id", "case_id", *args, "--out", tmp_path / "o", *FAST)
+    assert res.exit_code == 2, res.output
+    assert pytest.importorskip("re").search(message, res.output), res.output
+
+
+def test_nan_only_feature(tables, tmp_path):
+    pd.read_parquet(tables / "features.parquet").assign(f_empty=np.nan).to_parquet(
+        tmp_path / "f.parquet")
+    res = _run("cv", tmp_path / "f.parquet", "--clinical", tables / "clinical.csv", "--on",
+               "case_id", "--target", "outcome", "--out", tmp_path / "o", *FAST)
+    assert res.exit_code == 2 and "hold no value at all: ['f_empty']" in res.output
+
+
+def test_bad_settings_file(tables, tmp_path):
+    (tmp_path / "s.yaml").write_text("model:\n  n_splits: 1\n  colour: red\n")
+    res = _run("cv", tables / "features.parquet", "--target", "x", "--settings",
+               tmp_path / "s.yaml", "--out", tmp_path / "o")
+    assert res.exit_code == 2 and "n_splits" in res.output and "colour" in res.output
