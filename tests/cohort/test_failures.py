@@ -100,3 +100,12 @@ def test_errors_table_has_header_when_empty(cohort, light_settings, tmp_path):
                        progress=False, case_fn=case_function())
     assert r.errors_path.read_text().splitlines() == ["case_id,step,error_type,message,roi,log"]
     assert pd.read_csv(r.errors_path).empty
+
+
+def test_memory_limit_below_the_libraries_is_an_argument_error(cohort, light_settings, tmp_path):
+    pytest.importorskip("resource")
+    from voxelomics.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="memory_limit of 0.10 GiB is too low"):
+        extract_cohort(cohort[:2], out=tmp_path, settings=light_settings, workers=1,
+                       memory_limit="100MiB", progress=False)

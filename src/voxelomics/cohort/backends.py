@@ -66,6 +66,18 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+def _vm_size() -> int | None:
+    """Address space of this process (bytes), from ``/proc/self/status`` (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def _worker_main(conn, payload: bytes, memory_limit: int | None) -> None:
     """Entry point of a local worker process: load the job, then serve cases.
 
@@ -86,6 +98,14 @@ def _worker_main(conn, payload: bytes, memory_limit: int | None) -> None:
         if memory_limit is not None:
             import resource
 
+            in_use = _vm_size()
+            if in_use is not None and memory_limit < in_use + 512 * 2**20:
+                conn.send(("fatal", (
+                    f"memory_limit of {memory_limit / 2**30:.2f} GiB is too low: a worker's "
+                    f"libraries alone take {in_use / 2**30:.2f} GiB of address space; "
+                    f"expected at least {(in_use + 512 * 2**20) / 2**30:.1f} GiB (2GiB or more "
+                    "is advisable)")))
+                return
             resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
         conn.send(("ready", os.getpid()))
         while True:
@@ -145,13 +165,24 @@ class _Worker:
         self.proc.join(5)
         self.conn.close()
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
         try:
             self.conn.send(None)
         except (BrokenPipeError, OSError):
             pass
-        self.proc.join(2)
-        self.kill()
+
+
+def _shutdown(workers: list[_Worker], grace_s: float = 2.0) -> None:
+    """Stop idle workers politely (shared grace period) and busy ones at once."""
+    for w in workers:
+        if w.task is None:
+            w.ask_to_stop()
+        elif w.proc.is_alive():
+            w.proc.kill()
+    deadline = time.monotonic() + grace_s
+    for w in workers:
+        w.proc.join(max(0.0, deadline - time.monotonic()))
+        w.kill()
 
 
 class LocalProcessBackend:
@@ -214,8 +245,7 @@ class LocalProcessBackend:
                         task.attempt += 1
                         pending.appendleft(task)
         finally:
-            for w in workers:
-                w.stop()
+            _shutdown(workers)
 
     def _next_deadline(self, workers: list[_Worker]) -> float | None:
         if self.case_timeout is None:
@@ -232,6 +262,10 @@ class LocalProcessBackend:
                     kind, value = w.conn.recv()
                     if kind == "ready":
                         w.ready = True
+                    elif kind == "fatal":
+                        from voxelomics.errors import SettingsError
+
+                        raise SettingsError(value)
                     elif kind == "done":
                         return value
             except (EOFError, OSError):
@@ -271,8 +305,12 @@ class LocalProcessBackend:
         from voxelomics.errors import CaseFailedError
 
         raise CaseFailedError(
-            f"a worker process {how} before it could take a case; the worker start-up "
-            "(imports, memory limit too low?) fails", step="worker")
+            f"a worker process {how} before it could take a case, so no case can run. "
+            "Likely causes: the memory limit is too low for the libraries (give at least "
+            "2GiB); or extract_cohort was called from a script without an "
+            "`if __name__ == \"__main__\":` guard (worker processes are started with "
+            "'spawn', which imports the main script again); or the case function cannot "
+            "be imported in a new process", step="worker")
 
 
 # ---- in-process -----------------------------------------------------------------------

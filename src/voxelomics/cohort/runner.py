@@ -382,8 +382,9 @@ def extract_cohort(
                                 "(dask worker --memory-limit); recorded only")
                 write_json(run_info, out / "run.json")
                 backend.execute(tasks, settings, naming, case_fn, handle)
-    except BaseException:
-        run_info.update(status="interrupted", ended=utc_now(), n_done=len(succeeded),
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"aborted: {exc}"
+        run_info.update(status=status, ended=utc_now(), n_done=len(succeeded),
                         n_failed=len(errors))
         write_json(run_info, out / "run.json")
         raise

@@ -32,6 +32,19 @@ TRANSIENT_ERRORS = frozenset({"WorkerCrashed"})
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (MiB).
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this process'
+    own address space. (``ru_maxrss`` would not do: Linux carries it across ``exec``, so
+    a spawned worker would report its parent's peak.) Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     try:
         import resource
 
