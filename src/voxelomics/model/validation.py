@@ -28,6 +28,7 @@ Biol 9 (2010) 39.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -142,11 +143,22 @@ def _inner_search(pipeline, grid, task, inner_splits, seed):
 
 
 def _fit_search(search, X, y, task):
+    """Fit a grid search; the unsupervised steps are cached across candidates.
+
+    All candidates of one inner fold share the same imputation, filtering and scaling
+    (their parameters are not tuned), so the pipeline gets a temporary joblib cache;
+    the cache is keyed on step parameters and data, so it never mixes folds.
+    """
     if task == "survival":
         # stratify inner folds on the event indicator; sksurv estimators score by C-index
         strata = _ev(y).astype(int)
         search.cv = list(search.cv.split(np.zeros(len(y)), strata))
-    return search.fit(X, y)
+    with tempfile.TemporaryDirectory(prefix="voxelomics-cv-") as tmp:
+        search.estimator.set_params(memory=tmp)
+        search.fit(X, y)
+        search.estimator.set_params(memory=None)
+        search.best_estimator_.set_params(memory=None)
+    return search
 
 
 def nested_cv(
