@@ -60,7 +60,7 @@ def _crop(image: sitk.Image, mask: sitk.Image, margin_mm: float = 20.0):
     pad = np.ceil(margin_mm / spacing_zyx).astype(int)
     lo = np.maximum(lo - pad, 0)
     hi = np.minimum(hi + pad, arr.shape)
-    sl = [slice(int(a), int(b)) for a, b in zip(lo[::-1], hi[::-1])]  # (x, y, z) for SimpleITK
+    sl = [slice(int(a), int(b)) for a, b in zip(lo[::-1], hi[::-1], strict=True)]  # (x, y, z) for SimpleITK
     return image[sl[0], sl[1], sl[2]], mask[sl[0], sl[1], sl[2]]
 
 

@@ -212,7 +212,21 @@ class LocalProcessBackend:
         self.dashboard_link = None
 
     def execute(self, tasks: Iterable[Task], settings, naming: str, case_fn, handle: Handle) -> None:
-        """Run every task; call ``handle`` for each outcome (see module docstring)."""
+        """Run every task; call ``handle`` for each outcome (see module docstring).
+
+        Parameters
+        ----------
+        tasks : iterable of Task
+            Cases to compute.
+        settings : voxelomics.settings.Settings
+            Validated settings.
+        naming : {"readable", "ibsi"}
+            Column naming.
+        case_fn : callable or None
+            ``(case, settings, naming=...) -> row``; ``None``: ``extract_case``.
+        handle : callable
+            ``handle(task, outcome) -> bool``; True runs the task again (a retry).
+        """
         import cloudpickle  # by value for functions defined in __main__ or notebooks
 
         ctx = mp.get_context("spawn")
@@ -322,7 +336,21 @@ class InProcessBackend:
     dashboard_link = None
 
     def execute(self, tasks: Iterable[Task], settings, naming: str, case_fn, handle: Handle) -> None:
-        """Run every task; call ``handle`` for each outcome."""
+        """Run every task; call ``handle`` for each outcome.
+
+        Parameters
+        ----------
+        tasks : iterable of Task
+            Cases to compute.
+        settings : voxelomics.settings.Settings
+            Validated settings.
+        naming : {"readable", "ibsi"}
+            Column naming.
+        case_fn : callable or None
+            ``(case, settings, naming=...) -> row``; ``None``: ``extract_case``.
+        handle : callable
+            ``handle(task, outcome) -> bool``; True runs the task again (a retry).
+        """
         pending = deque(tasks)
         while pending:
             task = pending.popleft()
@@ -360,7 +388,21 @@ class DaskBackend:
             self.n_workers = 0
 
     def execute(self, tasks: Iterable[Task], settings, naming: str, case_fn, handle: Handle) -> None:
-        """Submit every task; call ``handle`` for each outcome as it completes."""
+        """Submit every task; call ``handle`` for each outcome as it completes.
+
+        Parameters
+        ----------
+        tasks : iterable of Task
+            Cases to compute.
+        settings : voxelomics.settings.Settings
+            Validated settings.
+        naming : {"readable", "ibsi"}
+            Column naming.
+        case_fn : callable or None
+            ``(case, settings, naming=...) -> row``; ``None``: ``extract_case``.
+        handle : callable
+            ``handle(task, outcome) -> bool``; True runs the task again (a retry).
+        """
         from distributed import as_completed
 
         futures = {}

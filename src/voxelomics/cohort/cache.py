@@ -77,17 +77,47 @@ class PartCache:
 
     @classmethod
     def at(cls, folder: Path) -> PartCache:
-        """The cache of an existing part folder (used inside worker processes)."""
+        """The cache of an existing part folder (used inside worker processes).
+
+        Parameters
+        ----------
+        folder : Path
+            ``OUT/.parts/<settings_hash>[-naming]``.
+
+        Returns
+        -------
+        PartCache
+        """
         self = cls.__new__(cls)
         self.folder = Path(folder)
         return self
 
     def path(self, key: str) -> Path:
-        """Part file of one case key."""
+        """Part file of one case key.
+
+        Parameters
+        ----------
+        key : str
+            Case key (:func:`case_key`).
+
+        Returns
+        -------
+        Path
+        """
         return self.folder / f"{key}.arrow"
 
     def done(self, keys: Iterable[str]) -> set[str]:
-        """The keys among ``keys`` that have a complete part file."""
+        """The keys among ``keys`` that have a complete part file.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Case keys of the manifest.
+
+        Returns
+        -------
+        set of str
+        """
         if not self.folder.is_dir():
             return set()
         present = {p.stem for p in self.folder.glob("*.arrow")}
@@ -149,7 +179,12 @@ class PartCache:
         return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
     def clean_temporary(self) -> None:
-        """Remove temporary files left by a run that was killed while writing."""
+        """Remove temporary files left by a run that was killed while writing.
+
+        Returns
+        -------
+        None
+        """
         if self.folder.is_dir():
             for tmp in self.folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)

@@ -25,7 +25,7 @@ import json
 import os
 import platform
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -49,8 +49,14 @@ _META = "voxelomics."
 
 
 def utc_now() -> str:
-    """Current time as an ISO 8601 string in UTC, to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """Current time as an ISO 8601 string in UTC, to the second.
+
+    Returns
+    -------
+    str
+        E.g. ``"2026-01-31T09:15:02+00:00"``.
+    """
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def package_versions() -> dict[str, str]:
@@ -191,7 +197,19 @@ def write_errors(records: list[dict], path: Path) -> Path:
 
 
 def write_json(data: dict, path: Path) -> Path:
-    """Write a JSON record (``run.json``) atomically, indented, keys in insertion order."""
+    """Write a JSON record (``run.json``) atomically, indented, keys in insertion order.
+
+    Parameters
+    ----------
+    data : dict
+        JSON-serialisable record (other values are written with ``str``).
+    path : Path
+        Target file.
+
+    Returns
+    -------
+    Path
+    """
     tmp = _atomic_path(path)
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     _replace(tmp, path)

@@ -13,7 +13,17 @@ __all__ = ["CohortProgress", "format_duration"]
 
 
 def format_duration(seconds: float) -> str:
-    """Human duration, e.g. ``"3 m 12 s"``, ``"1 h 04 m"``, ``"8.2 s"``."""
+    """Format a duration for people, e.g. ``"3 m 12 s"``, ``"1 h 04 m"``, ``"8.2 s"``.
+
+    Parameters
+    ----------
+    seconds : float
+        Duration (s).
+
+    Returns
+    -------
+    str
+    """
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, sec = divmod(int(round(seconds)), 60)
@@ -51,8 +61,14 @@ class CohortProgress:
 
     def __enter__(self) -> CohortProgress:
         if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(
                 TextColumn("[bold]cases"), BarColumn(), MofNCompleteColumn(),
@@ -68,11 +84,23 @@ class CohortProgress:
         return self
 
     def message(self, text: str) -> None:
-        """Print a line above the bar (e.g. the Dask dashboard link)."""
+        """Print a line above the bar (e.g. the Dask dashboard link).
+
+        Parameters
+        ----------
+        text : str
+            The line.
+        """
         self.console.print(text, highlight=False)
 
     def update(self, ok: bool) -> None:
-        """Count one finished case (``ok`` False for a failure)."""
+        """Count one finished case.
+
+        Parameters
+        ----------
+        ok : bool
+            True for a success, False for a failure.
+        """
         if ok:
             self.done += 1
         else:
@@ -85,7 +113,17 @@ class CohortProgress:
             self._progress.__exit__(*exc)
 
     def summary(self, out: str) -> str:
-        """Print and return the final summary line."""
+        """Print and return the final summary line.
+
+        Parameters
+        ----------
+        out : str
+            Where the results are (printed at the end of the line).
+
+        Returns
+        -------
+        str
+        """
         line = (f"voxelomics: {self.total} cases: {self.done} computed, {self.reused} reused, "
                 f"{self.failed} failed in {format_duration(time.monotonic() - self._start)} "
                 f"-> {out}")

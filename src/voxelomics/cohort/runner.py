@@ -15,8 +15,14 @@ from pathlib import Path
 
 from voxelomics.cohort.backends import DaskBackend, InProcessBackend, LocalProcessBackend, Task
 from voxelomics.cohort.cache import PartCache, case_key
-from voxelomics.cohort.outputs import (package_versions, utc_now, write_errors, write_features,
-                                       write_json, write_log)
+from voxelomics.cohort.outputs import (
+    package_versions,
+    utc_now,
+    write_errors,
+    write_features,
+    write_json,
+    write_log,
+)
 from voxelomics.cohort.progress import CohortProgress
 from voxelomics.cohort.tasks import TRANSIENT_ERRORS, CaseFn
 from voxelomics.errors import InputError, SettingsError
@@ -309,7 +315,7 @@ def extract_cohort(
     keys = [case_key(c) for c in cases]
     if len(set(keys)) != len(keys):
         seen, dup = set(), None
-        for c, k in zip(cases, keys):
+        for c, k in zip(cases, keys, strict=True):
             if k in seen:
                 dup = c.case_id
                 break
@@ -325,7 +331,7 @@ def extract_cohort(
     cache = PartCache(out, shash, naming)
     cache.clean_temporary()
     reused = set() if force else cache.done(keys)
-    tasks = [Task(k, c) for k, c in zip(keys, cases) if k not in reused]
+    tasks = [Task(k, c) for k, c in zip(keys, cases, strict=True) if k not in reused]
     versions = package_versions()
     run_info = {
         "status": "running", "started": started_at, "ended": None, "host": socket.gethostname(),
