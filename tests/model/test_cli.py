@@ -84,6 +84,21 @@ def test_fit_reload_in_fresh_process_predicts_same(tables, tmp_path):
     assert m["auc"]["mean"] > 0.8 and (out / "roc.png").is_file()
 
 
+def test_predict_unseen_batch_and_wrong_classes(tables, tmp_path):
+    model = tmp_path / "mb"
+    _ok(_run("fit", tables / "features.parquet", "--clinical", tables / "clinical.csv",
+             "--on", "case_id", "--id", "case_id", "--target", "outcome", "--batch", "site",
+             "--model", "enet_lr", "--out", model))
+    table = pd.read_parquet(tables / "features.parquet").assign(site="C", outcome="yes")
+    table.loc[:5, "outcome"] = "no"
+    table.to_csv(tmp_path / "ext.csv", index=False)
+    res = _run("predict", model, tmp_path / "ext.csv", "--out", tmp_path / "p.csv")
+    assert res.exit_code == 2 and "categories ['C']" in res.output
+    res = _run("validate", model, tmp_path / "ext.csv", "--target", "outcome",
+               "--out", tmp_path / "v")
+    assert res.exit_code == 2
+
+
 def test_predict_refuses_missing_features(tables, tmp_path):
     model = tmp_path / "m"
     _ok(_run("fit", tables / "features.parquet", "--clinical", tables / "clinical.csv",

@@ -336,6 +336,9 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
                          f"is for {data.task}; pass "
                          + ("--target COL" if saved.meta["task"] == "classification"
                             else "--time COL --event COL"), path=spec.table)
+    if data.task == "classification" and [str(c) for c in data.classes] != saved.meta["classes"]:
+        raise ModelError(f"target {spec.target!r} holds classes {[str(c) for c in data.classes]} "
+                         f"but the model was trained on {saved.meta['classes']}", path=spec.table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     scores = pred.iloc[:, 1].to_numpy(float)
