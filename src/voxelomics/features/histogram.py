@@ -18,6 +18,59 @@ grey level (``N_g = 1``) the gradient is defined as 0. When several bins share t
 highest count (mode) or the extreme gradient, IBSI picks the mode closest to the mean (the
 lower one when equidistant); for the gradient intensities, the lowest grey level is taken.
 
+Features (readable key, IBSI tag, identifier; definition; undefined case), with ``mu``,
+``sigma``, ``M`` and ``P_q`` the mean, standard deviation, median and q-th percentile of
+``X_d``. ``mu >= 1`` and ``P_75 + P_25 >= 2`` since grey levels start at 1, so the ratios
+are always defined:
+
+``histogram_mean`` (``ih_mean``): mean discretised intensity (IBSI: X6K6)
+    ``sum(X_d) / N_v = sum_i i p_i``. Always defined.
+``histogram_variance`` (``ih_var``): discretised intensity variance (IBSI: CH89)
+    ``sum_i (i - mu)^2 p_i``, no bias correction. Always defined.
+``histogram_skewness`` (``ih_skew``): discretised intensity skewness (IBSI: 88K1)
+    ``m3 / m2^(3/2)``. 0 when the variance is 0 (IBSI).
+``histogram_kurtosis`` (``ih_kurt``): (excess) discretised intensity kurtosis (IBSI: C3I7)
+    ``m4 / m2^2 - 3``. 0 when the variance is 0 (IBSI).
+``histogram_median`` (``ih_median``): median discretised intensity (IBSI: WIFQ)
+    Sample median ``M`` of ``X_d``. Always defined.
+``histogram_minimum`` (``ih_min``): minimum discretised intensity (IBSI: 1PR8)
+    ``min(X_d)`` (1 for FBN, may exceed 1 for FBS). Always defined.
+``histogram_p10`` (``ih_p10``): 10th discretised intensity percentile (IBSI: GPMT)
+    ``P_10``, linear interpolation. Always defined.
+``histogram_p90`` (``ih_p90``): 90th discretised intensity percentile (IBSI: OZ0C)
+    ``P_90``, linear interpolation. Always defined.
+``histogram_maximum`` (``ih_max``): maximum discretised intensity (IBSI: 3NCY)
+    ``max(X_d)``. Always defined.
+``histogram_mode`` (``ih_mode``): intensity histogram mode (IBSI: AMMC)
+    Level ``i`` with the highest count ``n_i``; ties as described above. Always defined.
+``histogram_interquartile_range`` (``ih_iqr``): discretised interquartile range (IBSI: WR0O)
+    ``P_75 - P_25``. Always defined.
+``histogram_range`` (``ih_range``): discretised intensity range (IBSI: 5Z3W)
+    ``max(X_d) - min(X_d)``. Always defined.
+``histogram_mean_absolute_deviation`` (``ih_mad``): mean absolute deviation (IBSI: D2ZX)
+    ``sum(|X_d - mu|) / N_v``. Always defined.
+``histogram_robust_mean_absolute_deviation`` (``ih_rmad``): robust MAD (IBSI: WRZB)
+    Mean absolute deviation from their own mean of the levels in ``[P_10, P_90]``. NaN
+    when that set is empty (two voxels of different levels).
+``histogram_median_absolute_deviation`` (``ih_medad``): median absolute deviation (IBSI: 4RNL)
+    ``sum(|X_d - M|) / N_v``. Always defined.
+``histogram_coefficient_of_variation`` (``ih_cov``): coefficient of variation (IBSI: CWYJ)
+    ``sigma / mu``. Always defined.
+``histogram_quartile_coefficient_of_dispersion`` (``ih_qcod``): QCOD (IBSI: SLWD)
+    ``(P_75 - P_25) / (P_75 + P_25)``. Always defined.
+``histogram_entropy`` (``ih_entropy``): discretised intensity entropy (IBSI: TLU2)
+    ``-sum_i p_i log2 p_i`` over non-empty bins, in bits. Always defined.
+``histogram_uniformity`` (``ih_uniformity``): discretised intensity uniformity (IBSI: BJ5W)
+    ``sum_i p_i^2``, in ``[1/N_g, 1]``. Always defined.
+``histogram_max_gradient`` (``ih_max_grad``): maximum histogram gradient (IBSI: 12CE)
+    ``max(H')``. 0 when ``N_g = 1``.
+``histogram_max_gradient_grey_level`` (``ih_max_grad_g``): its intensity (IBSI: 8E6O)
+    Level ``i`` where ``H'`` is maximal (lowest among ties). 1 when ``N_g = 1``.
+``histogram_min_gradient`` (``ih_min_grad``): minimum histogram gradient (IBSI: VQB3)
+    ``min(H')``. 0 when ``N_g = 1``.
+``histogram_min_gradient_grey_level`` (``ih_min_grad_g``): its intensity (IBSI: RHQZ)
+    Level ``i`` where ``H'`` is minimal (lowest among ties). 1 when ``N_g = 1``.
+
 References
 ----------
 Zwanenburg A. et al., The Image Biomarker Standardization Initiative, arXiv:1612.07003,

@@ -31,6 +31,28 @@ undefined (0/0): the V features are NaN and the AUC is 0 (IBSI).
 Fractions ``gamma`` are compared with ``x`` up to 1e-12 so that exact ties (e.g.
 ``gamma = 90/900``) count as reached, as in exact arithmetic.
 
+Features (readable key, IBSI tag, identifier; definition; undefined case). IBSI defines
+the generic features "volume at intensity fraction" (BC2M), "intensity at volume fraction"
+(GBPN), "volume fraction difference between intensity fractions" (DDTU) and "intensity
+fraction difference between volume fractions" (CNV2), and gives each reported instance
+its own identifier; the registry uses the instance identifier, as the IBSI-1 table does:
+
+``ivh_v10`` (``ivh_v10``): volume fraction at 10% intensity, V10 (IBSI: NK6P)
+    Instance of BC2M: largest ``nu`` with ``gamma >= 0.10``. NaN for a one-point ``G``.
+``ivh_v90`` (``ivh_v90``): volume fraction at 90% intensity, V90 (IBSI: 4279)
+    Instance of BC2M: largest ``nu`` with ``gamma >= 0.90``. NaN for a one-point ``G``.
+``ivh_i10`` (``ivh_i10``): intensity at 10% volume, I10 (IBSI: PWN1)
+    Instance of GBPN: smallest ``i`` with ``nu_i <= 0.10``. Always defined.
+``ivh_i90`` (``ivh_i90``): intensity at 90% volume, I90 (IBSI: BOHI)
+    Instance of GBPN: smallest ``i`` with ``nu_i <= 0.90``. Always defined.
+``ivh_diff_v10_v90`` (``ivh_diff_v10_v90``): volume fraction difference V10 - V90 (IBSI: WITY)
+    Instance of DDTU: ``V10 - V90``. NaN when V10 and V90 are (one-point ``G``).
+``ivh_diff_i10_i90`` (``ivh_diff_i10_i90``): intensity difference I10 - I90 (IBSI: JXJA)
+    Instance of CNV2: ``I10 - I90``. Always defined.
+``ivh_auc`` (``ivh_auc``): area under the IVH curve (IBSI: 9CMM)
+    Trapezoidal integral of ``nu`` over ``gamma``. 0 for a single grid intensity (IBSI);
+    no IBSI reference value (``ibsi_compliant=False``).
+
 References
 ----------
 Zwanenburg A. et al., The Image Biomarker Standardization Initiative, arXiv:1612.07003,

@@ -19,6 +19,77 @@ Undefined values are NaN, never errors: PCA features need two voxels (otherwise 
 of PCA axes need :math:`\\lambda_{major} > 0`, AEE densities need all three semi-axes > 0, the
 centre-of-mass shift needs a non-zero intensity sum, Moran's I and Geary's C need two voxels
 and non-constant intensities.
+
+Features (readable key ``morphology_...``, IBSI tag; identifier; definition; undefined
+case). ``V``, ``A``: mesh volume and area; ``lambda``: PCA eigenvalues of the voxel centres
+(major >= minor >= least); ``a, b, c = 2 sqrt(lambda)``:
+
+``volume`` (``morph_volume``): volume, mesh (IBSI: RNU0)
+    ``V = |sum of signed face-origin tetrahedron volumes|``, mm³. Always defined.
+``volume_voxel`` (``morph_vol_approx``): volume, voxel counting (IBSI: YEKZ)
+    Number of voxels of the morphological mask times the voxel volume, mm³. Always defined.
+``surface_area`` (``morph_area_mesh``): surface area, mesh (IBSI: C0JK)
+    ``A = sum of the mesh triangle areas``, mm². Always defined.
+``surface_to_volume_ratio`` (``morph_av``): surface to volume ratio (IBSI: 2PR5)
+    ``A / V``, 1/mm. Always defined.
+``compactness_1`` (``morph_comp_1``): compactness 1 (IBSI: SKGS)
+    ``V / (pi^(1/2) A^(3/2))``. Always defined.
+``compactness_2`` (``morph_comp_2``): compactness 2 (IBSI: BQWJ)
+    ``36 pi V² / A³``. Always defined.
+``spherical_disproportion`` (``morph_sph_dispr``): spherical disproportion (IBSI: KRCK)
+    ``A / (36 pi V²)^(1/3)``. Always defined.
+``sphericity`` (``morph_sphericity``): sphericity (IBSI: QCFX)
+    ``(36 pi V²)^(1/3) / A``. Always defined.
+``asphericity`` (``morph_asphericity``): asphericity (IBSI: 25C7)
+    ``(A³ / (36 pi V²))^(1/3) - 1``. Always defined.
+``centre_of_mass_shift`` (``morph_com``): centre of mass shift (IBSI: KLMA)
+    Distance (mm) between the mean voxel centre of the morphological mask and the
+    intensity-weighted centre of the intensity mask. NaN when the intensities sum to 0.
+``maximum_3d_diameter`` (``morph_diam``): maximum 3D diameter (IBSI: L0JK)
+    Largest distance between two mesh (convex hull) vertices, mm. Always defined.
+``major_axis_length`` (``morph_pca_maj_axis``): major axis length (IBSI: TDIC)
+    ``4 sqrt(lambda_major)``, mm. NaN for fewer than two voxels.
+``minor_axis_length`` (``morph_pca_min_axis``): minor axis length (IBSI: P9VJ)
+    ``4 sqrt(lambda_minor)``, mm. NaN for fewer than two voxels.
+``least_axis_length`` (``morph_pca_least_axis``): least axis length (IBSI: 7J51)
+    ``4 sqrt(lambda_least)``, mm. NaN for fewer than two voxels.
+``elongation`` (``morph_pca_elongation``): elongation (IBSI: Q3CK)
+    ``sqrt(lambda_minor / lambda_major)``. NaN unless ``lambda_major > 0``.
+``flatness`` (``morph_pca_flatness``): flatness (IBSI: N17B)
+    ``sqrt(lambda_least / lambda_major)``. NaN unless ``lambda_major > 0``.
+``volume_density_aabb`` (``morph_vol_dens_aabb``): volume density, AABB (IBSI: PBX1)
+    ``V`` over the volume of the axis-aligned bounding box of the mesh vertices (IBSI
+    calls it extent). Always defined.
+``area_density_aabb`` (``morph_area_dens_aabb``): area density, AABB (IBSI: R59B)
+    ``A`` over the surface area of that box. Always defined.
+``volume_density_ombb`` (``morph_vol_dens_ombb``): volume density, OMBB (IBSI: ZH1A)
+    ``V`` over the volume of the oriented minimum bounding box. NaN for a degenerate box;
+    no IBSI reference value.
+``area_density_ombb`` (``morph_area_dens_ombb``): area density, OMBB (IBSI: IQYR)
+    ``A`` over the area of that box. NaN for a degenerate box; no IBSI reference value.
+``volume_density_aee`` (``morph_vol_dens_aee``): volume density, AEE (IBSI: 6BDE)
+    ``3 V / (4 pi a b c)``, the approximate enclosing ellipsoid from PCA. NaN unless all
+    three semi-axes are > 0 (collinear or coplanar voxel centres, or one voxel).
+``area_density_aee`` (``morph_area_dens_aee``): area density, AEE (IBSI: RDD2)
+    ``A`` over the ellipsoid area (Legendre series to degree 20). NaN as the AEE volume
+    density.
+``volume_density_mvee`` (``morph_vol_dens_mvee``): volume density, MVEE (IBSI: SWZ1)
+    ``V`` over the volume of the minimum volume enclosing ellipsoid of the convex hull
+    vertices (Khachiyan, tolerance 0.001). No IBSI reference value.
+``area_density_mvee`` (``morph_area_dens_mvee``): area density, MVEE (IBSI: BRI8)
+    ``A`` over the area of that ellipsoid. No IBSI reference value.
+``volume_density_convex_hull`` (``morph_vol_dens_conv_hull``): volume density, hull (IBSI: R3ER)
+    ``V / V_convex``, convex hull of the mesh (IBSI calls it solidity). Always defined.
+``area_density_convex_hull`` (``morph_area_dens_conv_hull``): area density, hull (IBSI: 7T7F)
+    ``A / A_convex``, convex hull of the mesh. Always defined.
+``integrated_intensity`` (``morph_integ_int``): integrated intensity (IBSI: 99N0)
+    ``V`` times the mean intensity of the intensity mask. Always defined.
+``morans_i`` (``morph_moran_i``): Moran's I index (IBSI: N365)
+    Spatial autocorrelation with inverse-distance weights over the intensity mask. NaN for
+    fewer than two voxels or constant intensities.
+``gearys_c`` (``morph_geary_c``): Geary's C measure (IBSI: NPT7)
+    Spatial autocorrelation from squared intensity differences, inverse-distance weights.
+    NaN for fewer than two voxels or constant intensities.
 """
 
 from __future__ import annotations

@@ -14,6 +14,47 @@ coefficient of variation is NaN when ``mu = 0`` and the quartile coefficient of
 dispersion is NaN when ``P75 + P25 = 0`` (division by zero); the robust mean absolute
 deviation is NaN when no intensity lies in ``[P10, P90]`` (only for two distinct values).
 
+Features (readable key, IBSI tag, identifier; definition; undefined case), with ``M`` the
+median and ``P_q`` the q-th percentile of ``X_gl``:
+
+``statistics_mean`` (``stat_mean``): mean intensity (IBSI: Q4LE)
+    ``mu = sum(X_gl) / N_v``. Always defined.
+``statistics_variance`` (``stat_var``): intensity variance (IBSI: ECT3)
+    ``sum((X_gl - mu)^2) / N_v``, no bias correction. Always defined.
+``statistics_skewness`` (``stat_skew``): intensity skewness (IBSI: KE2A)
+    ``m3 / m2^(3/2)`` with central moments ``m_k``. 0 when the variance is 0 (IBSI).
+``statistics_kurtosis`` (``stat_kurt``): (excess) intensity kurtosis (IBSI: IPH6)
+    ``m4 / m2^2 - 3``. 0 when the variance is 0 (IBSI).
+``statistics_median`` (``stat_median``): median intensity (IBSI: Y12H)
+    Sample median ``M`` of ``X_gl``. Always defined.
+``statistics_minimum`` (``stat_min``): minimum intensity (IBSI: 1GSF)
+    ``min(X_gl)``. Always defined.
+``statistics_p10`` (``stat_p10``): 10th intensity percentile (IBSI: QG58)
+    ``P_10``, linear interpolation. Always defined.
+``statistics_p90`` (``stat_p90``): 90th intensity percentile (IBSI: 8DWT)
+    ``P_90``, linear interpolation. Always defined.
+``statistics_maximum`` (``stat_max``): maximum intensity (IBSI: 84IY)
+    ``max(X_gl)``. Always defined.
+``statistics_interquartile_range`` (``stat_iqr``): intensity interquartile range (IBSI: SALO)
+    ``P_75 - P_25``. Always defined.
+``statistics_range`` (``stat_range``): intensity range (IBSI: 2OJQ)
+    ``max(X_gl) - min(X_gl)``. Always defined.
+``statistics_mean_absolute_deviation`` (``stat_mad``): mean absolute deviation (IBSI: 4FUA)
+    ``sum(|X_gl - mu|) / N_v``. Always defined.
+``statistics_robust_mean_absolute_deviation`` (``stat_rmad``): robust MAD (IBSI: 1128)
+    Mean absolute deviation from their own mean of the intensities in ``[P_10, P_90]``.
+    NaN when that set is empty (two distinct intensities only).
+``statistics_median_absolute_deviation`` (``stat_medad``): median absolute deviation (IBSI: N72L)
+    ``sum(|X_gl - M|) / N_v``: mean distance to the median. Always defined.
+``statistics_coefficient_of_variation`` (``stat_cov``): coefficient of variation (IBSI: 7TET)
+    ``sigma / mu``. NaN when ``mu = 0``.
+``statistics_quartile_coefficient_of_dispersion`` (``stat_qcod``): QCOD (IBSI: 9S40)
+    ``(P_75 - P_25) / (P_75 + P_25)``. NaN when ``P_75 + P_25 = 0``.
+``statistics_energy`` (``stat_energy``): intensity-based energy (IBSI: N8CA)
+    ``sum(X_gl^2)``, image units squared. Always defined.
+``statistics_root_mean_square`` (``stat_rms``): root mean square intensity (IBSI: 5ZWQ)
+    ``sqrt(sum(X_gl^2) / N_v)``. Always defined.
+
 References
 ----------
 Zwanenburg A. et al., The Image Biomarker Standardization Initiative, arXiv:1612.07003,
