@@ -295,6 +295,10 @@ class GLCMStats:
 def joint_max(s: GLCMStats) -> float:
     r"""Joint maximum (IBSI: GYBY).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.joint.max} = \max(p_{ij})`. Always defined.
@@ -305,6 +309,10 @@ def joint_max(s: GLCMStats) -> float:
 def joint_avg(s: GLCMStats) -> float:
     r"""Joint average (IBSI: 60VM).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.joint.avg} = \sum_{i=1}^{N_g}\sum_{j=1}^{N_g} i\, p_{ij}`. Always defined.
@@ -314,6 +322,10 @@ def joint_avg(s: GLCMStats) -> float:
 
 def joint_var(s: GLCMStats) -> float:
     r"""Joint variance (IBSI: UR99).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -327,6 +339,10 @@ def joint_var(s: GLCMStats) -> float:
 def joint_entr(s: GLCMStats) -> float:
     r"""Joint entropy (IBSI: TU9B).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.joint.entr} = -\sum_{i}\sum_{j} p_{ij} \log_2 p_{ij}`, with
@@ -338,6 +354,10 @@ def joint_entr(s: GLCMStats) -> float:
 def diff_avg(s: GLCMStats) -> float:
     r"""Difference average (IBSI: TF7R).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.diff.avg} = \sum_{k=0}^{N_g-1} k\, p_{i-j,k}`. Always defined.
@@ -347,6 +367,10 @@ def diff_avg(s: GLCMStats) -> float:
 
 def diff_var(s: GLCMStats) -> float:
     r"""Difference variance (IBSI: D3YU).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -360,6 +384,10 @@ def diff_var(s: GLCMStats) -> float:
 def diff_entr(s: GLCMStats) -> float:
     r"""Difference entropy (IBSI: NTRS).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.diff.entr} = -\sum_{k=0}^{N_g-1} p_{i-j,k} \log_2 p_{i-j,k}`. Always defined.
@@ -370,6 +398,10 @@ def diff_entr(s: GLCMStats) -> float:
 def sum_avg(s: GLCMStats) -> float:
     r"""Sum average (IBSI: ZGXS).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.sum.avg} = \sum_{k=2}^{2N_g} k\, p_{i+j,k}`. Always defined.
@@ -379,6 +411,10 @@ def sum_avg(s: GLCMStats) -> float:
 
 def sum_var(s: GLCMStats) -> float:
     r"""Sum variance (IBSI: OEEB).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -392,6 +428,10 @@ def sum_var(s: GLCMStats) -> float:
 def sum_entr(s: GLCMStats) -> float:
     r"""Sum entropy (IBSI: P6QZ).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.sum.entr} = -\sum_{k=2}^{2N_g} p_{i+j,k} \log_2 p_{i+j,k}`. Always defined.
@@ -401,6 +441,10 @@ def sum_entr(s: GLCMStats) -> float:
 
 def energy(s: GLCMStats) -> float:
     r"""Angular second moment, or energy (IBSI: 8ZQL).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -412,6 +456,10 @@ def energy(s: GLCMStats) -> float:
 def contrast(s: GLCMStats) -> float:
     r"""Contrast (IBSI: ACUI).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.contrast} = \sum_{i}\sum_{j} (i - j)^2 p_{ij}`. Always defined.
@@ -421,6 +469,10 @@ def contrast(s: GLCMStats) -> float:
 
 def dissimilarity(s: GLCMStats) -> float:
     r"""Dissimilarity (IBSI: 8S9J).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -433,6 +485,10 @@ def dissimilarity(s: GLCMStats) -> float:
 def inv_diff(s: GLCMStats) -> float:
     r"""Inverse difference (IBSI: IB1Z).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.inv.diff} = \sum_{k=0}^{N_g-1} \frac{p_{i-j,k}}{1 + k}`. Always defined.
@@ -442,6 +498,10 @@ def inv_diff(s: GLCMStats) -> float:
 
 def inv_diff_norm(s: GLCMStats) -> float:
     r"""Normalised inverse difference (IBSI: NDRX).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -454,6 +514,10 @@ def inv_diff_norm(s: GLCMStats) -> float:
 def inv_diff_mom(s: GLCMStats) -> float:
     r"""Inverse difference moment, or homogeneity (IBSI: WF0Z).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.inv.diff.mom} = \sum_{k=0}^{N_g-1} \frac{p_{i-j,k}}{1 + k^2}`. Always defined.
@@ -463,6 +527,10 @@ def inv_diff_mom(s: GLCMStats) -> float:
 
 def inv_diff_mom_norm(s: GLCMStats) -> float:
     r"""Normalised inverse difference moment (IBSI: 1QCO).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -475,6 +543,10 @@ def inv_diff_mom_norm(s: GLCMStats) -> float:
 def inv_var(s: GLCMStats) -> float:
     r"""Inverse variance (IBSI: E8JP).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.inv.var} = \sum_{k=1}^{N_g-1} \frac{p_{i-j,k}}{k^2}`. The sum starts at
@@ -486,6 +558,10 @@ def inv_var(s: GLCMStats) -> float:
 
 def corr(s: GLCMStats) -> float:
     r"""Correlation (IBSI: NI2N).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -505,6 +581,10 @@ def corr(s: GLCMStats) -> float:
 def auto_corr(s: GLCMStats) -> float:
     r"""Autocorrelation (IBSI: QWB0).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.auto.corr} = \sum_{i}\sum_{j} i\, j\, p_{ij}`. Always defined.
@@ -519,6 +599,10 @@ def _cluster_moment(s: GLCMStats, power: int) -> float:
 def clust_tend(s: GLCMStats) -> float:
     r"""Cluster tendency (IBSI: DG8W).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.clust.tend} = \sum_{i}\sum_{j} (i + j - \mu_{i.} - \mu_{.j})^2 p_{ij}`
@@ -529,6 +613,10 @@ def clust_tend(s: GLCMStats) -> float:
 
 def clust_shade(s: GLCMStats) -> float:
     r"""Cluster shade (IBSI: 7NFM).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -541,6 +629,10 @@ def clust_shade(s: GLCMStats) -> float:
 def clust_prom(s: GLCMStats) -> float:
     r"""Cluster prominence (IBSI: AE86).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{cm.clust.prom} = \sum_{i}\sum_{j} (i + j - \mu_{i.} - \mu_{.j})^4 p_{ij}`.
@@ -551,6 +643,10 @@ def clust_prom(s: GLCMStats) -> float:
 
 def info_corr_1(s: GLCMStats) -> float:
     r"""Information correlation 1 (IBSI: R8DG).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -572,6 +668,10 @@ def info_corr_1(s: GLCMStats) -> float:
 
 def info_corr_2(s: GLCMStats) -> float:
     r"""Information correlation 2 (IBSI: JN9H).
+
+    Returns
+    -------
+    float
 
     Notes
     -----

@@ -299,6 +299,10 @@ class GLRLMStats:
 def sre(s: GLRLMStats) -> float:
     r"""Short runs emphasis (IBSI: 22OV).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.sre} = \frac{1}{N_s}\sum_{j=1}^{N_r} \frac{r_{.j}}{j^2}`. Always defined.
@@ -308,6 +312,10 @@ def sre(s: GLRLMStats) -> float:
 
 def lre(s: GLRLMStats) -> float:
     r"""Long runs emphasis (IBSI: W4KF).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -319,6 +327,10 @@ def lre(s: GLRLMStats) -> float:
 def lgre(s: GLRLMStats) -> float:
     r"""Low grey level run emphasis (IBSI: V3SW).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.lgre} = \frac{1}{N_s}\sum_{i=1}^{N_g} \frac{r_{i.}}{i^2}`. Always defined.
@@ -329,6 +341,10 @@ def lgre(s: GLRLMStats) -> float:
 def hgre(s: GLRLMStats) -> float:
     r"""High grey level run emphasis (IBSI: G3QZ).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.hgre} = \frac{1}{N_s}\sum_{i=1}^{N_g} i^2 r_{i.}`. Always defined.
@@ -338,6 +354,10 @@ def hgre(s: GLRLMStats) -> float:
 
 def srlge(s: GLRLMStats) -> float:
     r"""Short run low grey level emphasis (IBSI: HTZT).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -350,6 +370,10 @@ def srlge(s: GLRLMStats) -> float:
 def srhge(s: GLRLMStats) -> float:
     r"""Short run high grey level emphasis (IBSI: GD3A).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.srhge} = \frac{1}{N_s}\sum_{i}\sum_{j} \frac{i^2 r_{ij}}{j^2}`.
@@ -360,6 +384,10 @@ def srhge(s: GLRLMStats) -> float:
 
 def lrlge(s: GLRLMStats) -> float:
     r"""Long run low grey level emphasis (IBSI: IVPO).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -372,6 +400,10 @@ def lrlge(s: GLRLMStats) -> float:
 def lrhge(s: GLRLMStats) -> float:
     r"""Long run high grey level emphasis (IBSI: 3KUM).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.lrhge} = \frac{1}{N_s}\sum_{i}\sum_{j} i^2 j^2 r_{ij}`. Always defined.
@@ -381,6 +413,10 @@ def lrhge(s: GLRLMStats) -> float:
 
 def glnu(s: GLRLMStats) -> float:
     r"""Grey level non-uniformity (IBSI: R5YN).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -392,6 +428,10 @@ def glnu(s: GLRLMStats) -> float:
 def glnu_norm(s: GLRLMStats) -> float:
     r"""Normalised grey level non-uniformity (IBSI: OVBL).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.glnu.norm} = \frac{1}{N_s^2}\sum_{i=1}^{N_g} r_{i.}^2`. Always defined.
@@ -401,6 +441,10 @@ def glnu_norm(s: GLRLMStats) -> float:
 
 def rlnu(s: GLRLMStats) -> float:
     r"""Run length non-uniformity (IBSI: W92Y).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -412,6 +456,10 @@ def rlnu(s: GLRLMStats) -> float:
 def rlnu_norm(s: GLRLMStats) -> float:
     r"""Normalised run length non-uniformity (IBSI: IC23).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.rlnu.norm} = \frac{1}{N_s^2}\sum_{j=1}^{N_r} r_{.j}^2`. Always defined.
@@ -421,6 +469,10 @@ def rlnu_norm(s: GLRLMStats) -> float:
 
 def run_perc(s: GLRLMStats) -> float:
     r"""Run percentage (IBSI: 9ZK5).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -432,6 +484,10 @@ def run_perc(s: GLRLMStats) -> float:
 
 def gl_var(s: GLRLMStats) -> float:
     r"""Grey level variance (IBSI: 8CE5).
+
+    Returns
+    -------
+    float
 
     Notes
     -----
@@ -445,6 +501,10 @@ def gl_var(s: GLRLMStats) -> float:
 def rl_var(s: GLRLMStats) -> float:
     r"""Run length variance (IBSI: SXLW).
 
+    Returns
+    -------
+    float
+
     Notes
     -----
     :math:`F_{rlm.rl.var} = \sum_{i}\sum_{j} (j - \mu)^2 p_{ij}`,
@@ -456,6 +516,10 @@ def rl_var(s: GLRLMStats) -> float:
 
 def run_entr(s: GLRLMStats) -> float:
     r"""Run entropy (IBSI: HJ9O).
+
+    Returns
+    -------
+    float
 
     Notes
     -----

@@ -40,7 +40,18 @@ def bundled_data_dir() -> Path:
 
 
 def ibsi1_dir() -> Path:
-    """Folder of the bundled IBSI-1 phantoms and tables."""
+    """Folder of the bundled IBSI-1 phantoms and tables.
+
+    Returns
+    -------
+    Path
+        ``data/ibsi1`` under :func:`bundled_data_dir`.
+
+    Raises
+    ------
+    InputError
+        The bundled data folder cannot be found.
+    """
     return bundled_data_dir() / "ibsi1"
 
 
