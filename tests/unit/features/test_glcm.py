@@ -13,51 +13,20 @@ import itertools
 
 import numpy as np
 import pytest
+from _helpers import (
+    AGGS_2D,
+    IBSI_EXAMPLE,
+    as_ibsi,
+    assert_feature_functions_cite_ids,
+    ct_config_a,
+    table_ids,
+)
 
-from conftest import IBSI1, assert_matches_reference
+from conftest import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, GeometryError, MaskError, SettingsError
 from voxelomics.features import glcm
 from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
-from voxelomics.features.registry import column_name, ibsi_column_name
-
-AGGS_2D = [Aggregation.D2_AVG, Aggregation.D2_SMRG, Aggregation.D25_DMRG, Aggregation.D25_VMRG]
-
-#: The IBSI manual's example image (section "Grey level co-occurrence based features").
-IBSI_EXAMPLE = np.array([[[1, 2, 2, 3], [1, 2, 3, 3], [4, 2, 4, 1], [4, 1, 2, 3]]])
-
-
-def _round_sig(x: float, digits: int = 3) -> float:
-    return float(f"{x:.{digits}g}") if np.isfinite(x) else x
-
-
-def _as_ibsi(values: dict[str, float], module, aggregation, reference, config) -> tuple[dict, list]:
-    """Rename readable columns to IBSI tags; round where the reference has no tolerance."""
-    ref = reference[reference["config"] == config].set_index("tag")
-    out, tags = {}, []
-    for spec in module.FEATURES:
-        tag = ibsi_column_name(spec, aggregation)
-        if tag not in ref.index:
-            continue
-        v = values[column_name(spec, aggregation)]
-        out[tag] = _round_sig(v) if ref.loc[tag, "tolerance"] == 0 else v
-        tags.append(tag)
-    return out, tags
-
-
-def _ct_config_a():
-    """CT phantom, IBSI configuration A: no resampling, [-500, 400] HU, FBS 25 HU from -500."""
-    import SimpleITK as sitk
-
-    hu = sitk.GetArrayFromImage(
-        sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz"))
-    )
-    roi = (
-        sitk.GetArrayFromImage(sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/mask/mask.nii.gz"))) > 0
-    )
-    roi &= (hu >= -500) & (hu <= 400)
-    levels = np.zeros(hu.shape, dtype=np.int64)
-    levels[roi] = np.floor((hu[roi] + 500) / 25).astype(np.int64) + 1
-    return levels, roi, 36
+from voxelomics.features.registry import column_name
 
 
 # ------------------------------------------------------------------ IBSI reference values
@@ -66,14 +35,14 @@ def _ct_config_a():
 def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference, aggregation):
     image, mask, _ = digital_phantom
     values = glcm.compute(image.astype(np.int64), mask, 6, aggregations=[aggregation])
-    ibsi, tags = _as_ibsi(values, glcm, aggregation, ibsi_reference, "dig")
+    ibsi, tags = as_ibsi(values, glcm, aggregation, ibsi_reference, "dig")
     assert len(tags) == 25
     assert_matches_reference(ibsi, ibsi_reference, "dig", tags)
 
 
 @pytest.fixture(scope="module")
 def config_a_values():
-    levels, roi, n_levels = _ct_config_a()
+    levels, roi, _, n_levels = ct_config_a()
     assert levels[roi].min() >= 1 and levels[roi].max() <= n_levels
     return glcm.compute(levels, roi, n_levels, aggregations=AGGS_2D)
 
@@ -81,7 +50,7 @@ def config_a_values():
 @pytest.mark.ibsi
 @pytest.mark.parametrize("aggregation", AGGS_2D, ids=lambda a: a.value)
 def test_ct_phantom_config_a_matches_ibsi(config_a_values, ibsi_reference, aggregation):
-    ibsi, tags = _as_ibsi(config_a_values, glcm, aggregation, ibsi_reference, "A")
+    ibsi, tags = as_ibsi(config_a_values, glcm, aggregation, ibsi_reference, "A")
     assert len(tags) == 25
     assert_matches_reference(ibsi, ibsi_reference, "A", tags)
 
@@ -236,9 +205,7 @@ def test_stats_marginals_on_manual_example():
 
 # ------------------------------------------------------------------ registry contract
 def test_feature_specs_match_ibsi_table(ibsi_reference):
-    ref = ibsi_reference[ibsi_reference["tag"].str.startswith("cm_")]
-    base = ref["tag"].str.replace(r"_(2D|2_5D|3D)_(avg|comb)$", "", regex=True)
-    ids = dict(zip(base, ref["ibsi_code"], strict=True))
+    ids = table_ids(ibsi_reference, "cm_")
     specs = glcm.FEATURES
     assert len(specs) == 25 and len({s.name for s in specs}) == 25
     assert {s.ibsi_tag for s in specs} == set(ids)
@@ -248,11 +215,7 @@ def test_feature_specs_match_ibsi_table(ibsi_reference):
 
 
 def test_feature_functions_cite_their_ibsi_id():
-    for spec, fn in glcm._TABLE:
-        summary = inspect.getdoc(fn).splitlines()[0]
-        assert summary.endswith(f"(IBSI: {spec.ibsi_id}).") and "Notes" in inspect.getdoc(fn), (
-            fn.__name__
-        )
+    assert_feature_functions_cite_ids(glcm._TABLE)
 
 
 def test_compute_returns_requested_columns_only():

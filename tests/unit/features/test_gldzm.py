@@ -7,77 +7,38 @@ tolerance; computed values are rounded to three significant figures for those ro
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
+from _helpers import (
+    IBSI_EXAMPLE,
+    ZONE_AGGS,
+    as_ibsi,
+    assert_feature_functions_cite_ids,
+    ct_config_a,
+    phantom_levels,
+    table_ids,
+)
 
-from conftest import IBSI1, assert_matches_reference
+from conftest import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, GeometryError, MaskError, SettingsError
 from voxelomics.features import gldzm
 from voxelomics.features._texture import Aggregation
-from voxelomics.features.registry import column_name, ibsi_column_name
-
-ZONE_AGGS = [Aggregation.ZONE_2D, Aggregation.ZONE_25D, Aggregation.ZONE_3D]
-
-#: The IBSI manual's 2D example image (sections 3.8-3.11).
-IBSI_EXAMPLE = np.array([[[1, 2, 2, 3], [1, 2, 3, 3], [4, 2, 4, 1], [4, 1, 2, 3]]])
-
-
-def _round_sig(x: float, digits: int = 3) -> float:
-    return float(f"{x:.{digits}g}") if np.isfinite(x) else x
-
-
-def _as_ibsi(values, module, aggregation, reference, config):
-    """Rename readable columns to IBSI tags; round where the reference has no tolerance."""
-    ref = reference[reference["config"] == config].set_index("tag")
-    out, tags = {}, []
-    for spec in module.FEATURES:
-        tag = ibsi_column_name(spec, aggregation)
-        if tag not in ref.index:
-            continue
-        v = values[column_name(spec, aggregation)]
-        out[tag] = _round_sig(v) if ref.loc[tag, "tolerance"] == 0 else v
-        tags.append(tag)
-    return out, tags
-
-
-def _phantom_levels(digital_phantom):
-    image, mask, _ = digital_phantom
-    levels = np.where(mask, image, 0).astype(np.int64)
-    return levels, mask
-
-
-def _ct_config_a():
-    """CT phantom, IBSI configuration A: no resampling, [-500, 400] HU, FBS 25 HU from -500."""
-    import SimpleITK as sitk
-
-    hu = sitk.GetArrayFromImage(
-        sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz"))
-    )
-    morph = (
-        sitk.GetArrayFromImage(sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/mask/mask.nii.gz"))) > 0
-    )
-    roi = morph & (hu >= -500) & (hu <= 400)
-    levels = np.zeros(hu.shape, dtype=np.int64)
-    levels[roi] = np.floor((hu[roi] + 500) / 25).astype(np.int64) + 1
-    return levels, roi, morph, 36
 
 
 # ----------------------------------------------------------------------------- IBSI values
 @pytest.mark.ibsi
 @pytest.mark.parametrize("aggregation", ZONE_AGGS, ids=lambda a: a.value)
 def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference, aggregation):
-    levels, mask = _phantom_levels(digital_phantom)
+    levels, mask = phantom_levels(digital_phantom)
     values = gldzm.compute(levels, mask, 6, aggregations=[aggregation])
-    ibsi, tags = _as_ibsi(values, gldzm, aggregation, ibsi_reference, "dig")
+    ibsi, tags = as_ibsi(values, gldzm, aggregation, ibsi_reference, "dig")
     assert len(tags) == 16
     assert_matches_reference(ibsi, ibsi_reference, "dig", tags)
 
 
 @pytest.fixture(scope="module")
 def config_a():
-    return _ct_config_a()
+    return ct_config_a()
 
 
 @pytest.mark.ibsi
@@ -86,7 +47,7 @@ def test_ct_phantom_config_a_matches_ibsi(config_a, ibsi_reference):
     levels, roi, morph, n_levels = config_a
     values = gldzm.compute(levels, roi, n_levels, aggregations=["2d", "2_5d"], morph_mask=morph)
     for aggregation in (Aggregation.ZONE_2D, Aggregation.ZONE_25D):
-        ibsi, tags = _as_ibsi(values, gldzm, aggregation, ibsi_reference, "A")
+        ibsi, tags = as_ibsi(values, gldzm, aggregation, ibsi_reference, "A")
         assert len(tags) == 16
         assert_matches_reference(ibsi, ibsi_reference, "A", tags)
 
@@ -148,7 +109,7 @@ def test_distance_comes_from_the_morphological_mask():
 
 
 def test_merged_matrix_is_sum_of_slice_matrices(digital_phantom):
-    levels, mask = _phantom_levels(digital_phantom)
+    levels, mask = phantom_levels(digital_phantom)
     per_slice = gldzm.gldzm_matrices(levels, mask, 6, aggregation="2d")
     (merged,) = gldzm.gldzm_matrices(levels, mask, 6, aggregation="2_5d")
     width = merged.dense().shape[1]
@@ -158,7 +119,7 @@ def test_merged_matrix_is_sum_of_slice_matrices(digital_phantom):
 
 
 def test_invariant_to_padding_outside_mask(digital_phantom):
-    levels, mask = _phantom_levels(digital_phantom)
+    levels, mask = phantom_levels(digital_phantom)
     rng = np.random.default_rng(0)
     big = rng.integers(-5, 50, size=(8, 9, 11))
     big_mask = np.zeros(big.shape, dtype=bool)
@@ -181,9 +142,7 @@ def test_single_voxel_is_defined():
 
 # ----------------------------------------------------------------------- registry/docs
 def test_feature_specs_match_ibsi_table(ibsi_reference):
-    ref = ibsi_reference[ibsi_reference["tag"].str.startswith("dzm_")]
-    base = ref["tag"].str.replace(r"_(2D|2_5D|3D)$", "", regex=True)
-    ids = dict(zip(base, ref["ibsi_code"], strict=True))
+    ids = table_ids(ibsi_reference, "dzm_")
     assert {s.ibsi_tag for s in gldzm.FEATURES} == set(ids)
     assert len(gldzm.FEATURES) == 16
     for s in gldzm.FEATURES:
@@ -192,10 +151,9 @@ def test_feature_specs_match_ibsi_table(ibsi_reference):
 
 
 def test_feature_functions_cite_their_ibsi_id():
-    for spec in gldzm.FEATURES:
-        fn = getattr(gldzm, spec.name.removeprefix("gldzm_"))
-        doc = inspect.getdoc(fn)
-        assert doc.splitlines()[0].endswith(f"(IBSI: {spec.ibsi_id}).") and "Notes" in doc
+    assert_feature_functions_cite_ids(
+        (spec, getattr(gldzm, spec.name.removeprefix("gldzm_"))) for spec in gldzm.FEATURES
+    )
 
 
 # ------------------------------------------------------------------------------ errors

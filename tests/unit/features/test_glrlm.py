@@ -11,34 +11,20 @@ import inspect
 
 import numpy as np
 import pytest
+from _helpers import (
+    AGGS_2D,
+    IBSI_EXAMPLE,
+    as_ibsi,
+    assert_feature_functions_cite_ids,
+    ct_config_a,
+    table_ids,
+)
 
-from conftest import IBSI1, assert_matches_reference
+from conftest import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, SettingsError
 from voxelomics.features import glrlm
 from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
-from voxelomics.features.registry import column_name, ibsi_column_name
-
-AGGS_2D = [Aggregation.D2_AVG, Aggregation.D2_SMRG, Aggregation.D25_DMRG, Aggregation.D25_VMRG]
-
-#: The IBSI manual's example image (one slice, grey levels 1..4).
-IBSI_EXAMPLE = np.array([[[1, 2, 2, 3], [1, 2, 3, 3], [4, 2, 4, 1], [4, 1, 2, 3]]])
-
-
-def _round_sig(x: float, digits: int = 3) -> float:
-    return float(f"{x:.{digits}g}") if np.isfinite(x) else x
-
-
-def _as_ibsi(values, aggregation, reference, config):
-    ref = reference[reference["config"] == config].set_index("tag")
-    out, tags = {}, []
-    for spec in glrlm.FEATURES:
-        tag = ibsi_column_name(spec, aggregation)
-        if tag not in ref.index:
-            continue
-        v = values[column_name(spec, aggregation)]
-        out[tag] = _round_sig(v) if ref.loc[tag, "tolerance"] == 0 else v
-        tags.append(tag)
-    return out, tags
+from voxelomics.features.registry import column_name
 
 
 # ------------------------------------------------------------------ IBSI reference values
@@ -47,7 +33,7 @@ def _as_ibsi(values, aggregation, reference, config):
 def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference, aggregation):
     image, mask, _ = digital_phantom
     values = glrlm.compute(image.astype(np.int64), mask, 6, aggregations=[aggregation])
-    ibsi, tags = _as_ibsi(values, aggregation, ibsi_reference, "dig")
+    ibsi, tags = as_ibsi(values, glrlm, aggregation, ibsi_reference, "dig")
     assert len(tags) == 16
     assert_matches_reference(ibsi, ibsi_reference, "dig", tags)
 
@@ -55,25 +41,15 @@ def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference, aggregati
 @pytest.fixture(scope="module")
 def config_a_values():
     """CT phantom, IBSI configuration A: no resampling, [-500, 400] HU, FBS 25 HU from -500."""
-    import SimpleITK as sitk
-
-    hu = sitk.GetArrayFromImage(
-        sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz"))
-    )
-    roi = (
-        sitk.GetArrayFromImage(sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/mask/mask.nii.gz"))) > 0
-    )
-    roi &= (hu >= -500) & (hu <= 400)
-    levels = np.zeros(hu.shape, dtype=np.int64)
-    levels[roi] = np.floor((hu[roi] + 500) / 25).astype(np.int64) + 1
+    levels, roi, _, n_levels = ct_config_a()
     assert levels[roi].max() <= 36
-    return glrlm.compute(levels, roi, 36, aggregations=AGGS_2D)
+    return glrlm.compute(levels, roi, n_levels, aggregations=AGGS_2D)
 
 
 @pytest.mark.ibsi
 @pytest.mark.parametrize("aggregation", AGGS_2D, ids=lambda a: a.value)
 def test_ct_phantom_config_a_matches_ibsi(config_a_values, ibsi_reference, aggregation):
-    ibsi, tags = _as_ibsi(config_a_values, aggregation, ibsi_reference, "A")
+    ibsi, tags = as_ibsi(config_a_values, glrlm, aggregation, ibsi_reference, "A")
     assert len(tags) == 16
     assert_matches_reference(ibsi, ibsi_reference, "A", tags)
 
@@ -232,9 +208,7 @@ def test_single_voxel_roi_hand_values():
 
 # ------------------------------------------------------------------ registry contract
 def test_feature_specs_match_ibsi_table(ibsi_reference):
-    ref = ibsi_reference[ibsi_reference["tag"].str.startswith("rlm_")]
-    base = ref["tag"].str.replace(r"_(2D|2_5D|3D)_(avg|comb)$", "", regex=True)
-    ids = dict(zip(base, ref["ibsi_code"], strict=True))
+    ids = table_ids(ibsi_reference, "rlm_")
     specs = glrlm.FEATURES
     assert len(specs) == 16 and len({s.name for s in specs}) == 16
     assert {s.ibsi_tag for s in specs} == set(ids)
@@ -244,11 +218,7 @@ def test_feature_specs_match_ibsi_table(ibsi_reference):
 
 
 def test_feature_functions_cite_their_ibsi_id():
-    for spec, fn in glrlm._TABLE:
-        summary = inspect.getdoc(fn).splitlines()[0]
-        assert summary.endswith(f"(IBSI: {spec.ibsi_id}).") and "Notes" in inspect.getdoc(fn), (
-            fn.__name__
-        )
+    assert_feature_functions_cite_ids(glrlm._TABLE)
 
 
 # ------------------------------------------------------------------ errors
