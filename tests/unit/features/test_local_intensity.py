@@ -4,35 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import read_ct_phantom, to_ibsi
 
-from conftest import IBSI1, assert_matches_reference
+from conftest import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, FeatureError, GeometryError, MaskError
 from voxelomics.features import local_intensity
 
 TAG = {s.name: s.ibsi_tag for s in local_intensity.FEATURES}
 
 
-def _by_tag(values):
-    return {TAG[k]: v for k, v in values.items()}
-
-
 @pytest.fixture(scope="module")
 def ct_config_a():
     """CT phantom, IBSI configuration A: no resampling, rounded HU, intensity mask [-500, 400]."""
-    import SimpleITK as sitk
-
-    img = sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz"))
-    msk = sitk.ReadImage(str(IBSI1 / "ct_phantom/nifti/mask/mask.nii.gz"))
-    image = np.round(sitk.GetArrayFromImage(img).astype(np.float64))
-    mask = sitk.GetArrayFromImage(msk) > 0
-    return image, mask & (image >= -500) & (image <= 400), tuple(img.GetSpacing())[::-1]
+    hu, mask, spacing = read_ct_phantom()
+    image = np.round(hu)
+    return image, mask & (image >= -500) & (image <= 400), spacing
 
 
 def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference):
     """The manual prints these two values without tolerance ("—", stored as 0) and to three
     significant digits, so the computed value must round to the printed one."""
     image, mask, spacing = digital_phantom
-    values = _by_tag(local_intensity.compute(image, mask, spacing))
+    values = to_ibsi(local_intensity.compute(image, mask, spacing), local_intensity)
     ref = ibsi_reference[(ibsi_reference["config"] == "dig") & ibsi_reference["tag"].str.startswith("loc_")]
     assert set(ref["tag"]) == set(TAG.values())
     for tag, expected in zip(ref["tag"], ref["value"], strict=True):
@@ -42,7 +35,7 @@ def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference):
 @pytest.mark.ibsi
 def test_ct_phantom_config_a_matches_ibsi(ct_config_a, ibsi_reference):
     image, mask, spacing = ct_config_a
-    values = _by_tag(local_intensity.compute(image, mask, spacing))
+    values = to_ibsi(local_intensity.compute(image, mask, spacing), local_intensity)
     assert_matches_reference(values, ibsi_reference, "A", list(TAG.values()))
 
 

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import to_ibsi
 from scipy.spatial import ConvexHull
 from scipy.spatial.transform import Rotation
 from scipy.special import eval_legendre
@@ -24,10 +25,6 @@ from voxelomics.features._ellipsoid import ellipsoid_surface_area, mvee_semi_axe
 from voxelomics.features._mesh import oriented_minimum_bounding_box
 
 TAG = {s.name: s.ibsi_tag for s in morphology.FEATURES}
-
-
-def _by_tag(values: dict[str, float]) -> dict[str, float]:
-    return {TAG[k]: v for k, v in values.items()}
 
 
 def _reference_tags(reference: pd.DataFrame, config: str) -> list[str]:
@@ -87,7 +84,7 @@ def _ct_phantom_config(config: str):
 
 def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference):
     image, mask, spacing = digital_phantom
-    values = _by_tag(morphology.compute(mask, mask, image, spacing))
+    values = to_ibsi(morphology.compute(mask, mask, image, spacing), morphology)
     tags = _reference_tags(ibsi_reference, "dig")
     assert len(tags) == 25  # 29 features less OMBB and MVEE (no consensus)
     assert_matches_reference(values, ibsi_reference, "dig", tags)
@@ -97,7 +94,7 @@ def test_digital_phantom_matches_ibsi(digital_phantom, ibsi_reference):
 @pytest.mark.parametrize("config", ["A", "B", "C"])
 def test_ct_phantom_matches_ibsi(config, ibsi_reference):
     image, mask, intensity_mask, spacing = _ct_phantom_config(config)
-    values = _by_tag(morphology.compute(mask, intensity_mask, image, spacing))
+    values = to_ibsi(morphology.compute(mask, intensity_mask, image, spacing), morphology)
     tags = _reference_tags(ibsi_reference, config)
     assert len(tags) >= 24
     assert_matches_reference(values, ibsi_reference, config, tags)
