@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 from scipy.spatial import ConvexHull
-from scipy.spatial.transform import Rotation
 from skimage.measure import marching_cubes
 
 from voxelomics.errors import FeatureError
@@ -195,38 +194,116 @@ def _box_of(points: np.ndarray, axes: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.prod(ext)), ext
 
 
-def _plane_basis(normal: np.ndarray) -> np.ndarray:
-    """Two unit vectors (rows) orthogonal to ``normal`` and to each other."""
-    helper = np.eye(3)[int(np.argmin(np.abs(normal)))]
-    u = np.cross(normal, helper)
-    u /= np.linalg.norm(u)
-    return np.stack([u, np.cross(normal, u)])
+def _rotation_matrix(rotvec: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a rotation vector (axis times angle in radians), Rodrigues' formula."""
+    angle = float(np.sqrt(rotvec @ rotvec))
+    if angle < 1e-300:
+        return np.eye(3)
+    x, y, z = rotvec / angle
+    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
 
 
-def _min_area_rectangle(q: np.ndarray) -> tuple[float, np.ndarray]:
-    """Minimum-area enclosing rectangle of 2D points by rotating calipers.
+def _hull_edges(points: np.ndarray):
+    """Convex hull of ``points`` as unit facet normals and edges.
 
-    One side of the optimal rectangle is collinear with an edge of the 2D convex hull
-    (Freeman & Shapira 1975), so every hull edge direction is tried at once.
-    Returns the area and the unit direction (2,) of one rectangle side.
+    Returns
+    -------
+    normals : ndarray of shape (n_facets, 3)
+        Unit outward facet normals.
+    edges : ndarray of shape (n_edges, 2)
+        Vertex index pairs, each hull edge once.
+    facets : ndarray of shape (n_edges, 2)
+        The two facets sharing each edge.
+    """
+    hull = ConvexHull(points)
+    simplices, neighbors = hull.simplices, hull.neighbors
+    facet = np.repeat(np.arange(len(simplices)), 3)
+    other = neighbors.ravel()
+    # neighbour k of a triangle lies across the edge opposite its vertex k
+    a = simplices[:, [1, 2, 0]].ravel()
+    b = simplices[:, [2, 0, 1]].ravel()
+    keep = facet < other
+    normals = hull.equations[:, :3]
+    normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+    return normals, np.stack([a[keep], b[keep]], 1), np.stack([facet[keep], other[keep]], 1)
+
+
+def _face_flush_boxes(pts: np.ndarray, normals: np.ndarray):
+    """Smallest box with one face orthogonal to one of ``normals`` (unit rows).
+
+    For a direction :math:`n`, the convex hull of the points projected on the plane
+    orthogonal to :math:`n` is the projection of the *silhouette* edges of the 3D hull (edges
+    whose two facets face opposite ways along :math:`n`, or one sideways). The minimum-area
+    enclosing rectangle has a side collinear with a 2D hull edge (Freeman & Shapira 1975), so
+    the projected silhouette edges are the complete set of rectangle orientations to try. All
+    (normal, silhouette edge) pairs are evaluated at once, in blocks of bounded memory. Extra
+    candidate edges cannot give a wrong box (every candidate box encloses all points), so the
+    silhouette test is inclusive.
+
+    Returns ``(volume, axes)`` of the best candidate, or None when the hull is degenerate.
     """
     try:
-        hull = ConvexHull(q)
-        qh = q[hull.vertices]
-    except Exception:  # collinear projection: zero-area rectangle along the point line
-        qh = q
-    edges = np.roll(qh, -1, axis=0) - qh
-    lengths = np.linalg.norm(edges, axis=1)
-    keep = lengths > 0
-    if not np.any(keep):
-        return 0.0, np.array([1.0, 0.0])
-    e = edges[keep] / lengths[keep, None]
-    n = np.stack([-e[:, 1], e[:, 0]], axis=1)
-    pe = qh @ e.T  # (n_points, n_edges)
-    pn = qh @ n.T
-    areas = (pe.max(0) - pe.min(0)) * (pn.max(0) - pn.min(0))
-    k = int(np.argmin(areas))
-    return float(areas[k]), e[k]
+        hull_normals, edges, facets = _hull_edges(pts)
+    except Exception:  # flat point set: no 3D hull, the caller keeps the axis-aligned box
+        return None
+    dots = normals @ hull_normals.T  # (n_normals, n_facets)
+    sil = dots[:, facets[:, 0]] * dots[:, facets[:, 1]] <= 1e-10
+    i_n_all, i_e_all = np.nonzero(sil)
+    i_n = i_n_all
+    vec = pts[edges[i_e_all, 0]] - pts[edges[i_e_all, 1]]
+    nrm = normals[i_n]
+    u = vec - np.einsum("ij,ij->i", vec, nrm)[:, None] * nrm
+    length = np.linalg.norm(u, axis=1)
+    ok = length > 1e-12 * max(float(np.abs(pts).max()), 1.0)
+    if not np.any(ok):
+        return None
+    i_n, u, nrm = i_n[ok], u[ok] / length[ok, None], nrm[ok]
+    w = np.cross(nrm, u)
+    # the 2D hull vertices are silhouette-edge end points: project only those, per normal.
+    # Flat layout: one row per (candidate, silhouette vertex of its normal) pair.
+    on_sil = np.zeros((len(normals), len(pts)), dtype=bool)
+    on_sil[i_n_all, edges[i_e_all, 0]] = True
+    on_sil[i_n_all, edges[i_e_all, 1]] = True
+    rows, cols = np.nonzero(on_sil)  # rows sorted: vertices of normal r are contiguous
+    n_sil = np.bincount(rows, minlength=len(normals))
+    first = np.cumsum(n_sil) - n_sil
+    rep = n_sil[i_n]
+    ends = np.cumsum(rep)
+    starts = ends - rep
+    # 2D coordinates of every point in an in-plane basis (e1, e2) of every normal, and the
+    # candidate sides as (cos, sin) in that basis; w = n x u is (-sin, cos)
+    helper = np.eye(3)[np.argmin(np.abs(normals), axis=1)]
+    e1 = np.cross(normals, helper)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(normals, e1)
+    q1 = (e1 @ pts.T).ravel()  # index: normal * n_points + vertex
+    q2 = (e2 @ pts.T).ravel()
+    cos = np.einsum("ij,ij->i", u, e1[i_n])
+    sin = np.einsum("ij,ij->i", u, e2[i_n])
+    vol = np.empty(len(u))
+    # blocks of whole candidates with about _PAIR_CHUNK / 4 pairs each (memory reused)
+    bounds = np.searchsorted(ends, np.arange(0, int(ends[-1]), _PAIR_CHUNK // 4), side="right")
+    bounds = np.unique(np.concatenate([bounds, [len(u)]]))
+    lo = 0
+    for hi in bounds[bounds > 0]:
+        c = slice(lo, hi)
+        r = rep[c]
+        s0 = starts[c] - starts[lo]
+        cand = np.repeat(np.arange(lo, hi), r)
+        flat = cols[np.repeat(first[i_n[c]] - s0, r) + np.arange(len(cand))]
+        flat += np.repeat(i_n[c] * len(pts), r)
+        x, y = q1[flat], q2[flat]
+        cc, ss = cos[cand], sin[cand]
+        pu = x * cc + y * ss
+        pw = y * cc - x * ss
+        vol[c] = (np.maximum.reduceat(pu, s0) - np.minimum.reduceat(pu, s0)) * (
+            np.maximum.reduceat(pw, s0) - np.minimum.reduceat(pw, s0))
+        lo = hi
+    proj_n = pts @ normals.T
+    vol *= (proj_n.max(axis=0) - proj_n.min(axis=0))[i_n]
+    k = int(np.argmin(vol))
+    return float(vol[k]), np.stack([nrm[k], u[k], w[k]])
 
 
 def oriented_minimum_bounding_box(hull_points: np.ndarray, face_normals: np.ndarray):
@@ -252,7 +329,8 @@ def oriented_minimum_bounding_box(hull_points: np.ndarray, face_normals: np.ndar
     -----
     Candidates: (1) for every distinct hull face normal, the box with one face flush with that
     hull face, whose in-plane orientation is the exact minimum-area rectangle of the projected
-    points (rotating calipers); (2) the axis-aligned box. The best candidate is then refined by
+    points (a side along a projected silhouette edge, all normals evaluated at once, see
+    :func:`_face_flush_boxes`); (2) the axis-aligned box. The best candidate is then refined by
     a local Nelder–Mead search over rotations, keeping the result only when it is smaller.
     O'Rourke (1985) proved that the optimum has two adjacent faces flush with hull edges, a
     case the face-flush candidates do not always contain; the local refinement closes most of
@@ -273,20 +351,12 @@ def oriented_minimum_bounding_box(hull_points: np.ndarray, face_normals: np.ndar
     # n and -n give the same box: fold onto one half-space, then drop duplicates
     sign = np.sign(normals[np.arange(len(normals)), np.argmax(np.abs(normals), axis=1)])
     normals = np.unique(np.round(normals * sign[:, None], 10), axis=0)
-    for nrm in normals:
-        nrm = nrm / np.linalg.norm(nrm)
-        basis = _plane_basis(nrm)
-        q = pts @ basis.T
-        area, side = _min_area_rectangle(q)
-        h = pts @ nrm
-        vol = area * float(h.max() - h.min())
-        if vol < best_vol:
-            u = side[0] * basis[0] + side[1] * basis[1]
-            best_axes = np.stack([nrm, u, np.cross(nrm, u)])
-            best_vol = vol
+    best = _face_flush_boxes(pts, normals / np.linalg.norm(normals, axis=1, keepdims=True))
+    if best is not None and best[0] < best_vol:
+        best_vol, best_axes = best
 
     def box_volume(rotvec: np.ndarray) -> float:
-        axes = Rotation.from_rotvec(rotvec).as_matrix() @ best_axes.T
+        axes = _rotation_matrix(rotvec) @ best_axes.T
         return _box_of(pts, axes.T)[0]
 
     simplex = np.vstack([np.zeros(3), 0.05 * np.eye(3)])  # start with ~3 degree steps
@@ -294,6 +364,6 @@ def oriented_minimum_bounding_box(hull_points: np.ndarray, face_normals: np.ndar
                    options={"initial_simplex": simplex, "xatol": 1e-6,
                             "fatol": 1e-9 * best_vol, "maxiter": 600})
     if res.fun < best_vol:
-        best_axes = (Rotation.from_rotvec(res.x).as_matrix() @ best_axes.T).T
+        best_axes = (_rotation_matrix(res.x) @ best_axes.T).T
     vol, ext = _box_of(pts, best_axes)
     return vol, ext, best_axes
