@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -45,15 +45,15 @@ def _settings(settings_file: Path | None, preset: str | None):
 def extract(
     manifest: Annotated[Path, typer.Argument(help="CSV with case_id, image, mask[, label, roi, modality, ...]")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")],
-    settings_file: Annotated[Optional[Path], typer.Option("--settings", help="Settings YAML")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Preset name (see `voxelomics settings --list`)")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Local worker processes (default: all cores)")] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address tcp://HOST:PORT, or 'local-dask'")] = None,
+    settings_file: Annotated[Path | None, typer.Option("--settings", help="Settings YAML")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Preset name (see `voxelomics settings --list`)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, help="Local worker processes (default: all cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address tcp://HOST:PORT, or 'local-dask'")] = None,
     naming: Annotated[str, typer.Option("--naming", help="Column names: readable | ibsi")] = "readable",
     force: Annotated[bool, typer.Option("--force", help="Recompute cases already done")] = False,
     retries: Annotated[int, typer.Option("--retries", min=0, help="Retries for failures that may be transient")] = 0,
-    case_timeout: Annotated[Optional[float], typer.Option("--case-timeout", min=0, help="Seconds before a case is failed")] = None,
-    memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="Memory limit per worker, e.g. 4GiB")] = None,
+    case_timeout: Annotated[float | None, typer.Option("--case-timeout", min=0, help="Seconds before a case is failed")] = None,
+    memory_limit: Annotated[str | None, typer.Option("--memory-limit", help="Memory limit per worker, e.g. 4GiB")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar")] = True,
 ):
     """Extract features for every case of MANIFEST into OUT/features.parquet and OUT/errors.csv."""
@@ -83,8 +83,8 @@ def extract(
 
 @app.command("settings")
 def settings_cmd(
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Preset to print")] = None,
-    settings_file: Annotated[Optional[Path], typer.Option("--settings", help="Validate and print this YAML file")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Preset to print")] = None,
+    settings_file: Annotated[Path | None, typer.Option("--settings", help="Validate and print this YAML file")] = None,
     list_presets: Annotated[bool, typer.Option("--list", help="List the preset names")] = False,
 ):
     """Print the full YAML of a preset or a settings file (validated), with its hash."""
@@ -133,7 +133,7 @@ def index(
 
 @app.command()
 def ibsi(
-    config: Annotated[Optional[list[str]], typer.Option("--config", "-c", help="dig, A, B, C, D or E (repeatable; default: all)")] = None,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="dig, A, B, C, D or E (repeatable; default: all)")] = None,
 ):
     """Run the IBSI-1 phantoms through the presets and print a compliance table."""
     from voxelomics.compliance import print_compliance, run_compliance
@@ -149,7 +149,7 @@ def ibsi(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("demo_output"),
-    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1)] = None,
 ):
     """Run the main job on the bundled real data and summarise the results."""
     from voxelomics.demo import run_demo

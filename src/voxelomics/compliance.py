@@ -50,7 +50,7 @@ def config_features(config: str) -> dict[str, float]:
     return extract_features(image, mask, preset, case_id=f"ibsi-{config}", naming="ibsi")
 
 
-def run_compliance(configs) -> "pandas.DataFrame":  # noqa: F821
+def run_compliance(configs) -> pandas.DataFrame:  # noqa: F821
     """Compare every reference value of the given configurations.
 
     Parameters
@@ -77,7 +77,7 @@ def run_compliance(configs) -> "pandas.DataFrame":  # noqa: F821
         frames.append(sub)
     table = pd.concat(frames, ignore_index=True)
     table["abs_error"] = [
-        abs(_as_printed(c, v, t) - v) for c, v, t in zip(table["computed"], table["value"], table["tolerance"])
+        abs(_as_printed(c, v, t) - v) for c, v, t in zip(table["computed"], table["value"], table["tolerance"], strict=True)
     ]
     scale = table["value"].abs().where(table["value"] != 0, 1.0)
     table["rel_error"] = table["abs_error"] / scale

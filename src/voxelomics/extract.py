@@ -166,7 +166,8 @@ def compute_features(case: PreprocessedCase, settings: Settings) -> dict[str, fl
         try:
             out.update(fn())
         except VoxelomicsError as exc:
-            raise exc.with_context(step=f"features:{family}")
+            exc.with_context(step=f"features:{family}")
+            raise
         except Exception as exc:  # a bug or numerical failure: keep family and cause
             raise FeatureError(
                 f"{family} failed: {type(exc).__name__}: {exc}", step=f"features:{family}"
@@ -204,11 +205,12 @@ def compute_features(case: PreprocessedCase, settings: Settings) -> dict[str, fl
                 img, im, method=d.method, n_bins=d.n_bins, bin_width=d.bin_width,
                 lower_bound=_fbs_lower_bound(settings, d))
         except VoxelomicsError as exc:
-            raise exc.with_context(step="discretise")
+            exc.with_context(step="discretise")
+            raise
         t = settings.texture
         dir_aggs = directional_aggregations(t.dimensions)
         zone_aggs = zone_aggregations(t.dimensions)
-        from voxelomics.features import gldzm, glcm, glrlm, glszm, histogram, ngldm, ngtdm
+        from voxelomics.features import glcm, gldzm, glrlm, glszm, histogram, ngldm, ngtdm
 
         run("histogram", lambda: histogram.compute(levels[im], n_levels))
         run("glcm", lambda: glcm.compute(levels, im, n_levels, aggregations=dir_aggs, distance=t.glcm_distance))
@@ -331,7 +333,8 @@ def extract_features(
             pre = preprocess_case(volume, roi_mask, effective)
             feats = compute_features(pre, effective)
     except VoxelomicsError as exc:
-        raise exc.with_context(case_id=case_id)
+        exc.with_context(case_id=case_id)
+        raise
     return rename(feats, naming)
 
 

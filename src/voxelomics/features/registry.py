@@ -148,7 +148,7 @@ def readable_to_ibsi() -> dict[str, str]:
     mapping: dict[str, str] = {}
     for spec in all_features():
         if spec.family in ("glcm", "glrlm"):
-            aggs = [a for a in Aggregation if not a.value in ("2d", "2_5d", "3d")]
+            aggs = [a for a in Aggregation if a.value not in ("2d", "2_5d", "3d")]
         elif spec.family in TEXTURE_FAMILIES:
             aggs = [Aggregation.ZONE_2D, Aggregation.ZONE_25D, Aggregation.ZONE_3D]
         else:
