@@ -19,6 +19,10 @@ __all__ = ["pca_eigenvalues", "ellipsoid_surface_area", "mvee_semi_axes"]
 #: Last degree of the Legendre series of the ellipsoid surface (IBSI default: 20).
 N_LEGENDRE = 20
 
+#: Khachiyan iterations between exact recomputations of the Mahalanobis norms (the steps in
+#: between are rank-one Sherman-Morrison updates).
+_MVEE_REFRESH = 64
+
 # Power-basis coefficients of P_0 ... P_20, computed once.
 _LEGENDRE_POWER = [legendre.leg2poly([0] * nu + [1]) for nu in range(N_LEGENDRE + 1)]
 
@@ -113,7 +117,9 @@ def mvee_semi_axes(points: np.ndarray, *, tolerance: float = 1e-3, max_iter: int
     :math:`q_i = (x_i, 1)` and weights :math:`u`, repeat
     :math:`X = Q\\,\\mathrm{diag}(u)\\,Q^T`, :math:`M_i = q_i^T X^{-1} q_i`,
     :math:`j = \\arg\\max M`, step :math:`(M_j - d - 1)/((d + 1)(M_j - 1))` towards vertex
-    :math:`j`. The ellipsoid is :math:`(x-c)^T E (x-c) \\le 1` with :math:`c = P^T u`,
+    :math:`j`. :math:`X^{-1}` and :math:`M` are updated by the Sherman–Morrison formula
+    (the step is a rank-one change of :math:`X`) and recomputed exactly every
+    :data:`_MVEE_REFRESH` iterations. The ellipsoid is :math:`(x-c)^T E (x-c) \\le 1` with :math:`c = P^T u`,
     :math:`E = \\left(P^T \\mathrm{diag}(u) P - c c^T\\right)^{-1} / d`; semi-axes are
     :math:`1/\\sqrt{\\mathrm{eig}(E)}`.
 
@@ -128,21 +134,34 @@ def mvee_semi_axes(points: np.ndarray, *, tolerance: float = 1e-3, max_iter: int
     n, d = pts.shape
     q = np.hstack([pts, np.ones((n, 1))])  # (n, d+1)
     u = np.full(n, 1.0 / n)
-    for _ in range(max_iter):
-        x = q.T @ (u[:, None] * q)
-        try:
-            m = np.einsum("ij,ij->i", q @ np.linalg.inv(x), q)
-        except np.linalg.LinAlgError as exc:
-            raise FeatureError(
-                f"MVEE: the {n} hull points are flat (singular scatter matrix); expected a "
-                "3D point set"
-            ) from exc
+    for it in range(max_iter):
+        if it % _MVEE_REFRESH == 0:  # exact M now and then; rank-one updates in between
+            try:
+                x_inv = np.linalg.inv(q.T @ (u[:, None] * q))
+            except np.linalg.LinAlgError as exc:
+                raise FeatureError(
+                    f"MVEE: the {n} hull points are flat (singular scatter matrix); expected a "
+                    "3D point set"
+                ) from exc
+            m = np.einsum("ij,ij->i", q @ x_inv, q)
+            if not np.all(np.isfinite(m)):
+                raise FeatureError(
+                    f"MVEE: the {n} hull points are flat (singular scatter matrix); expected a "
+                    "3D point set"
+                )
         j = int(np.argmax(m))
-        step = (m[j] - d - 1.0) / ((d + 1.0) * (m[j] - 1.0))
-        new = (1.0 - step) * u
-        new[j] += step
-        change = float(np.linalg.norm(new - u))
-        u = new
+        mj = m[j]
+        step = (mj - d - 1.0) / ((d + 1.0) * (mj - 1.0))
+        # |new - u| with new = (1 - step) u + step e_j
+        change = step * float(np.sqrt(u @ u - 2.0 * u[j] + 1.0))
+        u *= 1.0 - step
+        u[j] += step
+        # Sherman-Morrison: X <- (1 - step) X + step q_j q_j^T
+        v = x_inv @ q[j]
+        g = q @ v
+        den = (1.0 - step) + step * mj
+        m = (m - (step / den) * g * g) / (1.0 - step)
+        x_inv = (x_inv - (step / den) * np.outer(v, v)) / (1.0 - step)
         if change < tolerance:
             break
     else:
