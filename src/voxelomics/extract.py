@@ -3,9 +3,9 @@
 Order (IBSI reference manual, chapter 2, figure 2.1):
 
 1. read image and mask, check that their grids agree (``io``);
-2. round intensities when asked (IBSI, CT in HU);
-3. crop to the ROI bounding box plus a margin (speed and memory; the margin keeps the
+2. crop to the ROI bounding box plus a margin (speed and memory; the margin keeps the
    interpolation support and the 1 cm³ local-intensity sphere inside the crop);
+3. round intensities when asked (IBSI, CT in HU), on the crop only;
 4. resample image and mask onto the IBSI-aligned grid (``preprocess.resample``);
    the resampled mask is the *morphological* mask;
 5. re-segment: the *intensity* mask (``preprocess.resegment``);
@@ -79,10 +79,6 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
 
     if not mask.array.any():
         raise EmptyRoiError("the ROI holds no voxel", path=mask.source, step="preprocess")
-    image = volume.array.astype(np.float64, copy=False)
-    if settings.round_input:
-        image = np.round(image)
-    volume = volume.with_array(image)
     rs = settings.resampling
     margin = settings.crop_margin_mm
     if rs.spacing_mm is not None:
@@ -92,6 +88,11 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
         support = 10 if rs.interpolator == "bspline" else 2
         margin = max(margin, support * max(volume.spacing_mm), 3.0 * max(s for s in rs.spacing_mm if s is not None))
     volume, mask = crop_to_roi(volume, mask, margin_mm=margin)
+    # cast and round the crop only: both act voxel by voxel, so the order does not matter
+    image = volume.array.astype(np.float64, copy=False)
+    if settings.round_input:
+        image = np.round(image)
+    volume = volume.with_array(image)
     if rs.spacing_mm is not None:
         volume, mask = resample(
             volume,
