@@ -49,11 +49,13 @@ def dask_cluster(tmp_path_factory):
     finally:
         for p in reversed(procs):
             p.terminate()
+        deadline = time.monotonic() + 5
         for p in reversed(procs):
             try:
-                p.wait(15)
+                p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait(5)
 
 
 def test_scheduler_gives_the_local_table(dask_cluster, cohort, light_settings, tmp_path):
