@@ -71,38 +71,58 @@ def _sums_pairs(coords: np.ndarray, d: np.ndarray):
     return w_sum, cross, sq_w
 
 
-def _weighted_sum(wh: np.ndarray, mult: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> float:
-    """sum_o w(o) (a ⋆ b)(o) from half spectra, by Parseval (w even, so its spectrum is real)."""
-    total = np.einsum("ijk,ijk,ijk,k->", fa.real, fb.real, wh, mult)
-    total += np.einsum("ijk,ijk,ijk,k->", fa.imag, fb.imag, wh, mult)
-    return float(total)
+def _even_fast_len(n: int) -> int:
+    """Smallest fast FFT length >= n that is even (the DCT-I shortcut needs even lengths)."""
+    m = fft.next_fast_len(n, real=True)
+    while m % 2:
+        m = fft.next_fast_len(m + 1, real=True)
+    return m
 
 
-def _sums_grid(values: np.ndarray, mask: np.ndarray, spacing: np.ndarray, mu: float):
-    """W, sum w d1 d2, sum w d1^2 by FFT cross-correlation on the ROI bounding box."""
-    full = [fft.next_fast_len(2 * s - 1, real=True) for s in mask.shape]
-    # weight of every circular offset; offsets beyond the box never correlate (zero padding)
-    axes = []
-    for n_full, s in zip(full, spacing, strict=True):
-        idx = np.arange(n_full)
-        axes.append(np.where(idx <= n_full // 2, idx, idx - n_full) * s)
+def _weight_spectrum(full: list[int], spacing: np.ndarray) -> np.ndarray:
+    """Half spectrum (rfftn layout) of the periodic 1/distance weights, times 1/M and with the
+    last-axis Parseval multiplicity folded in, viewed as (re, im) float pairs.
+
+    The weights are even along every axis, so their DFT is real and equals the type-I DCT of
+    the first half (offsets 0 … N/2 per axis): one eighth of the grid is transformed.
+    """
+    half = [n // 2 + 1 for n in full]
+    axes = [np.arange(h) * s for h, s in zip(half, spacing, strict=True)]
     w = axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2
     w[0, 0, 0] = np.inf
     np.sqrt(w, out=w)
     np.reciprocal(w, out=w)
-    wh = fft.rfftn(w).real / float(np.prod(full))  # 1/M of Parseval folded in
+    spec = fft.dctn(w, type=1)
     del w
+    # frequencies 0 … N-1 on the first two axes: W[k] = W[N - k]
+    for axis, n in enumerate(full[:2]):
+        mirror = np.concatenate([np.arange(n // 2 + 1), np.arange(n // 2 - 1, 0, -1)])
+        spec = np.take(spec, mirror, axis=axis)
     # half spectrum along the last axis: interior frequencies stand for two conjugate bins
-    mult = np.full(wh.shape[-1], 2.0)
+    mult = np.full(spec.shape[-1], 2.0)
     mult[0] = 1.0
-    if full[-1] % 2 == 0:
-        mult[-1] = 1.0
+    mult[-1] = 1.0  # full[-1] is even: the Nyquist bin stands alone
+    spec *= mult / float(np.prod(full))  # 1/M of Parseval folded in
+    return np.repeat(spec.ravel(), 2)  # one weight for the real, one for the imaginary part
+
+
+def _weighted_sum(wf: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> float:
+    """sum_o w(o) (a ⋆ b)(o) from half spectra by Parseval: sum W Re(Fa conj(Fb))."""
+    prod = fa.view(np.float64).ravel() * fb.view(np.float64).ravel()
+    return float(prod @ wf)
+
+
+def _sums_grid(values: np.ndarray, mask: np.ndarray, spacing: np.ndarray, mu: float):
+    """W, sum w d1 d2, sum w d1^2 by FFT cross-correlation on the ROI bounding box."""
+    full = [_even_fast_len(2 * s - 1) for s in mask.shape]
+    wf = _weight_spectrum(full, spacing)
     fm = fft.rfftn(mask.astype(np.float64), full)
-    w_sum = _weighted_sum(wh, mult, fm, fm)
-    fd = fft.rfftn(np.where(mask, values - mu, 0.0), full)
-    cross = _weighted_sum(wh, mult, fd, fd)
-    fd = fft.rfftn(np.where(mask, (values - mu) ** 2, 0.0), full)
-    sq_w = _weighted_sum(wh, mult, fd, fm)
+    w_sum = _weighted_sum(wf, fm, fm)
+    dev = np.where(mask, values - mu, 0.0)
+    fd = fft.rfftn(dev, full)
+    cross = _weighted_sum(wf, fd, fd)
+    fd = fft.rfftn(dev * dev, full)
+    sq_w = _weighted_sum(wf, fd, fm)
     return w_sum, cross, sq_w
 
 
