@@ -86,22 +86,24 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # Layer 1: matrices
 # --------------------------------------------------------------------------------------
-def _line_keys(coords: np.ndarray, d: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sort keys that order voxels by the line of direction ``d`` they lie on, then along it.
+def _line_keys(shape: tuple[int, int, int], d: np.ndarray):
+    """Position along lines of direction ``d`` for every voxel of a box, and the flat step.
 
-    ``t`` is the number of steps back along ``d`` to the array border; ``p - t d`` is the
-    first voxel of the line, identified by its flat index.
+    Returns ``t`` (shape ``shape``): the number of steps back along ``d`` to the box border,
+    and ``step``, the flat-index offset of one step along ``d``. The first voxel of the
+    line through flat index ``f`` is then ``f - t[f] * step``, which identifies the line.
     """
     big = max(shape)
-    t = np.full(len(coords), big, dtype=np.int64)
-    for a in range(3):
-        if d[a] > 0:
-            t = np.minimum(t, coords[:, a])
-        elif d[a] < 0:
-            t = np.minimum(t, shape[a] - 1 - coords[:, a])
-    start = coords - t[:, None] * d[None, :]
-    line = np.ravel_multi_index(tuple(start.T), shape)
-    return line * big + t, t
+    terms = []
+    for a, n in enumerate(shape):
+        idx = np.arange(n, dtype=np.int64)
+        term = idx if d[a] > 0 else (n - 1 - idx if d[a] < 0 else np.full(n, big, dtype=np.int64))
+        view = [1, 1, 1]
+        view[a] = n
+        terms.append(term.reshape(view))
+    t = np.minimum(np.minimum(terms[0], terms[1]), terms[2])
+    step = int(d[0]) * shape[1] * shape[2] + int(d[1]) * shape[2] + int(d[2])
+    return t.ravel(), step
 
 
 def glrlm_matrices(
@@ -172,24 +174,24 @@ def glrlm_matrices(
     core = lv[box]
     n_r = max(core.shape)
     padded = np.pad(core, 1)  # 0 = outside the ROI: breaks every run at the border
-    shape = padded.shape
     roi = core > 0
     out = np.zeros((n_s, len(dirs), n_g, n_r), dtype=np.int64)
     for k, d in enumerate(dirs):
         prev = padded[tuple(slice(1 - o, n + 1 - o) for n, o in zip(core.shape, d, strict=True))]
         succ = padded[tuple(slice(1 + o, n + 1 + o) for n, o in zip(core.shape, d, strict=True))]
-        starts = np.argwhere(roi & (prev != core)) + 1  # padded coordinates
-        ends = np.argwhere(roi & (succ != core)) + 1
-        key_s, t_s = _line_keys(starts, d, shape)
-        key_e, t_e = _line_keys(ends, d, shape)
-        o_s, o_e = np.argsort(key_s, kind="stable"), np.argsort(key_e, kind="stable")
-        length = t_e[o_e] - t_s[o_s] + 1
-        if np.any(length < 1):  # cannot happen for valid input; guards the pairing logic
-            raise FeatureError("glrlm: run detection paired a run end before its start")
+        starts = np.flatnonzero(roi & (prev != core))  # flat indices in the box
+        ends = np.flatnonzero(roi & (succ != core))
+        t, step = _line_keys(core.shape, d)
+        t_s, t_e = t[starts], t[ends]
+        # flatnonzero lists voxels in raster order, which is monotone in t along every line;
+        # a stable sort by line keeps that order, so the k-th start and end of a line pair up
+        o_s = np.argsort(starts - t_s * step, kind="stable")
+        o_e = np.argsort(ends - t_e * step, kind="stable")
+        length = np.abs(t_e[o_e] - t_s[o_s]) + 1
         st = starts[o_s]
-        grey = padded[tuple(st.T)]
+        grey = core.ravel()[st]
         if per_slice:
-            slc = st[:, 0] - 1 + z0
+            slc = st // (core.shape[1] * core.shape[2]) + z0
             idx = (slc * n_g + grey - 1) * n_r + length - 1
             counts = np.bincount(idx, minlength=n_z * n_g * n_r)
         else:
