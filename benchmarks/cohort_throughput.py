@@ -159,6 +159,12 @@ def machine_ceiling(n: int = 10_000_000) -> float:
     return serial / parallel
 
 
+def sleeping_case(case, settings, naming="readable", *, seconds: float = 0.2) -> dict:
+    """Stand-in case that only waits: measures the runner's own scaling, free of CPU contention."""
+    time.sleep(seconds)
+    return {"case_id": case.case_id, "roi": "1", "image_type": "original", "x": 1.0}
+
+
 def compare(a, b) -> str:
     """Say whether two feature tables are identical, else which columns differ and how much."""
     import pandas as pd
@@ -193,6 +199,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="default", help="settings preset (default 'default')")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask cluster run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--sleep", type=float, default=None, metavar="SECONDS",
+                        help="replace the extraction by a wait of SECONDS per case: the execution "
+                             "model's own scaling, independent of how busy the cores are")
     args = parser.parse_args(argv)
 
     from voxelomics.cohort import extract_cohort
@@ -209,6 +218,11 @@ def main(argv=None) -> int:
               f"({tmp / 'cases'}); settings preset {settings.name!r} ({settings.settings_hash()})",
               flush=True)
         common = dict(settings=settings, progress=False)
+        if args.sleep is not None:
+            import functools
+
+            common["case_fn"] = functools.partial(sleeping_case, seconds=args.sleep)
+            print(f"--sleep {args.sleep}: every case only waits (no extraction)", flush=True)
         r1 = extract_cohort(cases, out=tmp / "w1", workers=1, **common)
         rate1 = _report("local pool, 1 worker", r1)
         r2 = extract_cohort(cases, out=tmp / "w2", workers=2, **common)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cohort_standin import breaking_case, case_function
+from cohort_standin import breaking_case, case_function, new_case
 
 from voxelomics.cohort import extract_cohort
 
@@ -78,14 +78,16 @@ def test_scheduler_gives_the_local_table(dask_cluster, cohort, light_settings, t
 def test_dask_isolates_failures(dask_cluster, cohort, broken, light_settings, tmp_path):
     from distributed import Client
 
-    cases = [cohort[0], broken["unreadable"], broken["empty"], cohort[1]]
+    slow = new_case("BAD_slow", cohort[0].image, cohort[0].mask)
+    cases = [cohort[0], broken["unreadable"], slow, broken["empty"], cohort[1]]
     with Client(dask_cluster, timeout="30s") as client:
         r = extract_cohort(cases, out=tmp_path, settings=light_settings, client=client,
-                           progress=False, case_fn=breaking_case)
+                           case_timeout=3, progress=False, case_fn=breaking_case)
         assert client.status == "running"  # a given client is left open
     assert r.exit_code == 1 and r.backend == "dask:client"
     assert list(r.features["case_id"]) == [cohort[0].case_id, cohort[1].case_id]
-    assert list(r.errors["error_type"]) == ["InputError", "EmptyRoiError"]
+    assert list(r.errors["error_type"]) == ["InputError", "CaseTimeout", "EmptyRoiError"]
+    assert "case timeout of 3 s" in r.errors["message"][1]
 
 
 def test_unreachable_scheduler_is_an_argument_error(cohort, light_settings, tmp_path):

@@ -382,6 +382,9 @@ def extract_cohort(
                                 dashboard=backend.dashboard_link)
                 if backend.dashboard_link:
                     bar.message(_dashboard_line(backend))
+                if backend.name.startswith("dask:") and backend.n_workers == 0:
+                    bar.message("note: the Dask scheduler has no worker yet; the cases wait "
+                                "until workers join")
                 if memory_limit is not None and backend.name.startswith("dask:") \
                         and backend.name != "dask:local":
                     bar.message("note: memory_limit is set by the Dask workers "
