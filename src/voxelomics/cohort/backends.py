@@ -238,9 +238,16 @@ class LocalProcessBackend:
                 busy = sum(w.task is not None for w in workers)
                 while len(workers) < min(self.n_workers, busy + len(pending)):
                     workers.append(_Worker(ctx, payload, self.memory_limit))
-                for w in workers:
+                for w in list(workers):
                     if w.ready and w.task is None and pending:
-                        w.assign(pending.popleft())
+                        task = pending.popleft()
+                        try:
+                            w.assign(task)
+                        except OSError:  # died while idle: give the case to another worker
+                            w.task = None
+                            pending.appendleft(task)
+                            w.kill()
+                            workers.remove(w)
                 ready = wait([w.conn for w in workers] + [w.proc.sentinel for w in workers],
                              timeout=self._next_deadline(workers))
                 for w in list(workers):
