@@ -1,0 +1,253 @@
+"""voxelomics against PyRadiomics 3.1 and pictologics 0.9 on the same CT cases, same settings.
+
+Every extractor runs in its own subprocess (one per extractor and case, so the peak resident
+memory is per case), from file paths to features, warm: one warm-up call, then ``--repeat``
+timed calls; the minimum is compared (the machine is shared; the minimum is the least
+disturbed run), the median is printed too.
+
+Settings (IBSI configuration C): 2 mm isotropic trilinear resampling, re-segmentation to
+[-1000, 400] HU, fixed bin size 25 HU with bins from -1000 HU, 3D.
+
+* voxelomics: ``extract_features(image, mask, "ibsi-c")`` (all IBSI families).
+* PyRadiomics: ``RadiomicsFeatureExtractor(resampledPixelSpacing=[2, 2, 2],
+  interpolator="sitkLinear", resegmentRange=[-1000, 400], binWidth=25)`` with all feature
+  classes enabled, its defaults otherwise, timing ``execute(image, mask)``.
+* pictologics: a ``RadiomicsPipeline`` configuration: resample (2 mm, linear, rounded
+  intensities), resegment [-1000, 400], discretise FBS 25 from -1000, every family including
+  local and spatial intensity; timing ``pipeline.run(image, mask)``.
+
+The peers are never dependencies of voxelomics. Their environments are looked up in
+``--peer-envs DIR`` (a sub-folder whose name contains ``pyrad`` / ``picto`` holding
+``bin/python``) and created there when missing (default ``benchmarks/.envs``, git-ignored):
+
+* PyRadiomics 3.1.0 needs Python 3.11 and builds from its PyPI source distribution, which
+  lacks ``radiomics/src/cmatrices.h`` and ``cshape.h``: the two headers are generated from
+  the function definitions of the ``.c`` files, then the package is installed with pip.
+* pictologics 0.9.0 needs Python 3.12 and installs from PyPI.
+
+Usage::
+
+    python benchmarks/vs_peers.py --repeat 5 [--peer-envs /tmp] [--cases phantom lung1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "cases"
+
+CASES = {
+    "ibsi_ct_phantom": (ROOT / "data/ibsi1/ct_phantom/nifti/image/phantom.nii.gz",
+                        ROOT / "data/ibsi1/ct_phantom/nifti/mask/mask.nii.gz"),
+    "lung1": (SHARED / "lung1_image.nrrd", SHARED / "lung1_label.nrrd"),
+    "lung2": (SHARED / "lung2_image.nrrd", SHARED / "lung2_label.nrrd"),
+    "sts_001_ct": (ROOT / "data/cases/sts_001_ct_image.nii.gz", ROOT / "data/cases/sts_001_ct_mask.nii.gz"),
+}
+
+# One runner per extractor: prints one JSON line {"times": [...], "n_features": N, "peak_rss_mib": M}.
+_TIMING = """
+import json, resource, sys, time
+image, mask, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+{setup}
+run(image, mask)  # warm-up
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    n = run(image, mask)
+    times.append(time.perf_counter() - t0)
+print(json.dumps({{"times": times, "n_features": n,
+                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+RUNNERS = {
+    "voxelomics": """
+import warnings
+warnings.simplefilter("ignore")
+from voxelomics import extract_features
+def run(image, mask):
+    return len(extract_features(image, mask, "ibsi-c"))
+""",
+    "pyradiomics": """
+import logging
+import radiomics
+from radiomics import featureextractor
+radiomics.setVerbosity(logging.ERROR)
+ext = featureextractor.RadiomicsFeatureExtractor(
+    resampledPixelSpacing=[2, 2, 2], interpolator="sitkLinear",
+    resegmentRange=[-1000, 400], binWidth=25)
+ext.enableAllFeatures()
+def run(image, mask):
+    out = ext.execute(image, mask)
+    return sum(1 for k in out if not k.startswith("diagnostics"))
+""",
+    "pictologics": """
+import warnings
+warnings.simplefilter("ignore")
+from pictologics import RadiomicsPipeline
+pipe = RadiomicsPipeline()
+pipe.add_config("ibsi_c", [
+    {"step": "resample", "params": {"new_spacing": [2.0, 2.0, 2.0], "interpolation": "linear",
+                                    "round_intensities": True}},
+    {"step": "resegment", "params": {"range_min": -1000.0, "range_max": 400.0}},
+    {"step": "discretise", "params": {"method": "FBS", "bin_width": 25.0, "min_val": -1000.0}},
+    {"step": "extract_features", "params": {
+        "families": ["intensity", "morphology", "texture", "histogram", "ivh"],
+        "include_spatial_intensity": True, "include_local_intensity": True}},
+])
+def run(image, mask):
+    out = pipe.run(image, mask, config_names=["ibsi_c"])
+    return int(sum(len(s) for s in out.values()))
+""",
+}
+
+
+# ------------------------------------------------------------------------ environments
+def _python(version: str) -> str:
+    """Path of a python<version> interpreter (PATH, then pyenv)."""
+    found = shutil.which(f"python{version}")
+    if found:
+        return found
+    for cand in sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}")):
+        return str(cand)
+    sys.exit(f"python{version} not found (needed for a peer environment); install it with pyenv")
+
+
+def _find_env(envs: Path, key: str) -> Path | None:
+    if not envs.is_dir():
+        return None
+    for sub in sorted(envs.iterdir()):
+        if key in sub.name.lower() and (sub / "bin" / "python").exists():
+            return sub / "bin" / "python"
+    return None
+
+
+def _run(cmd: list[str], **kw) -> None:
+    print("$", " ".join(cmd), file=sys.stderr, flush=True)
+    subprocess.run(cmd, check=True, **kw)
+
+
+_C_DEF = re.compile(r"^(?!static\b)([A-Za-z_][\w \*]*?\b[\*\s]*\w+\s*\([^;{]*?\))\s*\{", re.M | re.S)
+
+
+def _header_from_c(c_file: Path) -> str:
+    """Prototypes of the non-static functions defined in a C file (one per definition)."""
+    text = c_file.read_text()
+    protos = [" ".join(m.group(1).split()) + ";" for m in _C_DEF.finditer(text)]
+    guard = c_file.stem.upper() + "_H"
+    return f"#ifndef {guard}\n#define {guard}\n\n#include <stddef.h>\n" + "\n".join(protos) + f"\n\n#endif /* {guard} */\n"
+
+
+def build_pyradiomics(envs: Path) -> Path:
+    """Create ``envs/pyradiomics`` (Python 3.11) with PyRadiomics 3.1.0 built from its sdist."""
+    env = envs / "pyradiomics"
+    _run([_python("3.11"), "-m", "venv", str(env)])
+    pip = [str(env / "bin" / "python"), "-m", "pip", "install", "-q"]
+    _run(pip + ["--upgrade", "pip", "setuptools", "wheel"])
+    _run(pip + ["numpy<2", "SimpleITK", "PyWavelets", "pykwalify", "six"])
+    with tempfile.TemporaryDirectory() as tmp:
+        _run([str(env / "bin" / "python"), "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+              "-d", tmp, "pyradiomics==3.1.0"])
+        sdist = next(Path(tmp).glob("pyradiomics-3.1.0.tar.gz"))
+        with tarfile.open(sdist) as tar:
+            tar.extractall(tmp, filter="data")
+        src = Path(tmp) / "pyradiomics-3.1.0"
+        for name in ("cmatrices", "cshape"):
+            header = src / "radiomics" / "src" / f"{name}.h"
+            if not header.exists():  # missing from the sdist: regenerate the prototypes
+                header.write_text(_header_from_c(src / "radiomics" / "src" / f"{name}.c"))
+        _run(pip + ["--no-build-isolation", str(src)])
+    return env / "bin" / "python"
+
+
+def build_pictologics(envs: Path) -> Path:
+    """Create ``envs/pictologics`` (Python 3.12) with pictologics 0.9.0 from PyPI."""
+    env = envs / "pictologics"
+    _run([_python("3.12"), "-m", "venv", str(env)])
+    _run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "pictologics==0.9.0"])
+    return env / "bin" / "python"
+
+
+# ------------------------------------------------------------------------------ timing
+def time_one(python: str, runner: str, image: Path, mask: Path, repeat: int, env: dict | None = None) -> dict:
+    code = _TIMING.format(setup=RUNNERS[runner])
+    proc = subprocess.run([python, "-c", code, str(image), str(mask), str(repeat)],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {"error": " | ".join(tail)}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--peer-envs", type=Path, default=ROOT / "benchmarks" / ".envs",
+                        help="folder holding (or receiving) the peer environments")
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--no-build", action="store_true", help="skip peers whose environment is missing")
+    args = parser.parse_args()
+
+    pythons = {"voxelomics": sys.executable}
+    for key, name, build in (("pyrad", "pyradiomics", build_pyradiomics), ("picto", "pictologics", build_pictologics)):
+        py = _find_env(args.peer_envs, key)
+        if py is None and not args.no_build:
+            args.peer_envs.mkdir(parents=True, exist_ok=True)
+            py = build(args.peer_envs)
+        if py is not None:
+            pythons[name] = str(py)
+
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    head = (f"{'case':<16} {'ours_s':>8} {'pyrad_s':>8} {'picto_s':>8} {'pyrad/ours':>10} {'picto/ours':>10}"
+            f" {'rss_ours':>8} {'rss_pyrad':>9} {'rss_picto':>9}  (min of {args.repeat}; median in [])")
+    print(head)
+    ratios = []
+    verdicts = []
+    for case in args.cases:
+        image, mask = CASES[case]
+        if not image.exists():
+            print(f"{case:<16} missing {image}")
+            continue
+        res = {}
+        for name, py in pythons.items():
+            res[name] = time_one(py, name, image, mask, args.repeat, env if name == "voxelomics" else None)
+        t = {k: (min(v["times"]) if "times" in v else math.nan) for k, v in res.items()}
+        med = {k: (sorted(v["times"])[len(v["times"]) // 2] if "times" in v else math.nan) for k, v in res.items()}
+        rss = {k: v.get("peak_rss_mib", math.nan) for k, v in res.items()}
+        r_pyrad = t.get("pyradiomics", math.nan) / t["voxelomics"]
+        r_picto = t.get("pictologics", math.nan) / t["voxelomics"]
+        ratios.append(r_pyrad)
+        verdicts.append((case, r_pyrad, r_picto, rss["voxelomics"], rss.get("pyradiomics", math.nan)))
+        print(f"{case:<16} {t['voxelomics']:8.3f} {t.get('pyradiomics', math.nan):8.3f} "
+              f"{t.get('pictologics', math.nan):8.3f} {r_pyrad:10.2f} {r_picto:10.2f} "
+              f"{rss['voxelomics']:8.0f} {rss.get('pyradiomics', math.nan):9.0f} {rss.get('pictologics', math.nan):9.0f}"
+              f"  [{med['voxelomics']:.3f} {med.get('pyradiomics', math.nan):.3f} {med.get('pictologics', math.nan):.3f}]")
+        for name, v in res.items():
+            if "error" in v:
+                print(f"    {name} failed: {v['error']}")
+        nf = {k: v.get("n_features") for k, v in res.items()}
+        print(f"    n_features: {nf}")
+    good = [r for r in ratios if r == r]
+    if good:
+        gm = math.exp(sum(math.log(r) for r in good) / len(good))
+        print(f"geometric mean pyrad/ours = {gm:.2f} (target >= 5; every case >= 3: "
+              f"{'yes' if min(good) >= 3 else 'no'})")
+    for case, rp, rc, mo, mp in verdicts:
+        print(f"  {case}: faster than pictologics: {'yes' if rc > 1 else 'no' if rc == rc else 'n/a'}; "
+              f"peak RSS <= PyRadiomics: {'yes' if mo <= mp else 'no' if mp == mp else 'n/a'}")
+
+
+if __name__ == "__main__":
+    main()
