@@ -32,7 +32,17 @@ def stage_times(volume, mask, settings) -> tuple[int, dict[str, float]]:
     """ROI voxel count and seconds per stage for one settings object."""
     from voxelomics.extract import _fbs_lower_bound, preprocess_case
     from voxelomics.features import (
-        gldzm, glcm, glrlm, glszm, histogram, ivh, local_intensity, morphology, ngldm, ngtdm, statistics,
+        glcm,
+        gldzm,
+        glrlm,
+        glszm,
+        histogram,
+        ivh,
+        local_intensity,
+        morphology,
+        ngldm,
+        ngtdm,
+        statistics,
     )
     from voxelomics.features._texture import directional_aggregations, zone_aggregations
     from voxelomics.preprocess import discretise

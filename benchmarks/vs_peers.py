@@ -244,7 +244,7 @@ def main() -> None:
         gm = math.exp(sum(math.log(r) for r in good) / len(good))
         print(f"geometric mean pyrad/ours = {gm:.2f} (target >= 5; every case >= 3: "
               f"{'yes' if min(good) >= 3 else 'no'})")
-    for case, rp, rc, mo, mp in verdicts:
+    for case, _rp, rc, mo, mp in verdicts:
         print(f"  {case}: faster than pictologics: {'yes' if rc > 1 else 'no' if rc == rc else 'n/a'}; "
               f"peak RSS <= PyRadiomics: {'yes' if mo <= mp else 'no' if mp == mp else 'n/a'}")
 
