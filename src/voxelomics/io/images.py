@@ -170,6 +170,24 @@ def _select_label(values: np.ndarray, label: int | None, path: Path) -> int:
     return int(label)
 
 
+def _label_values(arr: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a label map, as ``np.unique`` but without sorting when it can.
+
+    Integer label maps hold few labels: the minimum and maximum are present by definition,
+    so a range of at most two values needs no further pass, and a small range needs one
+    comparison pass per inner value instead of a sort of the whole (z, y, x) array (a
+    512 x 512 x N CT label map: ~100 ms for ``np.unique``, ~2 ms for min/max).
+    """
+    if arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        return np.unique(arr)
+    lo, hi = arr.min(), arr.max()
+    span = int(hi) - int(lo)
+    if span > 8:
+        return np.unique(arr)
+    inner = [v for v in range(int(lo) + 1, int(hi)) if (arr == v).any()]
+    return np.array([int(lo), *inner, int(hi)] if span else [int(lo)], dtype=arr.dtype)
+
+
 def _label_map(path: Path, label: int | None) -> RoiMask:
     import SimpleITK as sitk
 
@@ -177,7 +195,7 @@ def _label_map(path: Path, label: int | None) -> RoiMask:
     arr = sitk.GetArrayFromImage(img)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
-    values = np.unique(arr)
+    values = _label_values(arr)
     if np.issubdtype(arr.dtype, np.floating):
         bad = values[~np.isfinite(values) | (np.abs(values - np.rint(values)) > 1e-6)]
         if bad.size:
