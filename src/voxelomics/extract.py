@@ -216,8 +216,20 @@ def compute_features(case: PreprocessedCase, settings: Settings) -> dict[str, fl
         run("histogram", lambda: histogram.compute(levels[im], n_levels))
         run("glcm", lambda: glcm.compute(levels, im, n_levels, aggregations=dir_aggs, distance=t.glcm_distance))
         run("glrlm", lambda: glrlm.compute(levels, im, n_levels, aggregations=dir_aggs))
-        run("glszm", lambda: glszm.compute(levels, im, n_levels, aggregations=zone_aggs))
-        run("gldzm", lambda: gldzm.compute(levels, im, n_levels, aggregations=zone_aggs, morph_mask=mm))
+        zones: dict[bool, object] = {}
+
+        def shared_zones():  # GLSZM and GLDZM share one zone labelling per connectivity
+            if not zones:
+                from voxelomics.features._texture import Aggregation
+                from voxelomics.features._zone_labels import label_zones
+
+                for two_d in {Aggregation(a) is not Aggregation.ZONE_3D for a in zone_aggs}:
+                    zones[two_d] = label_zones(levels, im, n_levels, two_d=two_d)
+            return zones
+
+        run("glszm", lambda: glszm.compute(levels, im, n_levels, aggregations=zone_aggs, _zones=shared_zones()))
+        run("gldzm", lambda: gldzm.compute(
+            levels, im, n_levels, aggregations=zone_aggs, morph_mask=mm, _zones=shared_zones()))
         run("ngtdm", lambda: ngtdm.compute(levels, im, n_levels, aggregations=zone_aggs, distance=t.ngtdm_distance))
         run("ngldm", lambda: ngldm.compute(
             levels, im, n_levels, aggregations=zone_aggs, distance=t.ngldm_distance, alpha=t.ngldm_alpha))

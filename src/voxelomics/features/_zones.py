@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from voxelomics.errors import EmptyRoiError, GeometryError, MaskError, SettingsError
 from voxelomics.features._texture import Aggregation
+from voxelomics.features._zone_labels import Zones, crop_zones, label_zones
 from voxelomics.features.registry import FeatureSpec, column_name
 
 __all__ = [
@@ -37,7 +37,9 @@ __all__ = [
     "check_aggregations",
     "check_positive_int",
     "crop_to_roi",
+    "Zones",
     "label_zones",
+    "crop_zones",
     "neighbour_offsets",
     "count_matrix",
     "split_by_slice",
@@ -281,69 +283,6 @@ def neighbour_offsets(distance: int, two_d: bool) -> np.ndarray:
     rz = np.array([0]) if two_d else r
     grid = np.stack(np.meshgrid(rz, r, r, indexing="ij"), axis=-1).reshape(-1, 3)
     return grid[np.any(grid != 0, axis=1)].astype(np.int64)
-
-
-@dataclass(frozen=True)
-class Zones:
-    """Grey-level zones of an ROI.
-
-    Attributes
-    ----------
-    labels : ndarray of int64, shape (z, y, x)
-        Zone index 1..n_zones, 0 outside the ROI.
-    level : ndarray of int64, shape (n_zones,)
-        Grey level of each zone.
-    size : ndarray of int64, shape (n_zones,)
-        Number of voxels of each zone.
-    slice_index : ndarray of int64, shape (n_zones,)
-        z index of the zone's (first) voxel; the slice of a 2D zone.
-    """
-
-    labels: np.ndarray
-    level: np.ndarray
-    size: np.ndarray
-    slice_index: np.ndarray
-
-
-def label_zones(levels: np.ndarray, mask: np.ndarray, n_levels: int, *, two_d: bool) -> Zones:
-    """Label connected zones of equal grey level (IBSI 3.8).
-
-    Parameters
-    ----------
-    levels : ndarray of int64, shape (z, y, x)
-        Grey levels 1..n_levels inside ``mask``.
-    mask : ndarray of bool, shape (z, y, x)
-        Intensity mask.
-    n_levels : int
-        Number of grey levels.
-    two_d : bool
-        8-connectivity within each slice (no linkage across slices) when True,
-        26-connectivity in 3D otherwise.
-
-    Returns
-    -------
-    Zones
-    """
-    structure = np.ones((3, 3, 3), dtype=bool)
-    if two_d:
-        structure[0] = False
-        structure[2] = False
-    labels = np.zeros(levels.shape, dtype=np.int64)
-    zone_level = []
-    offset = 0
-    for g in np.unique(levels[mask]):
-        lab, n = ndimage.label(mask & (levels == g), structure=structure)
-        sel = lab > 0
-        labels[sel] = lab[sel] + offset
-        zone_level.append(np.full(n, g, dtype=np.int64))
-        offset += n
-    flat = labels.ravel()
-    size = np.bincount(flat, minlength=offset + 1)[1:]
-    z = np.broadcast_to(np.arange(levels.shape[0])[:, None, None], levels.shape).ravel()
-    slice_index = np.zeros(offset, dtype=np.int64)
-    inside = flat > 0
-    slice_index[flat[inside] - 1] = z[inside]
-    return Zones(labels, np.concatenate(zone_level), size.astype(np.int64), slice_index)
 
 
 def split_by_slice(

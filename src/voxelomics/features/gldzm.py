@@ -51,7 +51,7 @@ section 3.9. Thibault G. et al., IEEE Trans Biomed Eng 2014;61:630 (original def
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -567,6 +567,7 @@ def compute(
     *,
     aggregations: Sequence[Aggregation | str] = (Aggregation.ZONE_3D,),
     morph_mask: np.ndarray | None = None,
+    _zones: Mapping[bool, _z.Zones] | None = None,
 ) -> dict[str, float]:
     """Compute every GLDZM feature for the requested aggregation methods.
 
@@ -583,6 +584,10 @@ def compute(
     morph_mask : ndarray of bool, shape (z, y, x), optional
         Morphological mask, from which IBSI computes the distance map; ``mask`` when
         omitted (correct when no re-segmentation was applied).
+    _zones : mapping of bool to Zones, optional
+        Private: zones already labelled on these whole arrays, keyed by ``two_d`` (see
+        :func:`voxelomics.features._zone_labels.label_zones`), so that GLSZM and GLDZM
+        label once.
 
     Returns
     -------
@@ -602,16 +607,18 @@ def compute(
         not an integer, or an aggregation is unknown.
     """
     aggs = _z.check_aggregations(aggregations, FAMILY)
+    given: dict[bool, Zones] = {}
+    if _zones:  # private: zones labelled once on these whole arrays by the caller
+        box = np.asarray(mask, dtype=bool) if morph_mask is None else np.asarray(mask, dtype=bool) | morph_mask
+        given = {k: _z.crop_zones(v, box, 1) for k, v in _zones.items()}
     levels, mask, morph = _prepare(levels, mask, n_levels, morph_mask)
     cache: dict[bool, tuple[Zones, np.ndarray]] = {}
     matrices: dict[Aggregation, tuple[ZoneMatrix, ...]] = {}
     for agg in aggs:
         two_d = agg is not Aggregation.ZONE_3D
         if two_d not in cache:
-            cache[two_d] = (
-                _z.label_zones(levels, mask, n_levels, two_d=two_d),
-                _distance_map(morph, two_d),
-            )
+            zones = given[two_d] if two_d in given else _z.label_zones(levels, mask, n_levels, two_d=two_d)
+            cache[two_d] = (zones, _distance_map(morph, two_d))
         zones, distance = cache[two_d]
         matrices[agg] = _matrices(zones, distance, mask, n_levels, agg)
     return _z.evaluate(matrices, _KERNELS, _z.matrix_stats)

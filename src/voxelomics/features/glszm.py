@@ -39,7 +39,7 @@ section 3.8. Thibault G. et al., IEEE Trans Biomed Eng 2014;61:630 (original def
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -486,6 +486,7 @@ def compute(
     n_levels: int,
     *,
     aggregations: Sequence[Aggregation | str] = (Aggregation.ZONE_3D,),
+    _zones: Mapping[bool, _z.Zones] | None = None,
 ) -> dict[str, float]:
     """Compute every GLSZM feature for the requested aggregation methods.
 
@@ -499,6 +500,10 @@ def compute(
         Number of grey levels of the discretisation.
     aggregations : sequence of {"2d", "2_5d", "3d"} or Aggregation, default=("3d",)
         IBSI 8QNN, 62GR, KOBO.
+    _zones : mapping of bool to Zones, optional
+        Private: zones already labelled on these whole arrays, keyed by ``two_d`` (see
+        :func:`voxelomics.features._zone_labels.label_zones`), so that GLSZM and GLDZM
+        label once.
 
     Returns
     -------
@@ -519,15 +524,13 @@ def compute(
     """
     aggs = _z.check_aggregations(aggregations, FAMILY)
     levels, mask, _ = _z.check_inputs(levels, mask, n_levels, family=FAMILY)
+    # private: zones labelled once on these whole arrays by the caller (shared with GLDZM)
+    cache = {k: _z.crop_zones(v, mask, 1) for k, v in (_zones or {}).items()}
     mask, levels = _z.crop_to_roi(mask, levels, margin=1)
-    zones_2d = zones_3d = None
     matrices: dict[Aggregation, tuple[ZoneMatrix, ...]] = {}
     for agg in aggs:
-        if agg is Aggregation.ZONE_3D:
-            zones_3d = zones_3d or _z.label_zones(levels, mask, n_levels, two_d=False)
-            zones = zones_3d
-        else:
-            zones_2d = zones_2d or _z.label_zones(levels, mask, n_levels, two_d=True)
-            zones = zones_2d
-        matrices[agg] = _matrices(zones, mask, n_levels, agg)
+        two_d = agg is not Aggregation.ZONE_3D
+        if two_d not in cache:
+            cache[two_d] = _z.label_zones(levels, mask, n_levels, two_d=two_d)
+        matrices[agg] = _matrices(cache[two_d], mask, n_levels, agg)
     return _z.evaluate(matrices, _KERNELS, _z.matrix_stats)
