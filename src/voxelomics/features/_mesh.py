@@ -32,6 +32,9 @@ __all__ = [
 #: Largest number of pairwise distances held in memory at once (max. diameter).
 _PAIR_CHUNK = 1 << 21
 
+#: OMBB: candidates evaluated exactly before the lower bounds prune the rest.
+_OMBB_FIRST = 32
+
 
 @dataclass(frozen=True)
 class Mesh:
@@ -268,9 +271,6 @@ def _face_flush_boxes(pts: np.ndarray, normals: np.ndarray):
     rows, cols = np.nonzero(on_sil)  # rows sorted: vertices of normal r are contiguous
     n_sil = np.bincount(rows, minlength=len(normals))
     first = np.cumsum(n_sil) - n_sil
-    rep = n_sil[i_n]
-    ends = np.cumsum(rep)
-    starts = ends - rep
     # 2D coordinates of every point in an in-plane basis (e1, e2) of every normal, and the
     # candidate sides as (cos, sin) in that basis; w = n x u is (-sin, cos)
     helper = np.eye(3)[np.argmin(np.abs(normals), axis=1)]
@@ -281,29 +281,96 @@ def _face_flush_boxes(pts: np.ndarray, normals: np.ndarray):
     q2 = (e2 @ pts.T).ravel()
     cos = np.einsum("ij,ij->i", u, e1[i_n])
     sin = np.einsum("ij,ij->i", u, e2[i_n])
-    vol = np.empty(len(u))
-    # blocks of whole candidates with about _PAIR_CHUNK / 4 pairs each (memory reused)
-    bounds = np.searchsorted(ends, np.arange(0, int(ends[-1]), _PAIR_CHUNK // 4), side="right")
-    bounds = np.unique(np.concatenate([bounds, [len(u)]]))
-    lo = 0
-    for hi in bounds[bounds > 0]:
-        c = slice(lo, hi)
-        r = rep[c]
-        s0 = starts[c] - starts[lo]
-        cand = np.repeat(np.arange(lo, hi), r)
-        flat = cols[np.repeat(first[i_n[c]] - s0, r) + np.arange(len(cand))]
-        flat += np.repeat(i_n[c] * len(pts), r)
-        x, y = q1[flat], q2[flat]
-        cc, ss = cos[cand], sin[cand]
-        pu = x * cc + y * ss
-        pw = y * cc - x * ss
-        vol[c] = (np.maximum.reduceat(pu, s0) - np.minimum.reduceat(pu, s0)) * (
-            np.maximum.reduceat(pw, s0) - np.minimum.reduceat(pw, s0))
-        lo = hi
     proj_n = pts @ normals.T
-    vol *= (proj_n.max(axis=0) - proj_n.min(axis=0))[i_n]
+    height = (proj_n.max(axis=0) - proj_n.min(axis=0))[i_n]
+    ends_flat = i_n[:, None] * len(pts) + edges[i_e_all[ok]]  # (candidate, 2) flat q indices
+    lower = _caliper_lower_bounds(q1, q2, cos, sin, i_n, ends_flat, len(normals)) * height
+
+    def exact(sel: np.ndarray) -> np.ndarray:
+        """Box volumes of candidates ``sel`` over all silhouette vertices of their normal."""
+        r_all = n_sil[i_n[sel]]
+        ends = np.cumsum(r_all)
+        starts = ends - r_all
+        out = np.empty(len(sel))
+        # blocks of whole candidates with about _PAIR_CHUNK / 4 pairs each (memory reused)
+        bounds = np.searchsorted(ends, np.arange(0, int(ends[-1]), _PAIR_CHUNK // 4), side="right")
+        bounds = np.unique(np.concatenate([bounds, [len(sel)]]))
+        lo = 0
+        for hi in bounds[bounds > 0]:
+            c = sel[lo:hi]
+            r = r_all[lo:hi]
+            s0 = starts[lo:hi] - starts[lo]
+            cand = np.repeat(c, r)
+            flat = cols[np.repeat(first[i_n[c]] - s0, r) + np.arange(len(cand))]
+            flat += np.repeat(i_n[c] * len(pts), r)
+            x, y = q1[flat], q2[flat]
+            cc, ss = cos[cand], sin[cand]
+            pu = x * cc + y * ss
+            pw = y * cc - x * ss
+            out[lo:hi] = (np.maximum.reduceat(pu, s0) - np.minimum.reduceat(pu, s0)) * (
+                np.maximum.reduceat(pw, s0) - np.minimum.reduceat(pw, s0))
+            lo = hi
+        out *= height[sel]
+        return out
+
+    # branch and bound: exact volumes in order of their lower bound until no remaining
+    # candidate's bound is below the best exact volume (ties included, so the chosen
+    # candidate is the same as an exhaustive search: the first of the smallest)
+    vol = np.full(len(u), np.inf)
+    order = np.argsort(lower, kind="stable")
+    first_k = order[: min(len(order), _OMBB_FIRST)]
+    vol[first_k] = exact(first_k)
+    rest = order[len(first_k):]
+    rest = rest[lower[rest] <= vol.min()]
+    if rest.size:
+        vol[rest] = exact(np.sort(rest))
     k = int(np.argmin(vol))
     return float(vol[k]), np.stack([nrm[k], u[k], w[k]])
+
+
+def _caliper_lower_bounds(q1, q2, cos, sin, i_n, ends_flat, n_normals) -> np.ndarray:
+    """Lower bounds of the in-plane rectangle areas of all candidates, by rotating calipers.
+
+    The projected silhouette edges of one normal bound its 2D hull; sorted by the angle of
+    their outward normal (oriented around an interior point), the extreme vertex in a
+    direction of angle a is an end of the edge whose angle is the last one <= a. Each
+    candidate side thus needs four binary searches instead of a pass over all vertices. The
+    ends of the neighbouring edges are included, and ties or degenerate edges can only miss
+    points: every width is computed over actual points, so it never exceeds the exact one,
+    and the caller evaluates exactly every candidate whose bound could win.
+    """
+    ax, ay = q1[ends_flat[:, 0]], q2[ends_flat[:, 0]]
+    bx, by = q1[ends_flat[:, 1]], q2[ends_flat[:, 1]]
+    cnt = np.bincount(i_n, minlength=n_normals)
+    cx = (np.bincount(i_n, ax + bx, minlength=n_normals) / np.maximum(2 * cnt, 1))[i_n]
+    cy = (np.bincount(i_n, ay + by, minlength=n_normals) / np.maximum(2 * cnt, 1))[i_n]
+    tx, ty = bx - ax, by - ay
+    flip = tx * (cy - ay) - ty * (cx - ax) < 0  # interior point on the right: reverse
+    tx, ty = np.where(flip, -tx, tx), np.where(flip, -ty, ty)
+    end = np.where(flip, ends_flat[:, 0], ends_flat[:, 1])
+    start = np.where(flip, ends_flat[:, 1], ends_flat[:, 0])
+    two_pi = 2.0 * np.pi
+    phi = np.mod(np.arctan2(-tx, ty), two_pi)  # outward normal (ty, -tx) of a CCW edge
+    key = i_n * 8.0 + phi
+    order = np.argsort(key, kind="stable")
+    key_s, end_s, start_s = key[order], end[order], start[order]
+    seg_start = np.concatenate([[0], np.cumsum(cnt)[:-1]])[i_n]
+    seg_len = cnt[i_n]
+    theta = np.arctan2(sin, cos)
+    ext = []
+    for shift in (0.0, np.pi, 0.5 * np.pi, 1.5 * np.pi):  # +u, -u, +w, -w
+        q = i_n * 8.0 + np.mod(theta + shift, two_pi)
+        local = np.searchsorted(key_s, q, side="right") - 1 - seg_start
+        local = np.mod(local, seg_len)
+        pick = [seg_start + np.mod(local + d, seg_len) for d in (-1, 0, 1)]
+        vert = np.stack([a[p] for p in pick for a in (end_s, start_s)], axis=1)
+        x, y = q1[vert], q2[vert]
+        if shift in (0.0, np.pi):
+            proj = x * cos[:, None] + y * sin[:, None]
+        else:
+            proj = y * cos[:, None] - x * sin[:, None]
+        ext.append(proj.max(axis=1) if shift in (0.0, 0.5 * np.pi) else proj.min(axis=1))
+    return (ext[0] - ext[1]) * (ext[2] - ext[3])
 
 
 def oriented_minimum_bounding_box(hull_points: np.ndarray, face_normals: np.ndarray):
