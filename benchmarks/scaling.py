@@ -45,6 +45,7 @@ def stage_times(volume, mask, settings) -> tuple[int, dict[str, float]]:
         statistics,
     )
     from voxelomics.features._texture import directional_aggregations, zone_aggregations
+    from voxelomics.features._zone_labels import label_zones
     from voxelomics.preprocess import discretise
 
     times: dict[str, float] = {}
@@ -73,8 +74,9 @@ def stage_times(volume, mask, settings) -> tuple[int, dict[str, float]]:
     timed("histogram", lambda: histogram.compute(levels[im], n_levels))
     timed("glcm", lambda: glcm.compute(levels, im, n_levels, aggregations=da, distance=t.glcm_distance))
     timed("glrlm", lambda: glrlm.compute(levels, im, n_levels, aggregations=da))
-    timed("glszm", lambda: glszm.compute(levels, im, n_levels, aggregations=za))
-    timed("gldzm", lambda: gldzm.compute(levels, im, n_levels, aggregations=za, morph_mask=mm))
+    zones = timed("zones", lambda: {td: label_zones(levels, im, n_levels, two_d=td) for td in (False, True)})
+    timed("glszm", lambda: glszm.compute(levels, im, n_levels, aggregations=za, _zones=zones))
+    timed("gldzm", lambda: gldzm.compute(levels, im, n_levels, aggregations=za, morph_mask=mm, _zones=zones))
     timed("ngtdm", lambda: ngtdm.compute(levels, im, n_levels, aggregations=za, distance=t.ngtdm_distance))
     timed("ngldm", lambda: ngldm.compute(levels, im, n_levels, aggregations=za, distance=t.ngldm_distance,
                                          alpha=t.ngldm_alpha))
