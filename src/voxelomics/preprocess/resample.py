@@ -117,6 +117,35 @@ def _offset_in_parent(volume: Volume, parent: Grid) -> np.ndarray:
     return np.round(off).astype(int)
 
 
+def _linear_mask(mask: np.ndarray, axes_local, coords: np.ndarray, threshold: float) -> np.ndarray:
+    """Trilinear mask interpolation thresholded, evaluated only where it can matter.
+
+    An output point whose 2 x 2 x 2 input neighbours (clipped as ``mode="nearest"``) are all
+    0 or all 1 gets 0 or 1 whatever the weights; only the points with mixed neighbours (the
+    ROI surface) go through :func:`scipy.ndimage.map_coordinates`, with the same arguments
+    and hence the same values as interpolating the whole grid (~3-10x fewer points).
+    """
+    lo, hi = [], []
+    for a, pos in enumerate(axes_local):
+        f = np.floor(pos).astype(np.int64)
+        n = mask.shape[a]
+        lo.append(np.clip(f, 0, n - 1))
+        hi.append(np.clip(f + 1, 0, n - 1))
+    any_in = all_in = mask
+    for a in range(3):  # OR / AND over the corners, one axis at a time (separable)
+        any_in = any_in.take(lo[a], axis=a) | any_in.take(hi[a], axis=a)
+        all_in = all_in.take(lo[a], axis=a) & all_in.take(hi[a], axis=a)
+    out = all_in if threshold <= 1.0 else np.zeros_like(all_in)
+    mixed = any_in & ~all_in
+    if threshold <= 0.0:
+        out = out | ~any_in
+    if mixed.any():
+        frac = ndimage.map_coordinates(mask.astype(np.float64), coords[:, mixed], order=1, mode="nearest",
+                                       prefilter=False)
+        out[mixed] = frac >= threshold
+    return out
+
+
 def resample(
     volume: Volume,
     mask: RoiMask,
@@ -220,10 +249,14 @@ def resample(
     new_image = ndimage.map_coordinates(image, coords, order=order, mode="nearest", prefilter=order > 1)
     if round_intensities:
         new_image = np.round(new_image)
-    frac = ndimage.map_coordinates(
-        mask.array.astype(np.float64), coords, order=mask_order, mode="nearest", prefilter=False
-    )
-    new_mask = frac >= float(mask_threshold) - _TIE_TOLERANCE
+    if mask_order == 1:
+        new_mask = _linear_mask(np.asarray(mask.array, dtype=bool), axes_local, coords,
+                                float(mask_threshold) - _TIE_TOLERANCE)
+    else:
+        frac = ndimage.map_coordinates(
+            mask.array.astype(np.float64), coords, order=mask_order, mode="nearest", prefilter=False
+        )
+        new_mask = frac >= float(mask_threshold) - _TIE_TOLERANCE
 
     origin = tuple(float(v) for v in parent.index_to_physical(np.asarray([first_parent_index]))[0])
     full_origin = parent.index_to_physical(np.asarray([[p[0] for p in parent_positions]]))[0]
