@@ -192,7 +192,9 @@ def _label_map(path: Path, label: int | None) -> RoiMask:
     import SimpleITK as sitk
 
     img = _read_sitk(path)
-    arr = sitk.GetArrayFromImage(img)
+    # a read-only view of the label map (no copy of a 512 x 512 x N array); only the
+    # boolean mask built from it is kept, while ``img`` is alive
+    arr = sitk.GetArrayViewFromImage(img)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     values = _label_values(arr)
