@@ -333,11 +333,11 @@ def _caliper_lower_bounds(q1, q2, cos, sin, i_n, ends_flat, n_normals) -> np.nda
 
     The projected silhouette edges of one normal bound its 2D hull; sorted by the angle of
     their outward normal (oriented around an interior point), the extreme vertex in a
-    direction of angle a is an end of the edge whose angle is the last one <= a. Each
-    candidate side thus needs four binary searches instead of a pass over all vertices. The
-    ends of the neighbouring edges are included, and ties or degenerate edges can only miss
-    points: every width is computed over actual points, so it never exceeds the exact one,
-    and the caller evaluates exactly every candidate whose bound could win.
+    direction of angle a is the end of the edge whose angle is the last one <= a. Each
+    candidate side thus needs four binary searches instead of a pass over all vertices.
+    Ties or degenerate edges can only pick a less extreme point: every width is measured
+    between actual points, so it never exceeds the exact one, and the caller evaluates
+    exactly every candidate whose bound could win.
     """
     ax, ay = q1[ends_flat[:, 0]], q2[ends_flat[:, 0]]
     bx, by = q1[ends_flat[:, 1]], q2[ends_flat[:, 1]]
@@ -348,12 +348,11 @@ def _caliper_lower_bounds(q1, q2, cos, sin, i_n, ends_flat, n_normals) -> np.nda
     flip = tx * (cy - ay) - ty * (cx - ax) < 0  # interior point on the right: reverse
     tx, ty = np.where(flip, -tx, tx), np.where(flip, -ty, ty)
     end = np.where(flip, ends_flat[:, 0], ends_flat[:, 1])
-    start = np.where(flip, ends_flat[:, 1], ends_flat[:, 0])
     two_pi = 2.0 * np.pi
     phi = np.mod(np.arctan2(-tx, ty), two_pi)  # outward normal (ty, -tx) of a CCW edge
     key = i_n * 8.0 + phi
     order = np.argsort(key, kind="stable")
-    key_s, end_s, start_s = key[order], end[order], start[order]
+    key_s, end_s = key[order], end[order]
     seg_start = np.concatenate([[0], np.cumsum(cnt)[:-1]])[i_n]
     seg_len = cnt[i_n]
     theta = np.arctan2(sin, cos)
@@ -361,16 +360,11 @@ def _caliper_lower_bounds(q1, q2, cos, sin, i_n, ends_flat, n_normals) -> np.nda
     for shift in (0.0, np.pi, 0.5 * np.pi, 1.5 * np.pi):  # +u, -u, +w, -w
         q = i_n * 8.0 + np.mod(theta + shift, two_pi)
         local = np.searchsorted(key_s, q, side="right") - 1 - seg_start
-        local = np.mod(local, seg_len)
-        pick = [seg_start + np.mod(local + d, seg_len) for d in (-1, 0, 1)]
-        vert = np.stack([a[p] for p in pick for a in (end_s, start_s)], axis=1)
+        vert = end_s[seg_start + np.mod(local, seg_len)]
         x, y = q1[vert], q2[vert]
-        if shift in (0.0, np.pi):
-            proj = x * cos[:, None] + y * sin[:, None]
-        else:
-            proj = y * cos[:, None] - x * sin[:, None]
-        ext.append(proj.max(axis=1) if shift in (0.0, 0.5 * np.pi) else proj.min(axis=1))
-    return (ext[0] - ext[1]) * (ext[2] - ext[3])
+        ext.append(x * cos + y * sin if shift in (0.0, np.pi) else y * cos - x * sin)
+    # widths clamped at 0: two wrongly ordered (negative) widths must not make a large bound
+    return np.maximum(ext[0] - ext[1], 0.0) * np.maximum(ext[2] - ext[3], 0.0)
 
 
 def oriented_minimum_bounding_box(hull_points: np.ndarray, face_normals: np.ndarray):
