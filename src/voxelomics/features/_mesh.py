@@ -321,9 +321,9 @@ def _face_flush_boxes(pts: np.ndarray, normals: np.ndarray):
     first_k = order[: min(len(order), _OMBB_FIRST)]
     vol[first_k] = exact(first_k)
     rest = order[len(first_k):]
-    rest = rest[lower[rest] <= vol.min()]
+    rest = np.sort(rest[lower[rest] <= vol.min()])
     if rest.size:
-        vol[rest] = exact(np.sort(rest))
+        vol[rest] = exact(rest)
     k = int(np.argmin(vol))
     return float(vol[k]), np.stack([nrm[k], u[k], w[k]])
 
