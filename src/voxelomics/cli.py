@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # never hard-wrap paths in messages
 
 
 def _fail(exc: Exception, code: int = 2):
@@ -108,6 +108,9 @@ def features(
 ):
     """List every registered feature with its family and IBSI identifier."""
     from voxelomics.features.registry import all_features
+
+    if naming not in ("readable", "ibsi"):
+        _fail(VoxelomicsError(f"--naming must be 'readable' or 'ibsi', got {naming!r}"))
 
     for spec in all_features():
         name = spec.ibsi_tag if naming == "ibsi" else spec.name

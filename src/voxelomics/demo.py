@@ -83,7 +83,7 @@ def run_demo(out: str | Path, *, workers: int | None = None) -> int:
     def col(tag: str) -> str:
         return readable[tag]
 
-    n_features = len([c for c in feats.columns if c not in ("case_id", "roi", "image_type", "source", "modality")])
+    n_features = len(set(feats.columns) & set(readable.values()))
     t = Table(title=f"{len(feats)} cases × {n_features} features")
     t.add_column("case", no_wrap=True)
     for heading in ("source", "volume (mm³)", "sphericity", "mean (HU)", "GLCM joint entropy"):

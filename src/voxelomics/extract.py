@@ -16,6 +16,7 @@ Order (IBSI reference manual, chapter 2, figure 2.1):
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from voxelomics.errors import EmptyRoiError, FeatureError, SettingsError, VoxelomicsError
-from voxelomics.settings import Settings, load_preset
+from voxelomics.settings import Settings, load_preset, normalise_modality
 from voxelomics.volume import RoiMask, Volume
 
 __all__ = ["extract_features", "extract_case", "preprocess_case", "PreprocessedCase"]
@@ -263,11 +264,18 @@ def rename(features: dict[str, float], naming: Naming) -> dict[str, float]:
     return {table.get(k, k): v for k, v in features.items()}
 
 
-def _resolve_settings(settings: Settings | str | Path | None) -> Settings:
+def _resolve_settings(settings: Settings | dict | str | Path | None) -> Settings:
     if settings is None:
         return load_preset("default")
     if isinstance(settings, Settings):
         return settings
+    if isinstance(settings, dict):
+        return Settings.from_dict(settings)
+    if not isinstance(settings, str | Path):
+        raise SettingsError(
+            f"settings must be a Settings object, a dict, a preset name or a YAML path; "
+            f"got {type(settings).__name__}"
+        )
     text = str(settings)
     if text.endswith((".yaml", ".yml")) or Path(text).is_file():
         from voxelomics.settings import load_settings
@@ -309,7 +317,7 @@ def extract_features(
         Image file (NIfTI, NRRD, MHA), DICOM series folder, or a loaded :class:`Volume`.
     mask : str, Path or RoiMask
         Label map file, RTSTRUCT or SEG file, or a loaded :class:`RoiMask` on the image grid.
-    settings : Settings, preset name, YAML path or None, default=None
+    settings : Settings, dict, preset name, YAML path or None, default=None
         ``None`` uses the ``default`` preset. Its ``modality_overrides`` for the image's
         modality (``modality`` argument, else the DICOM header) are applied.
     label : int or None, default=None
@@ -344,7 +352,30 @@ def extract_features(
     ----------
     Zwanenburg A. et al., arXiv:1612.07003 (IBSI reference manual), chapters 2–3.
     """
+    feats, _ = _extract(image, mask, settings, label=label, roi=roi, modality=modality, case_id=case_id)
+    return rename(feats, naming)
+
+
+def _extract(image, mask, settings, *, label, roi, modality, case_id) -> tuple[dict[str, float], dict]:
+    """Features and provenance (modality, settings used, image metadata such as SUV)."""
     settings = _resolve_settings(settings)
+    if modality is not None and str(modality).strip():
+        try:
+            modality = normalise_modality(modality)
+        except SettingsError as exc:
+            exc.with_context(case_id=case_id, step="settings")
+            raise
+    else:
+        modality = None
+    if label is not None and (isinstance(label, bool) or not float(label).is_integer()):
+        raise SettingsError(f"label must be an integer, got {label!r}", case_id=case_id)
+    for name, obj, kinds in (("image", image, (str, Path, Volume)), ("mask", mask, (str, Path, RoiMask))):
+        if not isinstance(obj, kinds):
+            raise SettingsError(
+                f"{name} must be a file path or a voxelomics {kinds[-1].__name__}, got "
+                f"{type(obj).__name__} (wrap arrays with voxelomics.volume.{kinds[-1].__name__})",
+                case_id=case_id,
+            )
     try:
         if isinstance(image, Volume) and isinstance(mask, RoiMask):
             from voxelomics.io import align_mask
@@ -360,7 +391,8 @@ def extract_features(
                 )
             volume, roi_mask = load_case(
                 image, mask, label=label, roi=roi, modality=modality, case_id=case_id)
-        effective = settings.for_modality(modality or volume.modality)
+        used_modality = modality or (normalise_modality(volume.modality) if volume.modality else None)
+        effective = settings.for_modality(used_modality)
         with warnings.catch_warnings(), _small_blas():
             warnings.simplefilter("default")
             pre = preprocess_case(volume, roi_mask, effective)
@@ -368,7 +400,14 @@ def extract_features(
     except VoxelomicsError as exc:
         exc.with_context(case_id=case_id)
         raise
-    return rename(feats, naming)
+    provenance = {
+        "modality": used_modality,
+        "settings": effective.name,
+        "image": volume.source,
+        "mask": roi_mask.source,
+        "image_metadata": volume.metadata,
+    }
+    return feats, provenance
 
 
 def extract_case(case, settings: Settings, *, naming: Naming = "readable") -> dict[str, object]:
@@ -385,14 +424,16 @@ def extract_case(case, settings: Settings, *, naming: Naming = "readable") -> di
     -------
     dict
         ``case_id``, ``roi`` (ROI name or label, as str), ``image_type`` (``"original"``),
-        then features (float), then extra columns.
+        ``modality`` (the DICOM code whose settings were used, ``""`` when unknown),
+        ``provenance`` (JSON: modality, settings name, files, image metadata such as the PET
+        SUV conversion and its assumptions), then features (float), then extra columns.
 
     Raises
     ------
     VoxelomicsError
         With ``case_id``, ``path`` and ``step`` set.
     """
-    feats = extract_features(
+    feats, provenance = _extract(
         case.image,
         case.mask,
         settings,
@@ -400,11 +441,16 @@ def extract_case(case, settings: Settings, *, naming: Naming = "readable") -> di
         roi=case.roi,
         modality=case.modality,
         case_id=case.case_id,
-        naming=naming,
     )
     roi = case.roi if case.roi is not None else (str(case.label) if case.label is not None else "1")
-    row: dict[str, object] = {"case_id": case.case_id, "roi": str(roi), "image_type": "original"}
-    row.update(feats)
+    row: dict[str, object] = {
+        "case_id": case.case_id,
+        "roi": str(roi),
+        "image_type": "original",
+        "modality": provenance["modality"] or "",
+        "provenance": json.dumps(provenance, default=str, sort_keys=True),
+    }
+    row.update(rename(feats, naming))
     for k, v in (case.extra or {}).items():
         if k not in row:
             row[k] = v

@@ -37,6 +37,8 @@ __all__ = [
     "load_preset",
     "load_settings",
     "FAMILY_NAMES",
+    "MODALITIES",
+    "normalise_modality",
 ]
 
 FAMILY_NAMES = (
@@ -52,6 +54,39 @@ FAMILY_NAMES = (
     "ngtdm",
     "ngldm",
 )
+
+
+#: DICOM modality codes accepted in manifests, the API and ``modality_overrides``.
+MODALITIES = ("CT", "PT", "MR", "NM", "US", "MG", "CR", "DX", "XA", "OT")
+_MODALITY_ALIASES = {"PET": "PT", "MRI": "MR", "SPECT": "NM"}
+
+
+def normalise_modality(modality: str) -> str:
+    """Return the DICOM modality code of ``modality`` (case-insensitive).
+
+    Parameters
+    ----------
+    modality : str
+        A DICOM modality code such as ``"CT"``, ``"PT"`` or ``"MR"``.
+
+    Returns
+    -------
+    str
+        The upper-case code.
+
+    Raises
+    ------
+    SettingsError
+        Not a DICOM modality code; common names (PET, MRI) are pointed to their code.
+    """
+    code = str(modality).strip().upper()
+    if code in MODALITIES:
+        return code
+    hint = _MODALITY_ALIASES.get(code) or next(iter(difflib.get_close_matches(code, MODALITIES, n=1)), None)
+    msg = f"unknown modality {modality!r}: use a DICOM modality code ({', '.join(MODALITIES)})"
+    if hint:
+        msg += f"; did you mean {hint!r}?"
+    raise SettingsError(msg)
 
 
 class _Section(BaseModel):
@@ -211,24 +246,44 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Defaults are the documented ``default`` preset, so a partial YAML or ``Settings()``
+    # starts from the same place as ``--preset default``. Every modality: 2 mm isotropic
+    # (trilinear, mask threshold 0.5), 3D texture. Uncalibrated intensities (MR, unknown)
+    # get FBN 32 bins (IBSI recommends FBN without a fixed unit) and an IVH on 1000 bins.
+    # CT (calibrated HU) gets IBSI configuration C's treatment: integer HU, range
+    # [-1000, 400] HU, FBS 25 HU, IVH FBS 2.5 HU. PET (SUV) gets FBS 0.25 SUV from 0.
     name: str = "custom"
     round_input: bool = False
     crop_margin_mm: float = Field(15.0, ge=0)
-    resampling: ResamplingSettings = ResamplingSettings()
+    resampling: ResamplingSettings = ResamplingSettings(spacing_mm=(2.0, 2.0, 2.0))
     resegmentation: ResegmentationSettings = ResegmentationSettings()
-    discretisation: DiscretisationSettings = DiscretisationSettings(method="fbs", bin_width=25.0)
-    ivh_discretisation: DiscretisationSettings = DiscretisationSettings(method="none")
-    families: list[str] = list(FAMILY_NAMES)
+    discretisation: DiscretisationSettings = DiscretisationSettings(method="fbn", n_bins=32)
+    ivh_discretisation: DiscretisationSettings = DiscretisationSettings(method="fbn", n_bins=1000)
+    families: list[str] = Field(default_factory=lambda: list(FAMILY_NAMES), min_length=1)
     texture: TextureSettings = TextureSettings()
     morphology: MorphologySettings = MorphologySettings()
-    modality_overrides: dict[str, dict] = {}
+    modality_overrides: dict[str, dict] = Field(
+        default_factory=lambda: {
+            "CT": {
+                "round_input": True,
+                "resampling": {"round_intensities": True},
+                "resegmentation": {"range_min": -1000.0, "range_max": 400.0},
+                "discretisation": {"method": "fbs", "bin_width": 25.0, "n_bins": None},
+                "ivh_discretisation": {"method": "fbs", "bin_width": 2.5, "n_bins": None},
+            },
+            "PT": {
+                "resegmentation": {"range_min": 0.0},
+                "discretisation": {"method": "fbs", "bin_width": 0.25, "n_bins": None},
+            },
+        }
+    )
 
     @field_validator("modality_overrides")
     @classmethod
     def _valid_overrides(cls, v):
         out = {}
         for modality, override in v.items():
-            key = str(modality).upper()
+            key = normalise_modality(modality)
             bad = {"name", "modality_overrides"} & set(override)
             if bad:
                 raise ValueError(f"modality_overrides.{modality} cannot set {sorted(bad)}")
@@ -261,7 +316,8 @@ class Settings(BaseModel):
             The merged settings are invalid.
         """
         base = self.model_dump(mode="json")
-        override = self.modality_overrides.get(str(modality).upper()) if modality else None
+        modality = normalise_modality(modality) if modality else None
+        override = self.modality_overrides.get(modality) if modality else None
         base["modality_overrides"] = {}
         if override:
             base = _deep_merge(base, override)
@@ -401,8 +457,10 @@ _CT_3D_2MM = dict(
 
 
 def _presets() -> dict[str, Settings]:
+    ibsi = dict(modality_overrides={}, resampling=ResamplingSettings(), round_input=True)
     dig = Settings(
         name="ibsi-digital",
+        **{**ibsi, "round_input": False},
         discretisation=DiscretisationSettings(method="none"),
         ivh_discretisation=DiscretisationSettings(method="none"),
         texture=TextureSettings(dimensions=["2d", "2_5d", "3d"]),
@@ -410,7 +468,7 @@ def _presets() -> dict[str, Settings]:
     )
     a = Settings(
         name="ibsi-a",
-        round_input=True,
+        **ibsi,
         resegmentation=ResegmentationSettings(range_min=-500, range_max=400),
         discretisation=DiscretisationSettings(method="fbs", bin_width=25.0),
         ivh_discretisation=DiscretisationSettings(method="none"),
@@ -418,11 +476,10 @@ def _presets() -> dict[str, Settings]:
     )
     b = Settings(
         name="ibsi-b",
-        round_input=True,
-        resampling=ResamplingSettings(
+        **{**ibsi, "resampling": ResamplingSettings(
             spacing_mm=(None, 2.0, 2.0), interpolator="linear", mask_interpolator="linear",
             mask_threshold=0.5, round_intensities=True,
-        ),
+        )},
         resegmentation=ResegmentationSettings(range_min=-500, range_max=400),
         discretisation=DiscretisationSettings(method="fbn", n_bins=32),
         ivh_discretisation=DiscretisationSettings(method="none"),
@@ -430,8 +487,7 @@ def _presets() -> dict[str, Settings]:
     )
     c = Settings(
         name="ibsi-c",
-        round_input=True,
-        resampling=ResamplingSettings(**_CT_3D_2MM),
+        **{**ibsi, "resampling": ResamplingSettings(**_CT_3D_2MM)},
         resegmentation=ResegmentationSettings(range_min=-1000, range_max=400),
         discretisation=DiscretisationSettings(method="fbs", bin_width=25.0),
         ivh_discretisation=DiscretisationSettings(method="fbs", bin_width=2.5),
@@ -439,8 +495,7 @@ def _presets() -> dict[str, Settings]:
     )
     d = Settings(
         name="ibsi-d",
-        round_input=True,
-        resampling=ResamplingSettings(**_CT_3D_2MM),
+        **{**ibsi, "resampling": ResamplingSettings(**_CT_3D_2MM)},
         resegmentation=ResegmentationSettings(outlier_sigma=3.0),
         discretisation=DiscretisationSettings(method="fbn", n_bins=32),
         ivh_discretisation=DiscretisationSettings(method="none"),
@@ -448,39 +503,13 @@ def _presets() -> dict[str, Settings]:
     )
     e = Settings(
         name="ibsi-e",
-        round_input=True,
-        resampling=ResamplingSettings(**{**_CT_3D_2MM, "interpolator": "bspline"}),
+        **{**ibsi, "resampling": ResamplingSettings(**{**_CT_3D_2MM, "interpolator": "bspline"})},
         resegmentation=ResegmentationSettings(range_min=-1000, range_max=400, outlier_sigma=3.0),
         discretisation=DiscretisationSettings(method="fbn", n_bins=32),
         ivh_discretisation=DiscretisationSettings(method="fbn", n_bins=1000),
         texture=TextureSettings(dimensions=["3d"]),
     )
-    # Documented choices: every modality is resampled to 2 mm isotropic (trilinear, mask
-    # threshold 0.5) with 3D texture. CT (calibrated HU) gets IBSI configuration C's
-    # treatment: integer HU, range [-1000, 400] HU, FBS 25 HU, IVH FBS 2.5 HU. PET (SUV,
-    # calibrated) gets FBS 0.25 SUV from 0. Uncalibrated images (MR, unknown modality)
-    # get FBN 32 bins (IBSI recommends FBN when intensities have no fixed unit) and an IVH
-    # on 1000 bins.
-    default = Settings(
-        name="default",
-        resampling=ResamplingSettings(spacing_mm=(2.0, 2.0, 2.0)),
-        discretisation=DiscretisationSettings(method="fbn", n_bins=32),
-        ivh_discretisation=DiscretisationSettings(method="fbn", n_bins=1000),
-        texture=TextureSettings(dimensions=["3d"]),
-        modality_overrides={
-            "CT": {
-                "round_input": True,
-                "resampling": {"round_intensities": True},
-                "resegmentation": {"range_min": -1000.0, "range_max": 400.0},
-                "discretisation": {"method": "fbs", "bin_width": 25.0, "n_bins": None},
-                "ivh_discretisation": {"method": "fbs", "bin_width": 2.5, "n_bins": None},
-            },
-            "PT": {
-                "resegmentation": {"range_min": 0.0},
-                "discretisation": {"method": "fbs", "bin_width": 0.25, "n_bins": None},
-            },
-        },
-    )
+    default = Settings(name="default")
     return {s.name: s for s in (default, dig, a, b, c, d, e)}
 
 

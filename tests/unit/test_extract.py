@@ -70,3 +70,35 @@ def test_misaligned_mask_is_refused(tmp_path):
     sitk.WriteImage(msk, str(tmp_path / "shifted.nii.gz"))
     with pytest.raises(GeometryError, match="mm"):
         extract_features(DIG / "image/phantom.nii.gz", tmp_path / "shifted.nii.gz", load_preset("ibsi-digital"))
+
+
+def test_unknown_modality_is_an_error_not_a_silent_fallback():
+    with pytest.raises(SettingsError, match="did you mean 'PT'") as info:
+        extract_features(DIG / "image/phantom.nii.gz", DIG / "mask/mask.nii.gz", modality="PET", case_id="p1")
+    assert info.value.case_id == "p1"
+
+
+def test_case_rows_record_modality_and_provenance():
+    import json
+
+    from voxelomics.extract import extract_case
+    from voxelomics.io.manifest import Case
+
+    case = Case(case_id="ct", image=CT / "nifti/image/phantom.nii.gz", mask=CT / "nifti/mask/mask.nii.gz",
+                modality="ct", extra={"outcome": 1})
+    row = extract_case(case, Settings.from_dict({"preset": "default", "families": ["statistics"]}))
+    assert list(row)[:5] == ["case_id", "roi", "image_type", "modality", "provenance"]
+    prov = json.loads(row["provenance"])
+    assert row["modality"] == "CT" and prov["settings"] == "default[CT]" and row["outcome"] == 1
+
+
+def test_settings_given_as_a_dict_or_a_wrong_type():
+    feats = extract_features(DIG / "image/phantom.nii.gz", DIG / "mask/mask.nii.gz",
+                             {"preset": "ibsi-digital", "families": ["statistics"]})
+    assert len(feats) == 18
+    with pytest.raises(SettingsError, match="settings must be"):
+        extract_features(DIG / "image/phantom.nii.gz", DIG / "mask/mask.nii.gz", 42)
+    with pytest.raises(SettingsError, match="label must be an integer"):
+        extract_features(DIG / "image/phantom.nii.gz", DIG / "mask/mask.nii.gz", label=1.5)
+    with pytest.raises(SettingsError, match="file path or a voxelomics Volume"):
+        extract_features(np.zeros((2, 2, 2)), DIG / "mask/mask.nii.gz")

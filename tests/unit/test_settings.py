@@ -59,3 +59,31 @@ def test_preset_key_in_yaml_is_overridden_by_other_keys(tmp_path):
     assert s.resampling.spacing_mm == (2.0, 2.0, 2.0)
     with pytest.raises(SettingsError, match="not found"):
         load_settings(tmp_path / "missing.yaml")
+
+
+def test_partial_settings_start_from_the_default_preset():
+    assert Settings().model_dump(exclude={"name"}) == load_preset("default").model_dump(exclude={"name"})
+    partial = Settings.from_yaml("discretisation: {method: fbn, n_bins: 16}")
+    assert partial.resampling.spacing_mm == (2.0, 2.0, 2.0) and "CT" in partial.modality_overrides
+
+
+def test_modality_codes_are_checked():
+    from voxelomics.settings import normalise_modality
+
+    assert normalise_modality("pt") == "PT"
+    with pytest.raises(SettingsError, match="did you mean 'PT'"):
+        normalise_modality("PET")
+    with pytest.raises(SettingsError, match="did you mean 'PT'"):
+        Settings.from_dict({"modality_overrides": {"PET": {"discretisation": {"bin_width": 0.5}}}})
+    with pytest.raises(SettingsError, match="families"):
+        Settings.from_dict({"families": []})
+
+
+def test_overrides_apply_only_to_their_modality():
+    d = load_preset("default")
+    assert d.for_modality("CT").resegmentation.range_max == 400
+    assert d.for_modality("pt").discretisation.bin_width == 0.25
+    assert d.for_modality("MR").discretisation.method == "fbn"
+    assert d.for_modality(None).modality_overrides == {}
+    with pytest.raises(SettingsError, match="modality_overrides"):
+        Settings.from_dict({"modality_overrides": {"CT": {"discretisation": {"method": "fbn", "n_bins": None}}}})

@@ -13,7 +13,7 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from conftest import IBSI1
+from testdata import IBSI1
 from voxelomics.features._texture import Aggregation
 from voxelomics.features.registry import column_name, ibsi_column_name
 

@@ -22,7 +22,7 @@ from _helpers import (
     table_ids,
 )
 
-from conftest import assert_matches_reference
+from testdata import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, GeometryError, MaskError, SettingsError
 from voxelomics.features import glcm
 from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation

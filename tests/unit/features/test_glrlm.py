@@ -20,7 +20,7 @@ from _helpers import (
     table_ids,
 )
 
-from conftest import assert_matches_reference
+from testdata import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, SettingsError
 from voxelomics.features import glrlm
 from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation

@@ -19,7 +19,7 @@ from _helpers import (
     table_ids,
 )
 
-from conftest import assert_matches_reference
+from testdata import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, GeometryError, MaskError, SettingsError
 from voxelomics.features import glszm
 from voxelomics.features._texture import Aggregation

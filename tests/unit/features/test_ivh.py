@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from _helpers import to_ibsi
 
-from conftest import IBSI1, assert_matches_reference
+from testdata import IBSI1, assert_matches_reference
 from voxelomics.errors import EmptyRoiError, InputError, SettingsError
 from voxelomics.features import ivh
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _helpers import read_ct_phantom, to_ibsi
 
-from conftest import assert_matches_reference
+from testdata import assert_matches_reference
 from voxelomics.errors import EmptyRoiError, FeatureError, GeometryError, MaskError
 from voxelomics.features import local_intensity
 

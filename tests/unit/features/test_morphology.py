@@ -12,7 +12,7 @@ from scipy.spatial import ConvexHull
 from scipy.spatial.transform import Rotation
 from scipy.special import eval_legendre
 
-from conftest import IBSI1, assert_matches_reference
+from testdata import IBSI1, assert_matches_reference
 from voxelomics.errors import (
     ApproximationWarning,
     EmptyRoiError,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import IBSI1, assert_matches_reference
+from testdata import IBSI1, assert_matches_reference
 from voxelomics.features import histogram, ivh, statistics
 from voxelomics.preprocess import crop_to_roi, discretise, resample, resegment
 from voxelomics.settings import PRESETS

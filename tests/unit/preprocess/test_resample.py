@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import IBSI1
+from testdata import IBSI1
 from voxelomics.errors import GeometryError, SettingsError
 from voxelomics.preprocess import aligned_grid_positions, crop_to_roi, resample
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
