@@ -95,7 +95,9 @@ def discretise_values(
     Notes
     -----
     A constant ROI under FBN (``X_max = X_min``, where the formula is 0/0) is mapped to
-    grey level 1.
+    grey level 1. "Constant" allows floating-point noise: a range below 1e-9 of the
+    intensity scale (e.g. a constant image after interpolation) would otherwise be
+    stretched over all ``N_g`` bins.
     """
     _check_params(method, n_bins, bin_width, lower_bound)
     x = np.asarray(values, dtype=np.float64).ravel()
@@ -106,7 +108,7 @@ def discretise_values(
     x_min, x_max = float(x.min()), float(x.max())
     if method == "fbn":
         n_g = int(n_bins)
-        if x_max == x_min:
+        if x_max - x_min <= 1e-9 * max(1.0, abs(x_min), abs(x_max)):
             return np.ones(x.size, dtype=np.int64), n_g
         q = n_g * (x - x_min) / (x_max - x_min)
         levels = np.floor(q + _FLOOR_GUARD * n_g).astype(np.int64) + 1

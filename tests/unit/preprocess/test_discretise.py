@@ -87,3 +87,9 @@ def test_empty_mask_and_shape_mismatch():
         discretise(img, img > 5, method="fbn", n_bins=4)
     with pytest.raises(GeometryError, match="same shape"):
         discretise(img, np.ones((1, 2, 2), bool), method="fbn", n_bins=4)
+
+
+def test_fbn_treats_interpolation_noise_on_a_constant_roi_as_constant():
+    values = np.array([100.0, 100.0 + 1e-12, 100.0 - 3e-13])
+    levels, n_g = discretise_values(values, method="fbn", n_bins=32)
+    assert n_g == 32 and set(levels.tolist()) == {1}
