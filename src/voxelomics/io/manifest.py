@@ -1,8 +1,8 @@
 """Cohort manifests: one CSV row per (case, ROI).
 
 Columns: ``case_id``, ``image``, ``mask`` (required), ``label``, ``roi``, ``modality``
-(optional); every other column is kept, as text, in :attr:`Case.extra`. Relative paths
-resolve against the manifest's folder. :func:`write_manifest` writes paths under the
+(optional); every other column is kept in :attr:`Case.extra`, typed per column (see
+:func:`read_manifest`). Relative paths resolve against the manifest's folder. :func:`write_manifest` writes paths under the
 manifest's folder as relative paths (so the folder can move) and others as absolute paths.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ class Case:
     modality : str or None, default=None
         ``"CT"``, ``"PT"``, ``"MR"`` ... when known.
     extra : dict, default={}
-        Other manifest columns, as strings.
+        Other manifest columns: int, float or str per column, ``None`` for an empty cell.
     """
 
     case_id: str
@@ -58,6 +59,38 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
 
 
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
+_LEADING_ZERO = re.compile(r"[+-]?0\d")
+
+
+def _column_type(values: list[str]) -> type:
+    """Type of one extra column from its non-empty cells: int, float or str.
+
+    ``int`` when every cell is a whole number, ``float`` when every cell is a number,
+    else ``str``. A number written with a leading zero (``007``, a zip code or a
+    zero-padded identifier) keeps the whole column text, so no digit is lost.
+    """
+    if any(_LEADING_ZERO.match(v) for v in values):
+        return str
+    if all(_INT.fullmatch(v) for v in values):
+        return int
+    if all(_FLOAT.fullmatch(v) for v in values):
+        return float
+    return str
+
+
+def _typed_extras(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Convert the extra columns of every row to their column type; empty cells to None."""
+    out: list[dict[str, Any]] = [{} for _ in rows]
+    for name in names:
+        cells = [None if _blank(r.get(name)) else str(r[name]).strip() for r in rows]
+        kind = _column_type([c for c in cells if c is not None])
+        for target, cell in zip(out, cells, strict=True):
+            target[name] = None if cell is None else kind(cell)
+    return out
+
+
 def read_manifest(path: str | Path) -> list[Case]:
     """Read a cohort manifest CSV.
 
@@ -69,7 +102,12 @@ def read_manifest(path: str | Path) -> list[Case]:
     Returns
     -------
     list of Case
-        In file order, with absolute ``image`` and ``mask`` paths.
+        In file order, with absolute ``image`` and ``mask`` paths. Every other column
+        goes to :attr:`Case.extra` with one type per column: ``int`` when every
+        non-empty cell is a whole number (``0``, ``-3``), ``float`` when every non-empty
+        cell is a number (``63.5``, ``1e-3``), else ``str`` (also when a number has a
+        leading zero, e.g. ``007``, so identifiers and zip codes stay intact). An empty
+        cell is ``None`` (missing).
 
     Raises
     ------
@@ -97,10 +135,12 @@ def read_manifest(path: str | Path) -> list[Case]:
         raise InputError(f"manifest lacks required column(s) {missing}; found columns {header}",
                          path=path, step="read_manifest")
     base = path.resolve().parent
+    rows = [{(k.strip() if k else k): v for k, v in raw.items()} for raw in rows]
+    extra_names = [k for k in header if k and k not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    extras = _typed_extras(rows, extra_names)
     cases, seen = [], {}
-    for i, raw in enumerate(rows):
+    for i, row in enumerate(rows):
         line = i + 2
-        row = {(k.strip() if k else k): v for k, v in raw.items()}
         for col in REQUIRED_COLUMNS:
             if _blank(row.get(col)):
                 raise InputError(f"row at line {line}: column {col!r} is empty", path=path, step="read_manifest")
@@ -123,9 +163,8 @@ def read_manifest(path: str | Path) -> list[Case]:
             raise InputError(f"row at line {line}: duplicate (case_id, roi, label) = {key}, first at line {seen[key]}",
                              path=path, step="read_manifest")
         seen[key] = line
-        extra = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and k}
         cases.append(Case(case_id, base / str(row["image"]).strip(), base / str(row["mask"]).strip(),
-                          label, roi, modality, extra))
+                          label, roi, modality, extras[i]))
     return cases
 
 
@@ -165,7 +204,8 @@ def write_manifest(df: Any, path: str | Path) -> Path:
     path = Path(path)
     if isinstance(df, Sequence) and not isinstance(df, pd.DataFrame):
         df = pd.DataFrame([{"case_id": c.case_id, "image": c.image, "mask": c.mask, "label": c.label,
-                            "roi": c.roi, "modality": c.modality, **c.extra} for c in df])
+                            "roi": c.roi, "modality": c.modality, **c.extra} for c in df],
+                          dtype=object)  # object: an int column with a missing cell stays int
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"cannot write manifest: missing column(s) {missing}; found {list(df.columns)}",

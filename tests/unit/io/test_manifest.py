@@ -21,7 +21,7 @@ def test_read_resolves_paths_and_keeps_extra(tmp_path):
                           "b,/abs/b,/abs/b_rs.dcm,,GTV-1,,0\n")
     a, b = read_manifest(path)
     assert a == Case("a", path.parent / "img/a.nii.gz", path.parent / "msk/a.nii.gz", 2, None, "CT",
-                     {"outcome": "1"})
+                     {"outcome": 1})
     assert b.image.as_posix() == "/abs/b" and b.roi == "GTV-1" and b.label is None and b.modality is None
 
 
@@ -47,3 +47,26 @@ def test_errors_name_file_and_row(tmp_path, text, message):
 def test_missing_manifest(tmp_path):
     with pytest.raises(InputError, match="nope.csv: manifest file does not exist"):
         read_manifest(tmp_path / "nope.csv")
+
+
+def test_extra_columns_are_typed_per_column(tmp_path):
+    path = _csv(tmp_path, "case_id,image,mask,outcome,age,site,zip,score,note\n"
+                          "a,i,m,0,63.5,A,0712,1,x\n"
+                          "b,i,m,1,70,B,1000,,\n"
+                          "c,i,m,, 1e2 ,C,0,-2,3\n")
+    a, b, c = (case.extra for case in read_manifest(path))
+    assert a == {"outcome": 0, "age": 63.5, "site": "A", "zip": "0712", "score": 1, "note": "x"}
+    assert b == {"outcome": 1, "age": 70.0, "site": "B", "zip": "1000", "score": None, "note": None}
+    assert c == {"outcome": None, "age": 100.0, "site": "C", "zip": "0", "score": -2, "note": "3"}
+    assert type(a["outcome"]) is int and type(b["age"]) is float  # one type per column
+    assert type(c["note"]) is str  # '3' stays text: the column also holds 'x'
+
+
+def test_typed_extras_round_trip(tmp_path):
+    cases = [Case("a", tmp_path / "a.nii", tmp_path / "m.nii", None, None, None,
+                  {"outcome": 1, "age": 61.5, "site": "A"}),
+             Case("b", tmp_path / "b.nii", tmp_path / "m.nii", None, None, None,
+                  {"outcome": None, "age": 70.25, "site": "B"})]
+    back = read_manifest(write_manifest(cases, tmp_path / "manifest.csv"))
+    assert back == cases
+    assert [type(c.extra["outcome"]) for c in back] == [int, type(None)]  # not 1.0
