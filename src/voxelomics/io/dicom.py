@@ -4,6 +4,10 @@ A folder is read as follows.
 
 1. Every file directly inside the folder is parsed (header only); files that are not
    DICOM, and non-image objects (RTSTRUCT, SEG, RTPLAN, RTDOSE, SR ...), are ignored.
+   A file that looks like DICOM (``.dcm``/``.dicom``/``.ima`` ending or the ``DICM``
+   marker) but cannot be parsed, or an image-storage object whose header lacks the
+   geometry tags (a truncated file), raises :class:`~voxelomics.errors.InputError`
+   naming the files: skipping it would turn a broken slice into a "slice gap".
 2. Images are grouped by ``SeriesInstanceUID``. With several series the caller must pick
    one by ``series_uid``; otherwise :class:`~voxelomics.errors.InputError` lists them
    (UID, modality, description, number of files).
@@ -26,7 +30,11 @@ Slice gaps (decision)
       ``Volume.metadata["slice_resampling"]`` records the original positions and the
       largest displacement. Slices that already lie on the uniform grid are unchanged.
     * larger deviations (a missing slice, mixed spacings): :class:`~voxelomics.errors.GeometryError`
-      listing the irregular gaps.
+      listing only the gaps that differ from the typical (median) gap, with that expected
+      spacing and, for whole multiples of it, the number of slices that seem missing.
+
+    The resampling warning is emitted once per series and process (the record in
+    ``metadata`` is always written), at the first call site outside voxelomics.
 
 Gantry tilt
     When the stack direction (last minus first position) is not parallel to ``n`` by more
@@ -45,6 +53,7 @@ objects raise :class:`~voxelomics.errors.InputError`.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +64,8 @@ from voxelomics.errors import GeometryError, GeometryWarning, InputError
 from voxelomics.io.suv import parse_dicom_datetime, suv_factor
 from voxelomics.volume import Volume
 
-__all__ = ["SeriesInfo", "list_series", "read_dicom_series", "is_dicom_file",
+__all__ = ["SeriesInfo", "list_series", "read_dicom_series", "is_dicom_file", "read_header", "warn_once",
+           "unreadable_message",
            "GAP_UNIFORM_RTOL", "GAP_RESAMPLE_RTOL", "TILT_TOLERANCE_DEG"]
 
 GAP_UNIFORM_RTOL = 1e-3
@@ -119,20 +129,122 @@ def is_dicom_file(path: str | Path) -> bool:
         return False
 
 
-def _read_headers(folder: Path) -> list[tuple[Path, object]]:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
+_GEOMETRY_TAGS = ("SeriesInstanceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows",
+                  "Columns")
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+_WARNED: set = set()
 
-    out = []
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for a warning issued by the caller: the first frame outside voxelomics."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_once(key, message: str, category: type[Warning]) -> None:
+    """Issue ``message`` once per ``key`` and process, pointing at the user's call site.
+
+    Python's "default" warning filter shows a warning once per source line only until the
+    filters change (``catch_warnings`` resets that memory), so a series read for several
+    ROIs would repeat the same warning with a voxelomics source line each time.
+
+    Parameters
+    ----------
+    key : hashable
+        What the warning is about (e.g. ``("slice_resampling", folder, series_uid)``).
+    message : str
+        Warning text.
+    category : type of Warning
+        Warning class.
+    """
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    warnings.warn(message, category, stacklevel=_user_stacklevel())
+
+
+def _looks_dicom(path: Path) -> bool:
+    return path.suffix.lower() in _DICOM_SUFFIXES or is_dicom_file(path)
+
+
+def _is_image_storage(ds) -> bool:
+    uid = getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None) or getattr(ds, "SOPClassUID", None)
+    name = str(getattr(uid, "name", "") or "")
+    return "Image Storage" in name and "Secondary Capture" not in name
+
+
+def read_header(path: Path):
+    """Parse one file's DICOM header (no pixel data).
+
+    Parameters
+    ----------
+    path : Path
+        Any file.
+
+    Returns
+    -------
+    dataset : pydicom.Dataset or None
+        The header; None when the file is not DICOM or cannot be used.
+    problem : str or None
+        Why a file that looks like DICOM (ending ``.dcm``/``.dicom``/``.ima`` or the
+        ``DICM`` marker) cannot be used: it does not parse, or it is an image-storage
+        object lacking geometry tags (truncated). None otherwise.
+    """
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises many types for broken files
+        if not _looks_dicom(path):
+            return None, None
+        text = str(exc).strip().splitlines()
+        return None, f"cannot be parsed ({type(exc).__name__}: {text[0].split('. ')[0][:160] if text else ''})"
+    modality = str(getattr(ds, "Modality", "") or "")
+    if modality not in NON_IMAGE_MODALITIES and _is_image_storage(ds):
+        missing = [tag for tag in _GEOMETRY_TAGS if tag not in ds]
+        if missing:
+            return None, f"image header lacks {', '.join(missing)} (truncated or incomplete file?)"
+    return ds, None
+
+
+def unreadable_message(bad: list[tuple[Path, str]], limit: int = 5) -> str:
+    """One line naming unreadable DICOM files and why.
+
+    Parameters
+    ----------
+    bad : list of (Path, str)
+        Files and the problem found by :func:`read_header`.
+    limit : int, default=5
+        Files named; the rest are counted.
+
+    Returns
+    -------
+    str
+        E.g. ``"2 DICOM file(s) cannot be read: a.dcm: ...; b.dcm: ..."``.
+    """
+    shown = "; ".join(f"{p.name}: {why}" for p, why in bad[:limit])
+    more = f"; and {len(bad) - limit} more" if len(bad) > limit else ""
+    return f"{len(bad)} DICOM file(s) cannot be read: {shown}{more}"
+
+
+def _read_headers(folder: Path) -> list[tuple[Path, object]]:
+    out, bad = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError):
+        ds, problem = read_header(path)
+        if problem is not None:
+            bad.append((path, problem))
+        if ds is None:
             continue
         modality = str(getattr(ds, "Modality", "") or "")
         if modality in NON_IMAGE_MODALITIES or "ImagePositionPatient" not in ds or "Rows" not in ds:
             continue
         out.append((path, ds))
+    if bad:
+        raise InputError(unreadable_message(bad) + "; replace or remove them (a slice left out would show as a "
+                         "slice gap)", path=folder)
     return out
 
 
@@ -152,7 +264,7 @@ def list_series(folder: str | Path) -> list[SeriesInfo]:
     Raises
     ------
     InputError
-        If the folder does not exist.
+        If the folder does not exist, or holds DICOM files that cannot be read (named).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -225,12 +337,26 @@ def _check_gaps(folder: Path, positions: np.ndarray) -> tuple[float, bool]:
         return mean, False
     if dev.max() <= GAP_RESAMPLE_RTOL:
         return mean, True
-    bad = np.flatnonzero(dev > GAP_UNIFORM_RTOL)
-    listed = ", ".join(f"{gaps[i]:.4g} mm between slices {i}/{i + 1}" for i in bad[:20])
-    more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
+    typical = float(np.median(gaps))
+    off = np.abs(gaps - typical) / typical
+    bad = np.flatnonzero(off > GAP_RESAMPLE_RTOL)
+    small = int(np.count_nonzero((off > GAP_UNIFORM_RTOL) & (off <= GAP_RESAMPLE_RTOL))) if bad.size else 0
+    if not bad.size:  # no single outlier: spacings are mixed around the median
+        bad = np.flatnonzero(off > GAP_UNIFORM_RTOL)
+
+    def one(i: int) -> str:
+        ratio = gaps[i] / typical
+        k = int(round(ratio))
+        hint = f" ({k - 1} slice(s) missing?)" if k >= 2 and abs(ratio - k) < 0.1 else ""
+        return f"{gaps[i]:.4g} mm between slices {i}/{i + 1}{hint}"
+
+    listed = ", ".join(one(i) for i in bad[:10])
+    more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+    small_text = f" (plus {small} gap(s) within {GAP_RESAMPLE_RTOL:.0%}, which alone would be resampled)" if small else ""
     raise GeometryError(
-        f"non-uniform slice spacing: mean gap {mean:.4g} mm, irregular gaps: {listed}{more}; gaps deviating by "
-        f"up to {GAP_RESAMPLE_RTOL:.0%} are resampled, these deviate by up to {dev.max():.1%}", path=folder)
+        f"non-uniform slice spacing: expected {typical:.4g} mm (the median of {len(gaps)} gaps), found "
+        f"{len(bad)} gap(s) that differ: {listed}{more}{small_text}; gaps deviating by up to "
+        f"{GAP_RESAMPLE_RTOL:.0%} from the mean are resampled, these deviate by up to {dev.max():.1%}", path=folder)
 
 
 def _resample_uniform(array: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, float]:
@@ -305,8 +431,8 @@ def read_dicom_series(
     Raises
     ------
     InputError
-        Missing folder, no image, several series without ``series_uid``, undecodable
-        pixels, duplicate slice positions, SUV impossible with ``suv=True``.
+        Missing folder, unreadable or truncated DICOM files (named), no image, several
+        series without ``series_uid``, undecodable pixels, duplicate slice positions, SUV impossible with ``suv=True``.
     GeometryError
         Inconsistent orientation or pixel spacing, irregular slice gaps, gantry tilt.
     """
@@ -348,9 +474,10 @@ def read_dicom_series(
                 "method": "linear interpolation along the slice normal onto a uniform grid",
                 "mean_gap_mm": gap, "gaps_mm": np.round(gaps, 6).tolist(),
                 "original_positions_mm": np.round(positions, 6).tolist(), "max_shift_mm": shift}
-            warnings.warn(
+            warn_once(
+                ("slice_resampling", str(folder.resolve()), str(getattr(items[0][1], "SeriesInstanceUID", ""))),
                 f"{folder}: slice gaps vary from {gaps.min():.4g} to {gaps.max():.4g} mm; slices resampled onto a "
-                f"uniform {gap:.4g} mm grid (largest shift {shift:.3g} mm)", GeometryWarning, stacklevel=2)
+                f"uniform {gap:.4g} mm grid (largest shift {shift:.3g} mm)", GeometryWarning)
         first = items[0][1]
         modality = str(getattr(first, "Modality", "") or "") or None
         meta.update(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -108,3 +110,74 @@ def test_missing_and_unreadable_files(tmp_path):
     with pytest.raises(InputError, match="unsupported image file type '.txt'"):
         (tmp_path / "a.txt").write_text("x")
         read_image(tmp_path / "a.txt")
+
+
+@pytest.mark.parametrize("keep_bytes", [50, 600])
+def test_truncated_slice_is_named_not_a_gap(ct_slices, keep_bytes):
+    # 50 bytes: no DICM marker, does not parse; 600 bytes: parses, but the header stops
+    # before the geometry tags. Either way the file is named, not skipped into a "gap".
+    folder, _ = ct_slices
+    victim = sorted(folder.iterdir())[2]
+    victim.write_bytes(victim.read_bytes()[:keep_bytes])
+    (folder / "README.txt").write_text("not DICOM, ignored")
+    with pytest.raises(InputError, match=rf"1 DICOM file\(s\) cannot be read: {victim.name}: .*slice gap"):
+        read_image(folder)
+    with pytest.raises(InputError, match=victim.name):
+        list_series(folder)
+
+
+def test_truncated_pixel_data_is_named(ct_slices):
+    folder, _ = ct_slices
+    victim = sorted(folder.iterdir())[2]
+    victim.write_bytes(victim.read_bytes()[:-5000])
+    with pytest.raises(InputError, match=rf"{victim.name}: cannot decode pixel data"):
+        read_image(folder)
+
+
+def test_missing_slice_lists_only_the_irregular_gap(tmp_path):
+    import pydicom
+
+    # 40 slices 3 mm apart, slice 12 deleted: one 6 mm gap, the 38 regular gaps not listed
+    src = pydicom.dcmread(sorted(CT_DICOM.glob("*.dcm"))[0])
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for i in [k for k in range(40) if k != 12]:
+        src.ImagePositionPatient = [*src.ImagePositionPatient[:2], 3.0 * i]
+        src.SOPInstanceUID = f"1.2.3.{i}"
+        src.save_as(folder / f"{i:02d}.dcm")
+    with pytest.raises(GeometryError, match=r"expected 3 mm \(the median of 38 gaps\), found 1 gap\(s\) that differ: "
+                                            r"6 mm between slices 11/12 \(1 slice\(s\) missing\?\);") as info:
+        read_image(folder)
+    assert "3 mm between" not in str(info.value)
+
+
+def test_resampling_warned_once_at_the_callers_line(ct_slices):
+    folder, datasets = ct_slices
+    z = float(datasets[3].ImagePositionPatient[2])
+    datasets[3].ImagePositionPatient = [*datasets[3].ImagePositionPatient[:2], z - 0.06]
+    save(folder, datasets)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_image(folder)
+        read_image(folder)  # same series again (e.g. a second ROI): no second warning
+    assert len(caught) == 1 and issubclass(caught[0].category, GeometryWarning)
+    assert caught[0].filename == __file__
+    assert read_image(folder).metadata["slice_resampling"]["max_shift_mm"] == pytest.approx(0.06, abs=1e-6)
+
+
+def test_modality_contradicting_the_header(ct_slices):
+    folder, _ = ct_slices
+    with pytest.raises(InputError, match=r"modality 'PT' was given, but the DICOM header of series [0-9.]+ says "
+                                         r"Modality 'CT'"):
+        read_image(folder, modality="PT")
+    with pytest.raises(InputError, match=r"modality 'CAT' was given.*'CT'.*did you mean 'CT'"):
+        read_image(folder, modality="CAT")
+    assert read_image(folder, modality="ct").modality == "CT"
+
+
+def test_single_slice_series_warns(ct_slices):
+    folder, datasets = ct_slices
+    save(folder, datasets[:1])
+    with pytest.warns(GeometryWarning, match="the DICOM series holds one slice; 3-D morphological features"):
+        vol = read_image(folder)
+    assert vol.shape[0] == 1 and "single_slice" in vol.metadata
