@@ -7,6 +7,15 @@ series) read by :mod:`voxelomics.io.dicom`.
 Masks (:func:`read_mask`) are label maps in any of those file formats, DICOM RTSTRUCT
 files or DICOM SEG files; the DICOM kind is decided by the file's ``Modality``.
 
+Single-slice images (decision)
+    A 2-D file (e.g. a one-slice NRRD or a PNG-like NIfTI) and a DICOM series of one slice
+    are read as a 3-D volume of one slice (z spacing: 1 mm for 2-D files, the DICOM
+    ``SpacingBetweenSlices``/``SliceThickness`` otherwise) with a
+    :class:`~voxelomics.errors.GeometryWarning`: texture features can be aggregated per
+    slice, but 3-D morphological features (volume, surface, sphericity ...) of a single
+    slice are not meaningful. They are not refused, because 2-D texture analysis of one
+    slice is a legitimate use. ``Volume.metadata["single_slice"]`` records the case.
+
 Label-map rules (decisions)
     * Integer maps are used as they are. Float maps are accepted when every value is within
       1e-6 of an integer (they are rounded); otherwise :class:`~voxelomics.errors.MaskError`
@@ -15,7 +24,11 @@ Label-map rules (decisions)
       exactly one; several labels without 1 is ambiguous (``MaskError`` listing them).
     * A requested label that is absent, or an all-zero map, raises
       :class:`~voxelomics.errors.EmptyRoiError` naming the case, the file and the label, and
-      listing the labels present.
+      listing the labels present (the first 20).
+    * A file with more than :data:`MAX_LABELS` distinct values is an image, not a label
+      map: with ``label=None``, or when the selection fails, :class:`~voxelomics.errors.MaskError`
+      says so and shows the first ten values. An explicit ``label=`` that is present is
+      used (large atlases exist).
 
 Geometry (:func:`align_mask`)
     Grids are compared with :meth:`voxelomics.volume.Grid.compare` at 1e-3 of a voxel.
@@ -27,6 +40,7 @@ Geometry (:func:`align_mask`)
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -40,15 +54,21 @@ from voxelomics.errors import (
     MaskError,
     VoxelomicsError,
 )
-from voxelomics.io.dicom import is_dicom_file, read_dicom_series
+from voxelomics.io.dicom import is_dicom_file, read_dicom_series, warn_once
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
 
-__all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES"]
+__all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES", "MAX_LABELS"]
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 """File endings read with SimpleITK."""
 
+MAX_LABELS = 200
+"""More distinct non-zero values than this: the file is taken for an image, not a label map
+(whole-body atlases such as TotalSegmentator have ~120 labels)."""
+
 _TOL_VOXELS = 1e-3
+_SINGLE_SLICE = ("3-D morphological features (volume, surface, sphericity ...) of a single slice are not "
+                 "meaningful; use per-slice (2-D) aggregation for texture")
 
 
 def _suffix(path: Path) -> str:
@@ -72,7 +92,30 @@ def _read_sitk(path: Path):
                          "voxel", path=path)
     if img.GetDimension() == 2:
         img = sitk.JoinSeries(img)
+        img.voxelomics_from_2d = True  # read_image warns (the mask of a 2-D image need not)
     return img
+
+
+def _check_modality(modality: str | None, vol: Volume) -> None:
+    """Raise InputError when ``modality`` contradicts the DICOM header's Modality."""
+    if modality is None or vol.modality is None:
+        return
+    given, header = str(modality).strip().upper(), vol.modality.strip().upper()
+    if given == header:
+        return
+    hint = ""
+    from voxelomics.errors import SettingsError
+    from voxelomics.settings import normalise_modality
+
+    try:
+        if normalise_modality(given) == header:
+            return
+    except SettingsError as exc:
+        hint = f" ({exc.message})"
+    series = vol.metadata.get("series_uid", "")
+    raise InputError(f"modality {modality!r} was given, but the DICOM header of series {series} says Modality "
+                     f"{vol.modality!r}{hint}; leave modality out for DICOM images (it is read from the header) "
+                     "or check that this is the intended series")
 
 
 def read_image(
@@ -127,8 +170,11 @@ def read_image(
                 series_uid = series_uid or str(pydicom.dcmread(path, stop_before_pixels=True).SeriesInstanceUID)
                 path = path.parent
             vol = read_dicom_series(path, series_uid=series_uid, suv=suv, case_id=case_id)
-            if modality is not None and vol.modality is not None and modality.upper() != vol.modality.upper():
-                raise InputError(f"modality {modality!r} was given but the DICOM series is {vol.modality!r}")
+            _check_modality(modality, vol)
+            if vol.shape[0] == 1:
+                vol.metadata["single_slice"] = "DICOM series of one slice"
+                warn_once(("single_slice", str(path.resolve()), vol.metadata.get("series_uid")),
+                          f"{path}: the DICOM series holds one slice; {_SINGLE_SLICE}", GeometryWarning)
             return vol
         if _suffix(path) not in IMAGE_SUFFIXES:
             raise InputError(f"unsupported image file type {_suffix(path)!r}; expected one of "
@@ -138,7 +184,13 @@ def read_image(
         img = _read_sitk(path)
         if img.GetDimension() != 3:
             raise GeometryError(f"expected a 3D image, found {img.GetDimension()}D")
-        return from_sitk(img, modality=modality, source=str(path))
+        meta = {}
+        if getattr(img, "voxelomics_from_2d", False):
+            meta["single_slice"] = "2-D file read as one slice (z spacing 1 mm)"
+            warn_once(("single_slice", str(path.resolve())),
+                      f"{path}: 2-D image read as a 3-D volume of one slice (z spacing set to 1 mm); {_SINGLE_SLICE}",
+                      GeometryWarning)
+        return from_sitk(img, modality=modality, source=str(path), metadata=meta)
     except VoxelomicsError as exc:
         exc.with_context(case_id=case_id, path=path, step="read_image")
         raise
@@ -155,18 +207,37 @@ def _dicom_modality(path: Path) -> str | None:
         return None
 
 
+def _image_like(values) -> str:
+    """Message part for a 'mask' that holds image intensities."""
+    first = ", ".join(f"{float(v):.6g}" for v in list(values)[:10])
+    return (f"this looks like an image, not a label map: {len(values)} distinct values (first ten: {first}); "
+            "expected a label map (a few integer labels), an RTSTRUCT or a SEG file")
+
+
+def _shown(present: list[int], limit: int = 20) -> str:
+    if len(present) <= limit:
+        return str(present)
+    return f"[{', '.join(map(str, present[:limit]))}, ...] ({len(present)} labels)"
+
+
 def _select_label(values: np.ndarray, label: int | None, path: Path) -> int:
     present = [int(v) for v in values if v != 0]
     if label is None:
+        if len(present) > MAX_LABELS:
+            raise MaskError(_image_like(values))
         if 1 in present:
             return 1
         if len(present) == 1:
             return present[0]
         if not present:
             raise EmptyRoiError("label 1 (default) selects no voxel: the mask is empty (all voxels are 0)")
-        raise MaskError(f"no label given and the mask holds several labels without 1: {present}; pick one with label=")
+        raise MaskError(f"no label given and the mask holds several labels without 1: {_shown(present)}; "
+                        "pick one with label=")
     if int(label) not in present:
-        raise EmptyRoiError(f"label {int(label)} is not in the mask; labels present: {present or 'none (all 0)'}")
+        if len(present) > MAX_LABELS:
+            raise MaskError(f"label {int(label)} is not in the mask; {_image_like(values)}")
+        raise EmptyRoiError(f"label {int(label)} is not in the mask; labels present: "
+                            f"{_shown(present) if present else 'none (all 0)'}")
     return int(label)
 
 
@@ -202,12 +273,25 @@ def _label_map(path: Path, label: int | None) -> RoiMask:
         bad = values[~np.isfinite(values) | (np.abs(values - np.rint(values)) > 1e-6)]
         if bad.size:
             shown = ", ".join(f"{v:.6g}" for v in bad[:10]) + (f" (and {bad.size - 10} more)" if bad.size > 10 else "")
+            if values.size > MAX_LABELS:
+                raise MaskError(f"mask values must be integer labels; {_image_like(values)}")
             raise MaskError(f"mask values must be integer labels (within 1e-6); found non-integer values {shown} "
                             f"among {values.size} distinct values")
         arr = np.rint(arr).astype(np.int64)
         values = np.unique(arr)
     chosen = _select_label(values, label, path)
     return mask_from_sitk(img, label=chosen, source=str(path), array=arr == chosen)
+
+
+def _masks_in(folder: Path, limit: int = 200) -> str:
+    """Hint naming the RTSTRUCT/SEG files directly inside ``folder`` (first ``limit`` files looked at)."""
+    found = []
+    for i, p in enumerate(sorted(folder.iterdir())):
+        if i >= limit:
+            break
+        if p.is_file() and _dicom_modality(p) in ("RTSTRUCT", "SEG"):
+            found.append(p.name)
+    return f" (the folder holds {', '.join(found[:5])}{' ...' if len(found) > 5 else ''})" if found else ""
 
 
 def read_mask(
@@ -247,9 +331,11 @@ def read_mask(
     Raises
     ------
     InputError
-        Missing or unreadable file; RTSTRUCT without ``roi``; ROI or segment not found.
+        Missing or unreadable file, or a folder; RTSTRUCT without ``roi``; ROI or segment
+        not found.
     MaskError
-        Non-integer label values; ambiguous default label.
+        Non-integer label values; ambiguous default label; an image given as a mask (more
+        than :data:`MAX_LABELS` distinct values).
     EmptyRoiError
         The selected label, ROI or segment holds no voxel.
     GeometryError
@@ -260,6 +346,9 @@ def read_mask(
 
     path = Path(path)
     try:
+        if path.is_dir():
+            raise InputError(f"the mask path is a folder; expected a mask file: a label map "
+                             f"({', '.join(IMAGE_SUFFIXES)}), an RTSTRUCT or a SEG file{_masks_in(path)}", path=path)
         if not path.is_file():
             raise InputError("mask file does not exist", path=path)
         kind = _dicom_modality(path) if _suffix(path) not in IMAGE_SUFFIXES else None
@@ -321,6 +410,7 @@ def align_mask(image: Volume, mask: RoiMask, *, case_id: str | None = None) -> R
         differ by more than 1e-3 voxel.
     """
     same, description = image.grid.compare(mask.grid, tolerance_voxels=_TOL_VOXELS)
+    description = re.sub(r"np\.(?:float|int)\d*\(([^()]*)\)", r"\1", description)  # plain numbers
     if not same:
         raise GeometryError(f"mask grid does not match the image grid: {description}", case_id=case_id,
                             path=mask.source, step="align_mask")

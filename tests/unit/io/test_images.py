@@ -118,3 +118,62 @@ def test_load_case_adds_context(tmp_path):
     with pytest.raises(GeometryError, match=r"case .p7.*shift.nii.gz.*= \(0, 0, 0.5\) voxels along") as info:
         load_case(img, shifted, case_id="p7")
     assert info.value.step == "align_mask"
+
+
+def test_2d_file_is_one_slice_with_warning(tmp_path):
+    img = _write(tmp_path / "slice.nrrd", np.arange(20, dtype=np.int16).reshape(4, 5), origin=(1.0, 2.0),
+                 spacing=(0.5, 0.5))
+    lab = _write(tmp_path / "slice_mask.nrrd", (np.arange(20).reshape(4, 5) > 5).astype(np.uint8), origin=(1.0, 2.0),
+                 spacing=(0.5, 0.5))
+    with pytest.warns(GeometryWarning, match=r"slice.nrrd: 2-D image read as a 3-D volume of one slice \(z spacing "
+                                             r"set to 1 mm\); 3-D morphological features .* are not meaningful"):
+        image, mask = load_case(img, lab)
+    assert image.shape == (1, 4, 5) and mask.n_voxels == 14
+    assert image.spacing_mm == pytest.approx((1.0, 0.5, 0.5)) and "single_slice" in image.metadata
+
+
+def test_spacing_mismatch_shows_plain_numbers(image, tmp_path):
+    mask = read_mask(_write(tmp_path / "lab.nii.gz", _labels(), spacing=(0.8, 0.8, 2.1)), reference=image)
+    with pytest.raises(GeometryError, match=r"spacing \(z, y, x\) \(2\.1, 0\.8, 0\.8\) mm != image "
+                                            r"\(2\.0, 0\.8, 0\.8\) mm") as info:
+        align_mask(image, mask)
+    assert "np." not in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_image_given_as_mask(image, tmp_path, dtype):
+    values = (np.arange(4 * 5 * 6).reshape(4, 5, 6) * 3 + 2).astype(dtype)  # 120 values, no 1
+    values = np.concatenate([values, values + 1000], axis=0)  # 240 distinct values
+    path = _write(tmp_path / "ct_as_mask.nii.gz", values if dtype == np.int16 else values + 0.25)
+    with pytest.raises(MaskError, match=r"this looks like an image, not a label map: 240 distinct values \(first ten: "
+                                        r"2\.?\d*, 5") as info:
+        read_mask(path, reference=image)
+    assert "1007" not in str(info.value)  # not every value listed
+
+
+def test_image_given_as_mask_with_missing_label(image, tmp_path):
+    values = np.concatenate([np.arange(120).reshape(4, 5, 6)] * 2, axis=0).astype(np.int16) * 2
+    values[4:] += 1000
+    with pytest.raises(MaskError, match=r"label 3 is not in the mask; this looks like an image, not a label map"):
+        read_mask(_write(tmp_path / "img.nii.gz", values), label=3, reference=image)
+
+
+def test_many_labels_listed_shortly(image, tmp_path):
+    lab = (np.arange(4 * 5 * 6).reshape(4, 5, 6) % 60 + 2).astype(np.int16)  # 60 labels, no 1
+    with pytest.raises(MaskError, match=r"several labels without 1: \[2, 3, .*, 21, \.\.\.\] \(60 labels\)"):
+        read_mask(_write(tmp_path / "lab.nii.gz", lab), reference=image)
+
+
+def test_folder_as_mask_says_so(image, tmp_path):
+    import shutil
+
+    from io_testdata import CT_RTSTRUCT
+
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    with pytest.raises(InputError, match=r"masks: the mask path is a folder; expected a mask file: a label map "
+                                         r"\(.nii, .*\), an RTSTRUCT or a SEG file$"):
+        read_mask(folder, reference=image)
+    shutil.copy(CT_RTSTRUCT, folder / "rs.dcm")
+    with pytest.raises(InputError, match=r"is a folder;.*\(the folder holds rs.dcm\)"):
+        load_case(tmp_path / "img.nii.gz", folder)
