@@ -12,11 +12,34 @@ the root, then pairs each RTSTRUCT ROI and each SEG segment with an image series
    plane (or SEG frame) lies within 0.1 voxel of a slice and inside the slice range and
    in-plane extent; the series with the smallest mean plane offset wins. This is how the
    STS_001 crops, whose RTSTRUCTs reference the uncropped originals, find their images.
+4. finally, an image series still without a mask is paired with the masks **beside it**
+   (under the parent of its folder) that reference a series in another folder and fit
+   its grid in the same frame of reference (``match="folder+geometry"``), with a warning.
+   Such a mask keeps its row on the series it references too. This is how STS_001's
+   ``pet_suv_crop/rtstruct/RS.dcm``, a copy of ``pet_raw``'s RTSTRUCT (same UIDs, one ROI),
+   gets a row on the crop.
 
-Masks that match no series are left out with a :class:`~voxelomics.errors.GeometryWarning`.
 Note that an RTSTRUCT which references a series present in the tree is paired with that
 series even when another series would also fit (e.g. STS_001's ``pet_suv_crop`` RTSTRUCT
-references ``pet_raw``).
+references ``pet_raw``; rule 4 adds its row on the crop).
+
+Explanations (decision)
+    An index that leaves something out says why, with one warning per finding (also kept,
+    as plain lines, in ``DataFrame.attrs["warnings"]`` for the CLI):
+
+    * :class:`~voxelomics.errors.GeometryWarning` per RTSTRUCT/SEG whose ROIs match no
+      series, naming the series it references and stating that none is in the tree or
+      that none fits its geometry;
+    * :class:`~voxelomics.errors.VoxelomicsWarning` per image series no RTSTRUCT/SEG is
+      paired with (UID, modality, number of files, folder), with a hint when a mask file
+      next to it was paired elsewhere by its reference;
+    * :class:`~voxelomics.errors.VoxelomicsWarning` for UID collisions: different files
+      with the same SOPInstanceUID (identical copies are only counted), a
+      SeriesInstanceUID shared by image files and RTSTRUCT/SEG objects, or an image series
+      spread over several folders;
+    * :class:`~voxelomics.errors.VoxelomicsWarning` for files that look like DICOM but
+      cannot be read (see :func:`voxelomics.io.dicom.read_header`), and when nothing at
+      all is found.
 
 ``case_id`` is the PatientID when the patient has one row, otherwise
 ``<PatientID>_<modality>_<roi>`` (with ``_2``, ``_3`` ... added if still not unique).
@@ -24,6 +47,7 @@ references ``pet_raw``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from collections import Counter
@@ -31,8 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxelomics.errors import GeometryWarning, InputError
-from voxelomics.io.dicom import NON_IMAGE_MODALITIES
+from voxelomics.errors import GeometryWarning, InputError, VoxelomicsWarning
+from voxelomics.io.dicom import NON_IMAGE_MODALITIES, read_header, unreadable_message
 from voxelomics.io.manifest import write_manifest
 from voxelomics.volume import Grid
 
@@ -169,6 +193,98 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_")
 
 
+def _describe(s: _Series, root: Path) -> str:
+    h = s.header
+    desc = str(getattr(h, "SeriesDescription", "") or "")
+    return (f"series {s.uid} ({getattr(h, 'Modality', '?')}{', ' + repr(desc) if desc else ''}, "
+            f"{len(s.files)} files in {_rel(s.folder, root)})")
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) or "."
+    except ValueError:
+        return str(path)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _collisions(sop_files: dict[str, list[Path]], series: dict[str, _Series], masks, root: Path) -> list[str]:
+    out = []
+    for sop, files in sop_files.items():
+        if len(files) < 2:
+            continue
+        by_content: dict[str, list[Path]] = {}
+        for f in files:
+            by_content.setdefault(_digest(f), []).append(f)
+        first = [group[0] for group in by_content.values()]
+        names = ", ".join(_rel(f, root) for f in first[:4]) + (" ..." if len(first) > 4 else "")
+        copies = len(files) - len(first)
+        copies_text = f" (plus {copies} identical cop{'y' if copies == 1 else 'ies'})" if copies else ""
+        if len(first) > 1:
+            out.append(f"UID collision: {len(first)} different files share SOPInstanceUID {sop}: {names}"
+                       f"{copies_text}; each is indexed on its own, but tools that key on UIDs (PACS, viewers) "
+                       "will take one for the other")
+        else:
+            out.append(f"{len(files)} identical copies of SOPInstanceUID {sop}: "
+                       + ", ".join(_rel(f, root) for f in files[:4]))
+    mask_series = Counter(str(getattr(ds, "SeriesInstanceUID", "")) for _, _, ds in masks)
+    for uid in sorted(set(mask_series) & set(series)):
+        out.append(f"UID collision: SeriesInstanceUID {uid} is used by image files and by an RTSTRUCT/SEG")
+    for s in series.values():
+        folders = sorted({p.parent for p in s.files})
+        if len(folders) > 1:
+            out.append(f"series {s.uid} has files in {len(folders)} folders ({', '.join(_rel(f, root) for f in folders[:4])}); "
+                       f"the manifest points at {_rel(s.folder, root)}, which holds "
+                       f"{sum(p.parent == s.folder for p in s.files)} of its {len(s.files)} files")
+    return out
+
+
+def _unmatched_text(path: Path, kind: str, ref_series: list[str], for_uid: str, series: dict[str, _Series],
+                    names: list[str], root: Path) -> str:
+    missing = [u for u in ref_series if u not in series]
+    refs = (f"it references series {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not in the "
+            "tree" if missing else "it references no series")
+    same_for = [s for s in series.values() if for_uid and str(getattr(s.header, "FrameOfReferenceUID", "")) == for_uid]
+    fit = (f"; none of the {len(same_for)} series in its frame of reference {for_uid} fits its contour planes/frames"
+           if same_for else f"; no series in the tree shares its frame of reference {for_uid or '(none given)'}")
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (f"{kind} {_rel(path, root)}: {len(names)} ROI(s) match no image series and are left out ({shown}): "
+            f"{refs}{fit}")
+
+
+def _pair_beside(s: _Series, series: dict[str, _Series], masks, root: Path) -> list[dict]:
+    """Rows for an unpaired series from the masks beside it that reference a series elsewhere.
+
+    "Beside": under the parent of the series folder (``case/image`` and ``case/rtstruct``).
+    Only masks whose referenced series all lie outside that folder count (a derived copy
+    whose references were not updated, as STS_001's ``pet_suv_crop``), and only ROIs
+    whose planes fit the series grid in the same frame of reference.
+    """
+    base = s.folder.parent
+    grid = s.grid()
+    if grid is None or base == root.parent:
+        return []
+    out = []
+    for path, kind, ds in masks:
+        if not path.is_relative_to(base):
+            continue
+        ref_series, _, for_uid, rois = (_rtstruct_entries if kind == "RTSTRUCT" else _seg_entries)(ds)
+        if for_uid != str(getattr(s.header, "FrameOfReferenceUID", "")):
+            continue
+        if not ref_series or any(u not in series or series[u].folder.is_relative_to(base) for u in ref_series):
+            continue
+        h = s.header
+        out += [{"image": str(s.folder), "mask": str(path), "roi": roi, "label": None,
+                 "modality": str(getattr(h, "Modality", "")), "series_uid": s.uid,
+                 "patient_id": str(getattr(h, "PatientID", "") or getattr(ds, "PatientID", "")),
+                 "study_uid": str(getattr(h, "StudyInstanceUID", "")), "mask_type": kind, "match": "folder+geometry"}
+                for roi, planes in rois if planes and _fits(grid, planes) is not None]
+    return out
+
+
 def index_dicom(root: str | Path):
     """Find (image series, ROI) pairs in a DICOM tree.
 
@@ -186,6 +302,15 @@ def index_dicom(root: str | Path):
         segment label, or segment number when labels repeat), ``label`` (empty),
         ``modality``, ``series_uid``, ``patient_id``, ``study_uid``, ``mask_type``
         (RTSTRUCT or SEG) and ``match`` (how the pair was found). Sorted by image and roi.
+        ``attrs["warnings"]`` holds the explanations also issued as warnings (list of str).
+
+    Warns
+    -----
+    GeometryWarning
+        An RTSTRUCT/SEG whose ROIs match no series (what it references, why nothing fits).
+    VoxelomicsWarning
+        Image series without a paired mask, UID collisions, unreadable DICOM files, an
+        empty tree (see the module docstring).
 
     Raises
     ------
@@ -193,41 +318,74 @@ def index_dicom(root: str | Path):
         If ``root`` is not a folder.
     """
     import pandas as pd
-    import pydicom
-    from pydicom.errors import InvalidDicomError
 
     root = Path(root)
     if not root.is_dir():
         raise InputError("DICOM root does not exist or is not a folder", path=root, step="index")
     series: dict[str, _Series] = {}
     masks: list[tuple[Path, str, object]] = []
+    sop_files: dict[str, list[Path]] = {}
+    unreadable: list[tuple[Path, str]] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError):
+        ds, problem = read_header(path)
+        if problem is not None:
+            unreadable.append((path, problem))
+        if ds is None:
             continue
+        sop = str(getattr(ds, "SOPInstanceUID", "") or "")
+        if sop:
+            sop_files.setdefault(sop, []).append(path)
         modality = str(getattr(ds, "Modality", "") or "")
         if modality in ("RTSTRUCT", "SEG"):
             masks.append((path, modality, ds))
         elif modality not in NON_IMAGE_MODALITIES and "ImagePositionPatient" in ds and "Rows" in ds:
             uid = str(getattr(ds, "SeriesInstanceUID", ""))
             series.setdefault(uid, _Series(uid)).add(path, ds)
-    rows, unmatched = [], []
+    notes: list[tuple[type[Warning], str]] = []
+    if unreadable:
+        notes.append((VoxelomicsWarning, unreadable_message([(Path(_rel(p, root)), w) for p, w in unreadable])
+                      + "; they are left out of the index"))
+    notes += [(VoxelomicsWarning, text) for text in _collisions(sop_files, series, masks, root)]
+    rows, paired = [], set()
     for path, kind, ds in masks:
         ref_series, sops, for_uid, rois = (_rtstruct_entries if kind == "RTSTRUCT" else _seg_entries)(ds)
+        unmatched = []
         for roi, planes in rois:
             s, how = _match(series, ref_series, sops, for_uid, planes)
             if s is None:
-                unmatched.append(f"{path} ({roi})")
+                unmatched.append(roi)
                 continue
+            paired.add(s.uid)
             h = s.header
             rows.append({"image": str(s.folder), "mask": str(path), "roi": roi, "label": None,
                          "modality": str(getattr(h, "Modality", "")), "series_uid": s.uid,
                          "patient_id": str(getattr(h, "PatientID", "") or getattr(ds, "PatientID", "")),
                          "study_uid": str(getattr(h, "StudyInstanceUID", "")), "mask_type": kind, "match": how})
-    if unmatched:
-        warnings.warn(f"{len(unmatched)} ROI(s) match no image series under {root} and are left out: "
-                      + "; ".join(unmatched[:10]), GeometryWarning, stacklevel=2)
+        if unmatched:
+            notes.append((GeometryWarning, _unmatched_text(path, kind, ref_series, for_uid, series, unmatched, root)))
+        elif not rois:
+            notes.append((VoxelomicsWarning, f"{kind} {_rel(path, root)} holds no ROI with contours/segments; "
+                          "nothing to index"))
+    for s in sorted(series.values(), key=lambda s: str(s.folder)):
+        if s.uid in paired:
+            continue
+        added = _pair_beside(s, series, masks, root)
+        if added:
+            rows += added
+            names = sorted({_rel(Path(r["mask"]), root) for r in added})
+            notes.append((VoxelomicsWarning, f"{_describe(s, root)} was paired with {', '.join(names)} beside it "
+                          f"(match 'folder+geometry'): that file references a series in another folder, but "
+                          f"its ROIs ({', '.join(r['roi'] for r in added)}) fit this series' grid"))
+            continue
+        notes.append((VoxelomicsWarning, f"{_describe(s, root)} has no RTSTRUCT/SEG paired with it (none references "
+                      "it, none beside it fits its grid); no row written"))
+    if not series and not masks:
+        notes.append((VoxelomicsWarning, f"no DICOM image series and no RTSTRUCT/SEG found under {root}"))
+    elif not rows:
+        notes.append((VoxelomicsWarning, f"0 rows: {len(series)} image series and {len(masks)} RTSTRUCT/SEG file(s) "
+                      f"found under {root}, but no pair (see the warnings above)"))
+    for category, text in notes:
+        warnings.warn(text, category, stacklevel=2)
     df = pd.DataFrame(rows, columns=[c for c in INDEX_COLUMNS if c != "case_id"])
     df = df.sort_values(["patient_id", "image", "roi"], kind="stable").reset_index(drop=True)
     per_patient = Counter(df["patient_id"])
@@ -239,4 +397,5 @@ def index_dicom(root: str | Path):
         seen[cid] += 1
         unique.append(cid if seen[cid] == 1 else f"{cid}_{seen[cid]}")
     df.insert(0, "case_id", unique)
+    df.attrs["warnings"] = [text for _, text in notes]
     return df
