@@ -44,6 +44,7 @@ def _index(root):
     return df, "\n".join(df.attrs["warnings"])
 
 
+@pytest.mark.filterwarnings("ignore::voxelomics.errors.VoxelomicsWarning")
 def test_series_without_mask_is_explained(tmp_path):
     shutil.copytree(LIVER / "ct", tmp_path / "liver/ct")
     df, text = _index(tmp_path)
@@ -60,6 +61,7 @@ def test_empty_tree_is_explained(tmp_path):
         assert len(index_dicom(tmp_path)) == 0
 
 
+@pytest.mark.filterwarnings("ignore::voxelomics.errors.VoxelomicsWarning")
 def test_uid_collision_and_unreadable_file_warned(tmp_path):
     import pydicom
 
