@@ -151,11 +151,17 @@ def read_image(
         Array of shape (z, y, x) (HU for CT, SUV or Bq/ml for PET), with ``source`` = path
         and ``modality`` set. 2-D files become one slice.
 
+    Warns
+    -----
+    GeometryWarning
+        A 2-D file or a one-slice DICOM series (3-D morphology not meaningful); DICOM
+        slices resampled onto uniform gaps. Each once per file or series and process.
+
     Raises
     ------
     InputError
         Missing, unreadable or unsupported file; several DICOM series without
-        ``series_uid``; modality mismatch.
+        ``series_uid``; ``modality`` contradicting the DICOM header (both named).
     GeometryError
         DICOM geometry problems (irregular slice gaps, gantry tilt), non-3-D images.
     """
