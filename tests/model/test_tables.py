@@ -34,7 +34,7 @@ def test_prepare_data_roles():
                        "f2": [0.0, np.nan, 1, 1], "site": ["x", "y", "x", "y"],
                        "label": ["yes", "no", "yes", "no"]})
     d = prepare_data(df, target="label", id_col="pid", batch="site")
-    assert d.feature_names == ["f1", "f2"] and d.dropped == ["roi"]
+    assert d.feature_names == ["f1", "f2"] and d.dropped == ["roi"] and d.missing == {"f2": 1}
     assert list(d.X.columns) == ["batch", "f1", "f2"] and d.X["batch"].tolist() == [0, 1, 0, 1]
     assert d.classes == ["no", "yes"] and d.y.tolist() == [1, 0, 1, 0]
     with pytest.raises(ModelError, match=r"missing from the table: \['f3'\]"):

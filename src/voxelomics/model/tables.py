@@ -2,7 +2,22 @@
 
 A feature table has one row per patient (or lesion): identifier columns, then numeric
 feature columns (the Parquet written by ``voxelomics extract``, or CSV/Parquet from
-elsewhere). A clinical table brings the outcome (binary target, or time and event for
+elsewhere).
+
+Which columns become features (:func:`feature_columns`):
+
+- identifier columns are never features: those named in :data:`IDENTIFIER_COLUMNS`
+  (the ``case_id, roi, image_type, modality, provenance`` written by ``voxelomics
+  extract``, plus ``id``, ``patient_id``, ``subject_id``, ``lesion_id``; names compared
+  case-insensitively) and the ``--id`` column;
+- numeric columns are features; boolean columns become 0/1;
+- text columns whose non-empty values all parse as numbers (``'63'``, ``' 7.5'``;
+  ``''`` counts as missing) are converted to numbers, unless a value has a leading zero
+  (``'007'``: an identifier);
+- every other text column (categorical clinical variables such as ``sex``,
+  identifier-like text) is dropped, and reported with its reason in
+  :attr:`ModelData.drop_reasons`. Categorical variables are not one-hot encoded: encode
+  them as numbers in the table to use them. A clinical table brings the outcome (binary target, or time and event for
 survival) and optionally a batch column (scanner, centre) for ComBat; it is joined on a
 shared identifier column.
 
@@ -13,6 +28,7 @@ features that are entirely missing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +37,21 @@ import pandas as pd
 
 from voxelomics.errors import ModelError
 
-__all__ = ["ModelData", "read_table", "join_clinical", "prepare_data", "encode_batch"]
+__all__ = [
+    "IDENTIFIER_COLUMNS",
+    "ModelData",
+    "default_id_column",
+    "encode_batch",
+    "feature_columns",
+    "join_clinical",
+    "prepare_data",
+    "read_table",
+]
+
+#: Column names (lower case) that are identifiers, never features.
+IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
+                      "id", "patient_id", "subject_id", "lesion_id")
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 
 @dataclass(frozen=True)
@@ -46,7 +76,17 @@ class ModelData:
     batch_levels : list of str or None
         Batch categories in code order (code ``k`` is ``batch_levels[k]``).
     dropped : list of str
-        Non-numeric columns that were ignored.
+        Columns of the table with no role (not id, outcome or batch) that are not
+        features, in table order.
+    drop_reasons : dict of str to str
+        Why each dropped column is not a feature.
+    coerced : list of str
+        Text or boolean columns converted to numbers.
+    missing : dict of str to int
+        Missing values per feature column (only columns with at least one); the model
+        pipelines impute them (median of the training rows).
+    id_col : str or None
+        Column the identifiers came from (None: row numbers).
     """
 
     X: pd.DataFrame
@@ -57,6 +97,20 @@ class ModelData:
     classes: list = field(default_factory=list)
     batch_levels: list[str] | None = None
     dropped: list[str] = field(default_factory=list)
+    drop_reasons: dict[str, str] = field(default_factory=dict)
+    coerced: list[str] = field(default_factory=list)
+    missing: dict[str, int] = field(default_factory=dict)
+    id_col: str | None = None
+
+    def dropped_report(self) -> list[dict[str, str]]:
+        """Dropped columns with their reasons, for ``metrics.json`` and ``model.json``.
+
+        Returns
+        -------
+        report : list of dict
+            ``{"column": name, "reason": text}`` in table order.
+        """
+        return [{"column": c, "reason": self.drop_reasons.get(c, "")} for c in self.dropped]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -182,6 +236,90 @@ def encode_batch(values: pd.Series, levels: list[str] | None = None) -> tuple[np
     return text.map(mapping).to_numpy(dtype=float), all_levels
 
 
+def default_id_column(columns) -> str | None:
+    """Identifier column used when none is given: ``case_id``, else ``ID``/``id``.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Column names of the table.
+
+    Returns
+    -------
+    name : str or None
+        ``"case_id"`` if present, else the first column named ``id`` in any case
+        (``ID``, ``Id``, ``id``), else None (row numbers are used).
+    """
+    cols = [str(c) for c in columns]
+    if "case_id" in cols:
+        return "case_id"
+    return next((c for c in cols if c.lower() == "id"), None)
+
+
+def _as_number(col: pd.Series) -> tuple[pd.Series | None, str]:
+    """Column as float, or (None, reason it is not a feature)."""
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype("float"), ""
+    if pd.api.types.is_numeric_dtype(col):
+        return col.astype(float), ""
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+            or isinstance(col.dtype, pd.CategoricalDtype)):
+        return None, f"not numeric (dtype {col.dtype})"
+    text = col.astype("string").str.strip()
+    text = text.mask(text == "")
+    values = text.dropna()
+    num = pd.to_numeric(values, errors="coerce")
+    bad = values[num.isna() & values.str.lower().ne("nan")]
+    if len(bad):
+        levels = values.nunique()
+        if len(bad) < len(values):
+            return None, (f"text with {len(bad)} non-numeric value(s), e.g. {bad.iloc[0]!r}; "
+                          "fix them to use the column")
+        if levels == len(values) and levels > 10:
+            return None, "identifier-like text (a different value in every row)"
+        return None, (f"non-numeric text ({levels} level(s), e.g. {sorted(values.unique())[:3]}); "
+                      "categories are not encoded: code them as numbers to use them")
+    if values.str.match(_LEADING_ZERO).any():
+        return None, "identifier-like numbers written with leading zeros"
+    return pd.to_numeric(text, errors="coerce").astype(float), ""
+
+
+def feature_columns(table: pd.DataFrame, candidates) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Numeric feature matrix from candidate columns; the others with reasons.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    candidates : list of str
+        Columns that may be features (id, outcome and batch already removed).
+
+    Returns
+    -------
+    X : pandas.DataFrame of float
+        Feature columns in table order.
+    dropped : dict of str to str
+        Column -> reason it is not a feature (identifier, non-numeric text, ...).
+    coerced : list of str
+        Text or boolean columns converted to numbers.
+    """
+    cols: dict[str, pd.Series] = {}
+    dropped: dict[str, str] = {}
+    coerced: list[str] = []
+    for c in candidates:
+        if str(c).lower() in IDENTIFIER_COLUMNS:
+            dropped[c] = "identifier column"
+            continue
+        values, reason = _as_number(table[c])
+        if values is None:
+            dropped[c] = reason
+            continue
+        if not pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c]):
+            coerced.append(c)
+        cols[c] = values
+    X = pd.DataFrame(cols, index=table.index, columns=list(cols))
+    return X, dropped, coerced
+
+
 def _binary_target(col: pd.Series, where: str | None) -> tuple[np.ndarray, list]:
     if col.isna().any():
         raise ModelError(
@@ -254,8 +392,9 @@ def prepare_data(
     batch : str or None
         Batch column for ComBat; encoded to codes placed first in ``X``.
     features : list of str or None
-        Feature columns to use (a fitted model's list); by default every numeric column
-        that is not the id, outcome or batch.
+        Feature columns to use (a fitted model's list; text holding numbers is converted,
+        other text is an error); by default the columns chosen by
+        :func:`feature_columns` among those that are not the id, outcome or batch.
     batch_levels : list of str or None
         Batch categories of a fitted model (code order).
     candidates : list of str or None
@@ -271,8 +410,8 @@ def prepare_data(
     Raises
     ------
     ModelError
-        Missing columns, non-binary target, missing features of a fitted model, no
-        numeric feature, or features with no value at all.
+        Missing columns, non-binary target, missing or non-numeric features of a fitted
+        model, no numeric feature, or features with no value at all.
     """
     where = None if path is None else str(path)
     for c in (target, id_col, batch):
@@ -281,6 +420,8 @@ def prepare_data(
                 f"column {c!r} not found (columns: {list(table.columns)[:10]}...)", path=where
             )
     outcome = {c for c in (target, time, event, id_col, batch) if c}
+    reasons: dict[str, str] = {}
+    coerced: list[str] = []
     if features is not None:
         missing = [c for c in features if c not in table.columns]
         if missing:
@@ -288,23 +429,33 @@ def prepare_data(
                 f"{len(missing)} model feature column(s) missing from the table: {missing[:20]}",
                 path=where,
             )
-        dropped: list[str] = []
+        cols = {}
+        for c in features:
+            values, reason = _as_number(table[c])
+            if values is None:
+                raise ModelError(f"model feature column {c!r} is not numeric: {reason}",
+                                 path=where)
+            cols[c] = values
+        Xf = pd.DataFrame(cols, index=table.index, columns=list(features))
         feats = list(features)
     else:
         pool = table.columns if candidates is None else [c for c in candidates if c in table.columns]
-        candidates = [c for c in pool if c not in outcome]
-        feats = [c for c in candidates if pd.api.types.is_numeric_dtype(table[c])
-                 and not pd.api.types.is_bool_dtype(table[c])]
-        dropped = [c for c in candidates if c not in feats]
+        pool = [c for c in pool if c not in outcome]
+        Xf, reasons, coerced = feature_columns(table, pool)
+        feats = list(Xf.columns)
     if not feats:
-        raise ModelError("the table holds no numeric feature column", path=where)
-    Xf = table[feats].apply(pd.to_numeric, errors="coerce").astype(float)
+        raise ModelError(
+            "the table holds no numeric feature column"
+            + (f" (not used: {_describe(reasons)})" if reasons else ""), path=where)
+    Xf = Xf.astype(float)
     empty = Xf.columns[Xf.isna().all()].tolist()
     if empty:
         raise ModelError(
             f"{len(empty)} feature column(s) hold no value at all: {empty[:20]}; drop them",
             path=where,
         )
+    n_missing = Xf.isna().sum()
+    missing_counts = {c: int(k) for c, k in n_missing.items() if k}
     levels = None
     if batch is not None:
         codes, levels = encode_batch(table[batch], batch_levels)
@@ -322,5 +473,12 @@ def prepare_data(
         y, task, classes = np.full(len(table), -1), "none", []
     return ModelData(
         X=Xf.reset_index(drop=True), y=y, ids=ids, feature_names=feats, task=task,
-        classes=classes, batch_levels=levels, dropped=dropped,
+        classes=classes, batch_levels=levels, dropped=list(reasons), drop_reasons=reasons,
+        coerced=coerced, missing=missing_counts, id_col=id_col,
     )
+
+
+def _describe(reasons: dict[str, str], limit: int = 8) -> str:
+    items = [f"{c} ({r})" for c, r in list(reasons.items())[:limit]]
+    more = len(reasons) - limit
+    return "; ".join(items) + (f"; and {more} more" if more > 0 else "")
