@@ -36,7 +36,8 @@ def test_cv_classification_with_clinical_join_and_batch(tables, tmp_path):
     assert m["n_samples"] == 90 and m["n_features"] == 12
     assert m["auc"]["ci95"][0] <= m["auc"]["mean"] <= m["auc"]["ci95"][1]
     assert m["auc"]["mean"] > 0.75
-    assert m["batch_levels"] == ["A", "B"] and m["ignored_columns"] == ["roi"]
+    assert m["batch_levels"] == ["A", "B"] and m["id_column"] == "case_id"
+    assert m["dropped_columns"] == [{"column": "roi", "reason": "identifier column"}]
     assert {"roc.png", "calibration.png", "oof_predictions.csv"} <= {p.name for p in out.iterdir()}
 
 

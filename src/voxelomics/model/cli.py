@@ -19,20 +19,33 @@ from voxelomics.errors import VoxelomicsError
 
 __all__ = ["model_app"]
 
+COLUMNS_HELP = (
+    "Features are the numeric columns of the feature table. Identifier columns (case_id, "
+    "roi, image_type, modality, provenance, id, patient_id, subject_id, lesion_id, and "
+    "--id) are never features. Text columns whose values are all numbers (e.g. age written "
+    "as '63') are converted; booleans become 0/1. Other text columns (categorical "
+    "variables such as sex, identifier-like text) are NOT one-hot encoded: they are "
+    "dropped with a warning and listed with the reason in dropped_columns of metrics.json "
+    "/ model.json; code categories as numbers to use them. Missing feature values are "
+    "imputed inside the pipeline (median of the training rows) and counted per column in "
+    "missing_values. Clinical-table columns are never features."
+)
+
 model_app = typer.Typer(
     name="model",
-    help="Honest models from a feature table: nested CV, fit, predict, validate.",
+    help="Honest models from a feature table: nested CV, fit, predict, validate. " + COLUMNS_HELP,
     no_args_is_help=True,
     add_completion=False,
 )
 
 TableArg = Annotated[Path, typer.Argument(help="Feature table (CSV, TSV or Parquet).")]
 Target = Annotated[str | None, typer.Option("--target", help="Binary outcome column.")]
-IdCol = Annotated[str | None, typer.Option("--id", help="Identifier column.")]
+IdCol = Annotated[str | None, typer.Option(
+    "--id", help="Identifier column (default: case_id if present, else ID, else row numbers).")]
 TimeCol = Annotated[str | None, typer.Option("--time", help="Survival time column.")]
 EventCol = Annotated[str | None, typer.Option("--event", help="Event indicator column (1 = event).")]
 Clinical = Annotated[Path | None, typer.Option("--clinical", help="Clinical table to join.")]
-On = Annotated[str | None, typer.Option("--on", help="Join column (default: --id).")]
+On = Annotated[str | None, typer.Option("--on", help="Join column (default: the --id column).")]
 Batch = Annotated[str | None, typer.Option("--batch", help="Batch column for ComBat harmonisation.")]
 SettingsOpt = Annotated[Path | None, typer.Option("--settings", help="YAML model settings.")]
 ModelOpt = Annotated[str | None, typer.Option(
@@ -54,6 +67,27 @@ def _spec(table, target=None, id_col=None, time=None, event=None, clinical=None,
                      clinical=clinical, on=on, batch=batch)
 
 
+def _limited(items: list[str], limit: int = 10) -> str:
+    more = len(items) - limit
+    return "; ".join(items[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _column_notes(report: dict, imputed_with: str) -> None:
+    """Warn about dropped columns and note imputed values (one line each, on stderr)."""
+    from voxelomics.model.tables import IDENTIFIER_COLUMNS
+
+    dropped = [d for d in report.get("dropped_columns", [])
+               if str(d["column"]).lower() not in IDENTIFIER_COLUMNS]
+    if dropped:
+        typer.echo(f"warning: {len(dropped)} column(s) not used as features: "
+                   + _limited([f"{d['column']} ({d['reason']})" for d in dropped]), err=True)
+    missing = report.get("missing_values") or {}
+    if missing:
+        typer.echo(f"notice: {sum(missing.values())} missing feature value(s) in "
+                   f"{len(missing)} column(s) imputed with {imputed_with}: "
+                   + _limited([f"{c} ({n})" for c, n in missing.items()]), err=True)
+
+
 def _fmt(metric: dict) -> str:
     lo, hi = metric["ci95"]
     return f"{metric['mean']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
@@ -71,18 +105,26 @@ def _summary(metrics: dict) -> None:
         typer.echo(f"  permutation p-value    {metrics['permutation_test']['p_value']:.3g}")
 
 
-@model_app.command("cv")
+@model_app.command("cv", help=("Nested cross-validation; writes OUT/metrics.json, predictions and figures. "
+          "Columns: identifiers and non-numeric text are not features (a warning and "
+          "dropped_columns in metrics.json name them); text holding numbers is converted; "
+          "missing values are imputed inside each training fold and counted per column "
+          "(missing_values). See 'voxelomics model --help'."))
 def cv(
     table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Output folder for metrics.json and figures.")],
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None,
     settings: SettingsOpt = None, model: ModelOpt = None,
-    folds: Annotated[int | None, typer.Option("--folds", help="Outer folds (default 5).")] = None,
-    repeats: Annotated[int | None, typer.Option("--repeats", help="Outer repeats (default 3).")] = None,
-    inner_folds: Annotated[int | None, typer.Option("--inner-folds", help="Inner folds (default 5).")] = None,
+    folds: Annotated[int | None, typer.Option(
+        "--folds", min=2, max=20, help="Outer folds, 2-20 (default 5).")] = None,
+    repeats: Annotated[int | None, typer.Option(
+        "--repeats", min=1, max=100, help="Outer repeats, 1-100 (default 3).")] = None,
+    inner_folds: Annotated[int | None, typer.Option(
+        "--inner-folds", min=2, max=20, help="Inner folds, 2-20 (default 5).")] = None,
     permutations: Annotated[int | None, typer.Option(
-        "--permutations", help="Label permutations for a permutation-test p-value (0 = off).")] = None,
+        "--permutations", min=0,
+        help="Label permutations for a permutation-test p-value (0 = off).")] = None,
     seed: Seed = None, plots: Plots = True,
 ) -> None:
     """Nested cross-validation; writes OUT/metrics.json, predictions and figures."""
@@ -97,11 +139,14 @@ def cv(
                          plots=plots)
     except VoxelomicsError as exc:
         _fail(exc)
+    _column_notes(metrics, "the median of each training fold")
     _summary(metrics)
     typer.echo(f"metrics written to {Path(out) / 'metrics.json'}")
 
 
-@model_app.command("fit")
+@model_app.command("fit", help=("Tune on all rows, refit and save the final model (skops + JSON sidecar). "
+          "Columns as for 'model cv'; dropped columns and missing values are recorded in "
+          "model.json."))
 def fit(
     table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
@@ -118,11 +163,15 @@ def fit(
         meta = fit_model(_spec(table, target, id_col, time, event, clinical, on, batch), s, out)
     except VoxelomicsError as exc:
         _fail(exc)
+    _column_notes(meta, "the median of the training rows")
     typer.echo(f"{meta['model']} fitted on {meta['training']['n']} samples, "
                f"{len(meta['features'])} features; saved to {out}")
 
 
-@model_app.command("predict")
+@model_app.command("predict", help=("Predict a table with a saved model; refuses tables missing model features. "
+          "Ids come from --id, else the case_id column, else ID, else row numbers. Missing "
+          "feature values are imputed with the training medians stored in the model (a "
+          "notice counts them per column)."))
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'model fit'.")],
     table: TableArg,
@@ -136,7 +185,10 @@ def predict(
         pred = predict_table(model_dir, _spec(table, id_col=id_col, clinical=clinical, on=on), out)
     except VoxelomicsError as exc:
         _fail(exc)
-    typer.echo(f"{len(pred)} predictions written to {out}")
+    _column_notes(pred.attrs, "the training medians stored in the model")
+    id_col = pred.attrs.get("id_column")
+    typer.echo(f"{len(pred)} predictions written to {out} (ids: "
+               + (f"column {id_col!r})" if id_col else "row numbers)"))
 
 
 @model_app.command("validate")
@@ -155,5 +207,6 @@ def validate(
                                  out, seed=seed or 0, plots=plots)
     except VoxelomicsError as exc:
         _fail(exc)
+    _column_notes(metrics, "the training medians stored in the model")
     _summary(metrics)
     typer.echo(f"metrics written to {Path(out) / 'metrics.json'}")

@@ -17,9 +17,16 @@ import pandas as pd
 from voxelomics.errors import ModelError
 from voxelomics.model.config import ModelSettings
 from voxelomics.model.survival import event_field as _ev
-from voxelomics.model.tables import ModelData, join_clinical, prepare_data, read_table
+from voxelomics.model.tables import (
+    ModelData,
+    default_id_column,
+    join_clinical,
+    prepare_data,
+    read_table,
+)
 
-__all__ = ["TableSpec", "load_data", "run_cv", "fit_model", "predict_table", "validate_model"]
+__all__ = ["TableSpec", "column_report", "load_data", "run_cv", "fit_model", "predict_table",
+           "validate_model"]
 
 CI_METHOD = ("percentile bootstrap over patients (class-stratified) of the metric averaged "
              "over CV repeats; see voxelomics.model.metrics")
@@ -36,13 +43,15 @@ class TableSpec:
     target : str or None
         Binary outcome column.
     id_col : str or None
-        Identifier column (excluded from features, written to predictions).
+        Identifier column (excluded from features, written to predictions). None: the
+        ``case_id`` column if the feature table has one, else ``ID``/``id``, else row
+        numbers (see :func:`~voxelomics.model.tables.default_id_column`).
     time, event : str or None
         Survival columns.
     clinical : Path or None
         Clinical table joined on ``on``.
     on : str or None
-        Join column (defaults to ``id_col``).
+        Join column (defaults to the identifier column).
     batch : str or None
         Batch column for ComBat.
     """
@@ -80,15 +89,16 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
     """
     df = read_table(spec.table)
     candidates = list(df.columns)  # clinical columns are outcome/batch, never features
+    id_col = spec.id_col or default_id_column(df.columns)
     if spec.clinical is not None:
-        on = spec.on or spec.id_col
+        on = spec.on or id_col
         if on is None:
             raise ModelError("a clinical table needs --on COL (or --id COL) to join on",
                              path=spec.clinical)
         df = join_clinical(df, read_table(spec.clinical), on, clinical_path=spec.clinical)
     where = spec.table if spec.clinical is None else f"{spec.table} + {spec.clinical}"
     return prepare_data(
-        df, target=spec.target, id_col=spec.id_col, time=spec.time, event=spec.event,
+        df, target=spec.target, id_col=id_col, time=spec.time, event=spec.event,
         batch=spec.batch, features=features, batch_levels=batch_levels,
         candidates=candidates, path=where,
     )
@@ -126,6 +136,25 @@ def _figures(data_y, scores, task: str, out: Path, prefix: str = "") -> dict:
         figs["kaplan_meier"] = str(path)
         figs["logrank_p"] = p
     return figs
+
+
+def column_report(data: ModelData) -> dict:
+    """What happened to the table's columns, for ``metrics.json`` and ``model.json``.
+
+    Parameters
+    ----------
+    data : ModelData
+
+    Returns
+    -------
+    report : dict
+        ``id_column`` (None: row numbers), ``dropped_columns`` (list of ``{"column",
+        "reason"}``: columns that are not features), ``coerced_columns`` (text or boolean
+        columns converted to numbers) and ``missing_values`` (feature column -> number of
+        missing values, imputed inside the pipeline from the training rows).
+    """
+    return {"id_column": data.id_col, "dropped_columns": data.dropped_report(),
+            "coerced_columns": list(data.coerced), "missing_values": dict(data.missing)}
 
 
 def _outcome_summary(data: ModelData) -> dict:
@@ -182,7 +211,7 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
         "chosen_in_inner_loop": res.chosen_models(),
         "settings": settings.model_dump(),
         "batch_levels": data.batch_levels,
-        "ignored_columns": data.dropped,
+        **column_report(data),
     }
     if settings.n_permutations and data.task == "classification":
         metrics["permutation_test"] = permutation_test(
@@ -241,6 +270,7 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
         "inner_cv_score": float(search.best_score_),
         "settings": settings.model_dump(),
         "training": training_summary(feats_only, data.y, data.feature_names, data.task),
+        **column_report(data),
         "source_table": str(spec.table),
     }
     save_model(search.best_estimator_, meta, out)
@@ -264,7 +294,9 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
     -------
     predictions : pandas.DataFrame
         ``id`` and ``probability`` + ``predicted_class`` (classification) or
-        ``risk_score`` (survival).
+        ``risk_score`` (survival). ``predictions.attrs`` holds ``id_column`` (None: row
+        numbers) and ``missing_values`` (feature column -> missing values, imputed with
+        the training medians stored in the model).
 
     Raises
     ------
@@ -287,6 +319,7 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
                 f"was not trained on (known: {meta['batch_levels']})", path=spec.table)
     scores = predict_scores(saved.estimator, np.asarray(data.X, float))
     pred = pd.DataFrame({"id": data.ids})
+    pred.attrs.update(id_column=data.id_col, missing_values=dict(data.missing))
     if meta["task"] == "survival":
         pred["risk_score"] = scores
     else:
@@ -348,7 +381,9 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
         metrics = survival_metrics(data.y, scores, n_boot=min(n_boot, 200), seed=seed)
     result = {"task": data.task, "model_dir": str(model_dir), **metrics,
               "n_samples": len(data.y), "n_features": len(saved.meta["features"]),
-              **_outcome_summary(data), "ci95_method": "percentile bootstrap over patients"}
+              **_outcome_summary(data), "ci95_method": "percentile bootstrap over patients",
+              "id_column": pred.attrs.get("id_column"),
+              "missing_values": pred.attrs.get("missing_values", {})}
     pred.to_csv(out / "predictions.csv", index=False)
     if plots:
         result["figures"] = _figures(data.y, scores, data.task, out)
