@@ -26,6 +26,11 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)  # never hard-wrap paths in messages
 
 
+def _plain_warning(message, category, filename, lineno, line=None):
+    """Warnings as one line, without the source line (users cannot act on it)."""
+    return f"warning: {category.__name__}: {message}\n"
+
+
 def _fail(exc: Exception, code: int = 2):
     console.print(f"[bold red]error:[/] {exc}")
     raise typer.Exit(code)
@@ -124,13 +129,19 @@ def index(
     out: Annotated[Path, typer.Option("--out", "-o", help="Manifest CSV to write")],
 ):
     """Walk a DICOM tree and write a manifest: one row per image series and ROI found."""
+    import warnings
+
     try:
         from voxelomics.io import index_dicom, write_manifest
 
-        df = index_dicom(dicom_root)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            df = index_dicom(dicom_root)
         write_manifest(df, out)
     except VoxelomicsError as exc:
         _fail(exc)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
     console.print(f"{len(df)} rows written to {out}")
 
 
@@ -170,6 +181,14 @@ def version():
     from voxelomics import __version__
 
     typer.echo(__version__)
+
+
+@app.callback()
+def _main():
+    """IBSI-compliant radiomics, cohort extraction and validated models for cancer imaging."""
+    import warnings
+
+    warnings.formatwarning = _plain_warning
 
 
 def _mount_model():

@@ -356,7 +356,9 @@ def extract_features(
     return rename(feats, naming)
 
 
-def _extract(image, mask, settings, *, label, roi, modality, case_id) -> tuple[dict[str, float], dict]:
+def _extract(
+    image, mask, settings, *, label, roi, modality, case_id, series_uid=None
+) -> tuple[dict[str, float], dict]:
     """Features and provenance (modality, settings used, image metadata such as SUV)."""
     settings = _resolve_settings(settings)
     if modality is not None and str(modality).strip():
@@ -390,7 +392,8 @@ def _extract(image, mask, settings, *, label, roi, modality, case_id) -> tuple[d
                     "give either paths for both image and mask, or a Volume and a RoiMask"
                 )
             volume, roi_mask = load_case(
-                image, mask, label=label, roi=roi, modality=modality, case_id=case_id)
+                image, mask, label=label, roi=roi, modality=modality, series_uid=series_uid,
+                case_id=case_id)
         used_modality = modality or (normalise_modality(volume.modality) if volume.modality else None)
         effective = settings.for_modality(used_modality)
         with warnings.catch_warnings(), _small_blas():
@@ -441,6 +444,7 @@ def extract_case(case, settings: Settings, *, naming: Naming = "readable") -> di
         roi=case.roi,
         modality=case.modality,
         case_id=case.case_id,
+        series_uid=(case.extra or {}).get("series_uid") or None,
     )
     roi = case.roi if case.roi is not None else (str(case.label) if case.label is not None else "1")
     row: dict[str, object] = {

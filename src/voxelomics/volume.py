@@ -105,7 +105,8 @@ class Grid:
         osp = np.asarray(other.spacing_mm, float)
         if np.any(np.abs(sp - osp) > tolerance_voxels * sp):
             problems.append(
-                f"spacing (z, y, x) {tuple(np.round(osp, 6))} mm != image {tuple(np.round(sp, 6))} mm"
+                f"spacing (z, y, x) {tuple(round(float(v), 6) for v in osp)} mm != image "
+                f"{tuple(round(float(v), 6) for v in sp)} mm"
             )
         dmax = float(np.max(np.abs(np.asarray(self.direction) - np.asarray(other.direction))))
         if dmax > 1e-4:

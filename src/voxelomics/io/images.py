@@ -441,6 +441,7 @@ def load_case(
     label: int | None = None,
     roi: str | None = None,
     modality: str | None = None,
+    series_uid: str | None = None,
     case_id: str | None = None,
 ) -> tuple[Volume, RoiMask]:
     """Read an image and its mask, and check that they share a grid.
@@ -457,6 +458,8 @@ def load_case(
         Which ROI, as in :func:`read_mask`.
     modality : str or None, default=None
         Modality to record for non-DICOM images.
+    series_uid : str or None, default=None
+        SeriesInstanceUID to read when the image folder holds several DICOM series.
     case_id : str or None, default=None
         Case identifier recorded on every error.
 
@@ -472,7 +475,7 @@ def load_case(
     InputError, MaskError, EmptyRoiError, GeometryError
         As raised by the three steps, with ``case_id``, the file and the step filled in.
     """
-    image = read_image(image_path, modality=modality, case_id=case_id)
+    image = read_image(image_path, modality=modality, series_uid=series_uid, case_id=case_id)
     mask = read_mask(mask_path, label=label, roi=roi, reference=image, case_id=case_id)
     try:
         return image, align_mask(image, mask, case_id=case_id)
