@@ -33,3 +33,27 @@ def test_exit_codes(cohort, broken, light_settings, tmp_path):
     bad = run(good, "--out", tmp_path / "b", "--scheduler", "yarn")
     assert bad.exit_code == 2
     assert "scheduler 'yarn' is not understood" in bad.output
+
+
+def test_unusable_out_folder_and_extra_column_exit_2(cohort, light_settings, tmp_path):
+    from voxelomics.io.manifest import write_manifest
+
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(light_settings.to_yaml())
+    good = write_manifest(cohort[:1], tmp_path / "good.csv")
+    clash = tmp_path / "clash.csv"
+    clash.write_text(f"case_id,image,mask,statistics_mean\nA,{cohort[0].image},{cohort[0].mask},1\n")
+    runner = CliRunner()
+
+    def run(manifest, out):
+        return runner.invoke(app, ["extract", str(manifest), "--out", str(out), "--settings",
+                                   str(settings), "--no-progress"])
+
+    bad_out = run(good, "/proc/voxelomics-out")
+    assert bad_out.exit_code == 2, bad_out.output
+    assert "/proc/voxelomics-out: cannot write to the output folder" in bad_out.output
+    assert "Traceback" not in bad_out.output
+    bad_column = run(clash, tmp_path / "out")
+    assert bad_column.exit_code == 2, bad_column.output
+    assert "extra column 'statistics_mean'" in bad_column.output
+    assert not (tmp_path / "out").exists()

@@ -9,6 +9,6 @@ See :func:`extract_cohort` and ``docs/cohorts.md``.
 
 from voxelomics.cohort.cache import case_key
 from voxelomics.cohort.outputs import read_provenance
-from voxelomics.cohort.runner import CohortResult, extract_cohort
+from voxelomics.cohort.runner import CohortInterrupted, CohortResult, extract_cohort
 
-__all__ = ["extract_cohort", "CohortResult", "case_key", "read_provenance"]
+__all__ = ["extract_cohort", "CohortResult", "CohortInterrupted", "case_key", "read_provenance"]

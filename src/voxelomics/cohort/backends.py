@@ -47,12 +47,17 @@ _SINGLE_THREAD_ENV = {
 
 @dataclass
 class Task:
-    """One case to compute: its cache key, the manifest entry, and the attempt number."""
+    """One case to compute: its cache key, the manifest entry, and the attempt number.
+
+    ``part`` is the stem of its part file (case key and input fingerprint, see
+    :meth:`voxelomics.cohort.cache.PartCache.stem`); empty: the key.
+    """
 
     key: str
     case: object
     attempt: int = 0
     extra: dict = field(default_factory=dict)
+    part: str = ""
 
 
 Handle = Callable[[Task, dict], bool]
@@ -89,6 +94,9 @@ def _worker_main(conn, payload: bytes, memory_limit: int | None) -> None:
     from voxelomics.cohort.cache import PartCache
 
     try:
+        # Ctrl-C reaches the whole process group: the parent stops the workers itself
+        # (and records the run as interrupted), so a worker must not die of it first.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         settings, naming, case_fn, part_folder = pickle.loads(payload)
         parts = None if part_folder is None else PartCache.at(part_folder)
         if case_fn is None:
@@ -115,16 +123,16 @@ def _worker_main(conn, payload: bytes, memory_limit: int | None) -> None:
                 return
             if msg is None:
                 return
-            key, case = msg
+            stem, case = msg
             outcome = run_case(case, settings, naming, case_fn)
             if outcome["status"] == "ok" and parts is not None:
                 try:
-                    parts.write(key, outcome.pop("row"))
+                    parts.write(stem, outcome.pop("row"))
                     outcome["written"] = True
                 except Exception as exc:  # disk full, a row Arrow cannot store ...
                     outcome = failure(
                         "write_part", type(exc).__name__,
-                        f"case {getattr(case, 'case_id', key)!r}: cannot write its part file "
+                        f"case {getattr(case, 'case_id', stem)!r}: cannot write its part file "
                         f"in {part_folder}: {exc}", pid=os.getpid())
             conn.send(("done", outcome))
     except (KeyboardInterrupt, BrokenPipeError, EOFError):
@@ -157,7 +165,7 @@ class _Worker:
     def assign(self, task: Task) -> None:
         self.task = task
         self.started = time.monotonic()
-        self.conn.send((task.key, task.case))
+        self.conn.send((task.part or task.key, task.case))
 
     def kill(self) -> None:
         if self.proc.is_alive():

@@ -15,7 +15,9 @@
     The traceback (or the crash description) of each failed case.
 
 Every file is written to a temporary name and renamed into place, so readers never see
-a half-written table.
+a half-written table. Files get the ordinary mode of a new file (``0o666`` less the
+process umask, e.g. ``rw-r--r--``), like any other program's output, not the owner-only
+mode of :func:`tempfile.mkstemp`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import csv
 import json
 import os
 import platform
-import tempfile
+import secrets
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +34,10 @@ from pathlib import Path
 __all__ = [
     "ERROR_COLUMNS",
     "ID_COLUMNS",
+    "RESERVED_COLUMNS",
+    "check_extra_columns",
+    "merge_table",
+    "new_temporary",
     "package_versions",
     "read_provenance",
     "write_errors",
@@ -42,6 +48,8 @@ __all__ = [
 ]
 
 ID_COLUMNS = ("case_id", "roi", "image_type")
+#: Columns of a part file that are not features; no manifest extra column may take them.
+RESERVED_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance")
 ERROR_COLUMNS = ("case_id", "step", "error_type", "message", "roi", "log")
 _PACKAGES = ("voxelomics", "numpy", "scipy", "SimpleITK", "pandas", "pyarrow", "pydantic",
              "scikit-image", "pydicom", "dask", "distributed")
@@ -76,11 +84,38 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def new_temporary(final: Path) -> tuple[int, Path]:
+    """Create a new, empty temporary file beside ``final`` (for an atomic replace).
+
+    The file is created with mode ``0o666``, which the operating system reduces by the
+    process umask: the mode any program's new file gets (``tempfile.mkstemp`` would
+    give ``0o600``, unreadable for the rest of a project group). Its name,
+    ``.<final name>.<pid>.<random>.tmp``, is hidden and unique.
+
+    Parameters
+    ----------
+    final : Path
+        The file that will be replaced by the temporary one.
+
+    Returns
+    -------
+    tuple of (int, Path)
+        Open file descriptor (write-only, binary) and the temporary file's path.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = final.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 32 random bits taken
+            continue
+
+
 def _atomic_path(final: Path):
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = new_temporary(final)
     os.close(fd)
-    return Path(tmp)
+    return tmp
 
 
 def _replace(tmp: Path, final: Path) -> None:
@@ -88,6 +123,113 @@ def _replace(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_extra_columns(cases, source=None) -> list[str]:
+    """The manifest's extra column names; refuse one that a feature table column has.
+
+    An extra column named like an identifier (``case_id``, ``image_type``,
+    ``provenance`` ...) or like a feature, under either naming (``statistics_mean``,
+    ``stat_mean``), would be silently shadowed in the table, so it is an input error.
+
+    Parameters
+    ----------
+    cases : sequence of Case
+        The manifest's cases (``extra`` dicts).
+    source : str or Path or None, default=None
+        The manifest file, for the message.
+
+    Returns
+    -------
+    list of str
+        Extra column names in first-seen order.
+
+    Raises
+    ------
+    InputError
+        An extra column has the name of an identifier or feature column.
+    """
+    from voxelomics.errors import InputError
+
+    names = list(dict.fromkeys(k for c in cases for k in (getattr(c, "extra", None) or {})))
+    if not names:
+        return names
+    from voxelomics.features.registry import readable_to_ibsi
+
+    table = readable_to_ibsi()
+    for name in names:
+        what = ("an identifier" if name in RESERVED_COLUMNS
+                else "a feature" if name in table or name in table.values() else None)
+        if what is not None:
+            raise InputError(
+                f"the manifest's extra column {name!r} has the name of {what} column of the "
+                "feature table, so one of them would be lost; expected other names for "
+                f"extra columns (rename it, e.g. to '{name}_clinical')", path=source)
+    return names
+
+
+def _extra_column(values: list):
+    """One extra column, typed: int64 (nullable Int64 with gaps), float64, or object."""
+    import numpy as np
+    import pandas as pd
+
+    present = [v for v in values if not (v is None or (isinstance(v, float) and v != v))]
+    if present and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in present):
+        try:
+            if len(present) == len(values):
+                return pd.array(values, dtype="int64")
+            return pd.array([pd.NA if v is None else v for v in values], dtype="Int64")
+        except (OverflowError, TypeError, ValueError):  # beyond int64: keep as objects
+            return pd.array(values, dtype=object)
+    if present and all(isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                       for v in present):
+        return pd.array([np.nan if v is None else float(v) for v in values], dtype="float64")
+    return pd.array(values, dtype=object)
+
+
+def merge_table(parts, extras: list[dict], names: list[str], naming: str):
+    """The feature table: part rows renamed to ``naming``, then the extra columns.
+
+    Parameters
+    ----------
+    parts : pandas.DataFrame
+        Rows read from the part files (identifiers, features under readable names).
+    extras : list of dict
+        The current manifest ``extra`` of each row of ``parts``, in the same order.
+    names : list of str
+        Extra column names (:func:`check_extra_columns`), in output order.
+    naming : {"readable", "ibsi"}
+        Feature column naming (:func:`voxelomics.extract.rename`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``parts`` columns first, then one typed column per extra name.
+
+    Raises
+    ------
+    InputError
+        An extra column has the name of a column of the part rows (a custom case
+        function's column, not known before the run).
+    """
+    import pandas as pd
+
+    from voxelomics.errors import InputError
+    from voxelomics.extract import rename
+
+    if naming != "readable":
+        renamed = rename({c: c for c in parts.columns}, naming)  # new name -> old name
+        parts = parts.rename(columns={old: new for new, old in renamed.items()})
+    clash = [n for n in names if n in parts.columns]
+    if clash:
+        raise InputError(f"the manifest's extra column {clash[0]!r} has the name of a column "
+                         "the case function returned; expected other names for extra columns")
+    parts = parts.reset_index(drop=True)
+    if not names:
+        return parts
+    extra = pd.DataFrame({n: _extra_column([e.get(n) for e in extras]) for n in names},
+                         index=parts.index)
+    return pd.concat([parts, extra], axis=1)
 
 
 def write_features(df, path: Path, *, settings, naming: str, versions: dict, created: str) -> Path:

@@ -54,6 +54,7 @@ class CohortProgress:
         self.console = console or Console(stderr=True)
         self.total, self.reused = total, reused
         self.done = self.failed = 0
+        self.changed = 0  # cases recomputed because their input files changed
         self.enabled = enabled and self.console.is_terminal
         self._progress = None
         self._task = None
@@ -91,7 +92,7 @@ class CohortProgress:
         text : str
             The line.
         """
-        self.console.print(text, highlight=False)
+        self.console.print(text, highlight=False, soft_wrap=True)
 
     def update(self, ok: bool) -> None:
         """Count one finished case.
@@ -124,8 +125,9 @@ class CohortProgress:
         -------
         str
         """
-        line = (f"voxelomics: {self.total} cases: {self.done} computed, {self.reused} reused, "
-                f"{self.failed} failed in {format_duration(time.monotonic() - self._start)} "
-                f"-> {out}")
+        changed = f" ({self.changed} because their inputs changed)" if self.changed else ""
+        line = (f"voxelomics: {self.total} cases: {self.done} computed"
+                f"{changed}, {self.reused} reused, {self.failed} failed in "
+                f"{format_duration(time.monotonic() - self._start)} -> {out}")
         self.console.print(line, highlight=False, soft_wrap=True)
         return line

@@ -7,15 +7,21 @@ back-ends in :mod:`voxelomics.cohort.backends`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from voxelomics.cohort.backends import DaskBackend, InProcessBackend, LocalProcessBackend, Task
-from voxelomics.cohort.cache import PartCache, case_key
+from voxelomics.cohort.cache import PartCache, case_key, fingerprints
 from voxelomics.cohort.outputs import (
+    check_extra_columns,
+    merge_table,
+    new_temporary,
     package_versions,
     utc_now,
     write_errors,
@@ -27,9 +33,97 @@ from voxelomics.cohort.progress import CohortProgress
 from voxelomics.cohort.tasks import TRANSIENT_ERRORS, CaseFn
 from voxelomics.errors import InputError, SettingsError
 
-__all__ = ["extract_cohort", "CohortResult"]
+__all__ = ["extract_cohort", "CohortResult", "CohortInterrupted", "RunInterrupted", "RunTerminated"]
 
 _DASK_PREFIXES = ("tcp://", "tls://", "ucx://", "inproc://", "ws://", "wss://")
+
+
+class CohortInterrupted(BaseException):
+    """A cohort run stopped by SIGINT (Ctrl-C) or SIGTERM (e.g. a cancelled SLURM job).
+
+    By the time it is raised the workers are stopped, ``run.json`` says
+    ``"interrupted"`` and the finished cases are saved: running the same call again
+    resumes. What is raised is one of two subclasses, so that code which does not
+    know this class still does the conventional thing:
+
+    * :class:`RunInterrupted` (SIGINT) is also a :class:`KeyboardInterrupt`;
+    * :class:`RunTerminated` (SIGTERM) is also a :class:`SystemExit` with code 143, so
+      a script (or the command line) that does not catch it ends with status 143.
+
+    Attributes
+    ----------
+    signum : int
+        ``signal.SIGINT`` or ``signal.SIGTERM``.
+    exit_code : int
+        Conventional exit status: 128 + signal number (130 for SIGINT, 143 for SIGTERM).
+    n_saved, n_cases : int
+        Cases saved in the output folder (reused or computed), and cases in the manifest.
+    """
+
+    def __init__(self, signum: int, n_saved: int = 0, n_cases: int = 0):
+        self.signum = int(signum)
+        self.n_saved, self.n_cases = n_saved, n_cases
+        super().__init__(*self._args())
+
+    def _args(self) -> tuple:
+        return (f"interrupted by {signal.Signals(self.signum).name}",)
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number (130: SIGINT, 143: SIGTERM)."""
+        return 128 + self.signum
+
+    @staticmethod
+    def for_signal(signum: int, n_saved: int = 0, n_cases: int = 0) -> CohortInterrupted:
+        """The subclass instance for a signal (:class:`RunTerminated` for SIGTERM).
+
+        Parameters
+        ----------
+        signum : int
+        n_saved, n_cases : int, default=0
+
+        Returns
+        -------
+        CohortInterrupted
+        """
+        cls = RunTerminated if signum == signal.SIGTERM else RunInterrupted
+        return cls(signum, n_saved, n_cases)
+
+
+class RunInterrupted(CohortInterrupted, KeyboardInterrupt):
+    """SIGINT (Ctrl-C): a :class:`KeyboardInterrupt` (the command line exits with 130)."""
+
+
+class RunTerminated(CohortInterrupted, SystemExit):
+    """SIGTERM: a :class:`SystemExit` whose code is 143, the status of a terminated process."""
+
+    def _args(self) -> tuple:
+        return (self.exit_code,)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """While running, SIGTERM raises :class:`CohortInterrupted` (once) in the main thread.
+
+    Without it SIGTERM would end the process on the spot: workers left running, no
+    record of the interruption. Outside the main thread signals cannot be handled, and
+    nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def on_term(signum, frame):
+        if not fired:  # a second SIGTERM while stopping must not break the clean-up
+            fired.append(signum)
+            raise CohortInterrupted.for_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
@@ -50,6 +144,9 @@ class CohortResult:
         Cases that failed in this run (rows of ``errors.csv``).
     n_reused : int
         Cases taken from the cache of an earlier run with the same settings.
+    n_changed : int
+        Cases computed again because their image or mask changed since they were
+        cached (their input fingerprint differs); included in ``n_done``/``n_failed``.
     backend : str
         ``local-processes``, ``in-process``, ``dask:local``, ``dask:tcp://...`` or ``dask:client``.
     n_workers : int
@@ -76,6 +173,7 @@ class CohortResult:
     settings_hash: str
     elapsed_s: float
     worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    n_changed: int = 0
 
     @property
     def n_succeeded(self) -> int:
@@ -147,7 +245,7 @@ def _all_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _load_cases(manifest) -> list:
+def _load_cases(manifest) -> tuple[list, str | None]:
     if isinstance(manifest, (str, Path)):
         from voxelomics.io.manifest import read_manifest
 
@@ -161,7 +259,21 @@ def _load_cases(manifest) -> list:
         if not hasattr(case, "case_id"):
             raise InputError(f"manifest entries must be Case objects with a case_id, got "
                              f"{type(case).__name__}", path=source)
-    return cases
+    return cases, source
+
+
+def _prepare_out(out: Path) -> None:
+    """Create the output folder and check that a file can be written in it."""
+    if out.exists() and not out.is_dir():
+        raise InputError("the output path is a file; expected a folder", path=out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = new_temporary(out / ".write-test")
+        os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot write to the output folder ({exc.strerror or exc}); "
+                         "expected a folder that can be created and written to", path=out) from None
 
 
 def _dashboard_line(backend) -> str:
@@ -240,10 +352,14 @@ def extract_cohort(
     """Extract features for every case of a manifest, resumably, on local cores or Dask.
 
     Each case is one task. Each finished case is written at once to a part file keyed
-    by its case key and the settings hash; at the end the parts of the manifest's cases
-    are merged, in manifest order, into ``OUT/features.parquet`` (atomic rename).
-    Running the same call again computes only the cases without a part file and counts
-    the others as reused; other settings give another hash, hence a fresh computation.
+    by the settings hash, its case key and a fingerprint of its input files; at the end
+    the parts of the manifest's cases are merged, in manifest order, with the manifest's
+    current extra columns and the requested column naming, into
+    ``OUT/features.parquet`` (atomic rename). Running the same call again computes only
+    the cases without a part file, or whose image or mask changed since (size or
+    modification time; counted in ``n_changed``), and counts the others as reused;
+    other settings give another hash, hence a fresh computation. Editing the manifest's
+    extra columns or changing ``naming`` needs no recomputation.
     A failing case (exception, crashed worker, time limit) becomes a row of
     ``OUT/errors.csv`` plus ``OUT/logs/<case key>.log`` and the run goes on; failures
     are never cached, so a re-run tries them again.
@@ -253,7 +369,7 @@ def extract_cohort(
     manifest : str, Path or list of Case
         Manifest CSV (read with :func:`voxelomics.io.manifest.read_manifest`) or the cases.
     out : str or Path
-        Output folder (created when missing).
+        Output folder (created when missing; must be writable).
     settings : Settings or None, default=None
         Validated settings; ``None`` uses the ``default`` preset.
     workers : int or None, default=None
@@ -280,12 +396,14 @@ def extract_cohort(
         or ``WorkerCrashed``. ``local-dask``: the workers' ``memory_limit``. For a remote
         cluster, set ``dask worker --memory-limit``; this argument is then only recorded.
     naming : {"readable", "ibsi"}, default="readable"
-        Feature column names.
+        Feature column names (applied at the merge: not part of the cache).
     progress : bool, default=True
         Live progress bar on a terminal. A summary line is printed in any case.
     case_fn : callable or None, default=None
         ``(case, settings, naming=...) -> row``, picklable; ``None`` uses
         :func:`voxelomics.extract.extract_case`. A hook for tests and custom pipelines.
+        It is called with ``naming="readable"`` and a copy of the case without its
+        ``extra`` columns (both are applied at the merge).
 
     Returns
     -------
@@ -298,9 +416,16 @@ def extract_cohort(
         Unusable arguments (bad workers, scheduler, retries, timeout, memory limit,
         naming or settings; scheduler not reachable). The CLI exits with 2.
     InputError
-        The manifest cannot be read, is empty, or lists one task twice (exit 2).
-    KeyboardInterrupt
-        Propagated after the workers are stopped; finished cases stay cached.
+        The manifest cannot be read, is empty, lists one task twice, or has an extra
+        column named like an identifier or feature column; the output folder cannot be
+        created or written (exit 2).
+    CohortInterrupted
+        SIGINT (Ctrl-C) or SIGTERM (e.g. ``scancel``) arrived: raised after the workers
+        are stopped, ``run.json`` is written with ``"status": "interrupted"`` and the
+        line ``interrupted: N of M cases saved in OUT; re-run the same command to
+        resume`` is printed. Finished cases stay cached. For SIGINT it is also a
+        ``KeyboardInterrupt``, for SIGTERM a ``SystemExit(143)``; ``exit_code`` is 130
+        or 143 (the command line's exit status).
     """
     from voxelomics.settings import Settings, load_preset
 
@@ -311,7 +436,8 @@ def extract_cohort(
         settings = load_preset("default")
     if not isinstance(settings, Settings):
         raise SettingsError(f"settings must be a voxelomics Settings object, got {type(settings).__name__}")
-    cases = _load_cases(manifest)
+    cases, source = _load_cases(manifest)
+    extra_names = check_extra_columns(cases, source)
     keys = [case_key(c) for c in cases]
     if len(set(keys)) != len(keys):
         seen, dup = set(), None
@@ -323,15 +449,19 @@ def extract_cohort(
         raise InputError(f"the manifest lists case {dup!r} twice with the same label, ROI and "
                          "modality; expected each (case, ROI) once")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("the output path is a file; expected a folder", path=out)
-    out.mkdir(parents=True, exist_ok=True)
+    _prepare_out(out)
     logs = out / "logs"
     shash = settings.settings_hash()
-    cache = PartCache(out, shash, naming)
+    cache = PartCache(out, shash)
     cache.clean_temporary()
-    reused = set() if force else cache.done(keys)
-    tasks = [Task(k, c) for k, c in zip(keys, cases, strict=True) if k not in reused]
+    stems = [cache.stem(k, fp) for k, fp in zip(keys, fingerprints(cases), strict=True)]
+    present = cache.entries()
+    reused = set() if force else {k for k, st in zip(keys, stems, strict=True)
+                                  if st in present.get(k, ())}
+    changed = {k for k, st in zip(keys, stems, strict=True)
+               if k not in reused and any(p != st for p in present.get(k, ()))}
+    tasks = [Task(k, c, part=st) for k, c, st in zip(keys, cases, stems, strict=True)
+             if k not in reused]
     versions = package_versions()
     run_info = {
         "status": "running", "started": started_at, "ended": None, "host": socket.gethostname(),
@@ -339,6 +469,7 @@ def extract_cohort(
         "settings_hash": shash, "naming": naming, "force": force, "retries": retries,
         "case_timeout_s": case_timeout, "memory_limit": memory_limit, "versions": versions,
         "n_cases": len(cases), "n_done": 0, "n_failed": 0, "n_reused": len(reused),
+        "n_changed": len(changed),
     }
     write_json(run_info, out / "run.json")
 
@@ -346,6 +477,7 @@ def extract_cohort(
     succeeded: set[str] = set()
     peak: dict[str, float] = {}
     bar = CohortProgress(len(cases), len(reused), enabled=progress)
+    bar.changed = len(changed)
 
     def handle(task: Task, outcome: dict) -> bool:
         if outcome.get("pid") is not None and outcome.get("peak_rss_mb") == outcome.get("peak_rss_mb"):
@@ -353,7 +485,8 @@ def extract_cohort(
             peak[pid] = max(peak.get(pid, 0.0), float(outcome["peak_rss_mb"]))
         if outcome["status"] == "ok":
             if not outcome.get("written"):
-                cache.write(task.key, outcome["row"])
+                cache.write(task.part, outcome["row"])
+            cache.remove(p for p in present.get(task.key, ()) if p != task.part)  # stale
             (logs / f"{task.key}.log").unlink(missing_ok=True)
             succeeded.add(task.key)
             bar.update(True)
@@ -374,35 +507,54 @@ def extract_cohort(
 
     backend = None
     try:
-        with bar:
-            if tasks:
-                backend = _make_backend(workers, scheduler, client, memory_bytes, memory_limit,
-                                        case_timeout, cache.folder)
-                run_info.update(backend=backend.name, n_workers=backend.n_workers,
-                                dashboard=backend.dashboard_link)
-                if backend.dashboard_link:
-                    bar.message(_dashboard_line(backend))
-                if backend.name.startswith("dask:") and backend.n_workers == 0:
-                    bar.message("note: the Dask scheduler has no worker yet; the cases wait "
-                                "until workers join")
-                if memory_limit is not None and backend.name.startswith("dask:") \
-                        and backend.name != "dask:local":
-                    bar.message("note: memory_limit is set by the Dask workers "
-                                "(dask worker --memory-limit); recorded only")
-                write_json(run_info, out / "run.json")
-                backend.execute(tasks, settings, naming, case_fn, handle)
-    except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"aborted: {exc}"
-        run_info.update(status=status, ended=utc_now(), n_done=len(succeeded),
-                        n_failed=len(errors))
-        write_json(run_info, out / "run.json")
-        raise
+        with _sigterm_interrupts():
+            with bar:
+                if tasks:
+                    backend = _make_backend(workers, scheduler, client, memory_bytes, memory_limit,
+                                            case_timeout, cache.folder)
+                    run_info.update(backend=backend.name, n_workers=backend.n_workers,
+                                    dashboard=backend.dashboard_link)
+                    if backend.dashboard_link:
+                        bar.message(_dashboard_line(backend))
+                    if backend.name.startswith("dask:") and backend.n_workers == 0:
+                        bar.message("note: the Dask scheduler has no worker yet; the cases wait "
+                                    "until workers join")
+                    if memory_limit is not None and backend.name.startswith("dask:") \
+                            and backend.name != "dask:local":
+                        bar.message("note: memory_limit is set by the Dask workers "
+                                    "(dask worker --memory-limit); recorded only")
+                    write_json(run_info, out / "run.json")
+                    # features are always computed (and cached) under readable names;
+                    # the naming is applied at the merge
+                    backend.execute(tasks, settings, "readable", case_fn, handle)
 
-    ok_keys = [k for k in keys if k in reused or k in succeeded]
-    ended = utc_now()
-    write_features(cache.read(ok_keys), out / "features.parquet", settings=settings,
-                   naming=naming, versions=versions, created=ended)
-    write_errors([errors[k] for k in keys if k in errors], out / "errors.csv")
+            ok = [(k, st, c) for k, st, c in zip(keys, stems, cases, strict=True)
+                  if k in reused or k in succeeded]
+            ended = utc_now()
+            table = merge_table(cache.read(st for _, st, _ in ok),
+                                [getattr(c, "extra", None) or {} for _, _, c in ok],
+                                extra_names, naming)
+            write_features(table, out / "features.parquet", settings=settings,
+                           naming=naming, versions=versions, created=ended)
+            write_errors([errors[k] for k in keys if k in errors], out / "errors.csv")
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt | CohortInterrupted)
+        # counted on disk: a worker may have saved a case whose outcome never arrived
+        now = cache.entries()
+        n_saved = sum(st in now.get(k, ()) for k, st in zip(keys, stems, strict=True))
+        run_info.update(status="interrupted" if interrupted else f"aborted: {exc}",
+                        ended=utc_now(), n_done=len(succeeded), n_failed=len(errors))
+        if interrupted:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            run_info["signal"] = signal.Signals(signum).name
+        with contextlib.suppress(OSError):
+            write_json(run_info, out / "run.json")
+        if not interrupted:
+            raise
+        bar.message(f"interrupted: {n_saved} of {len(cases)} cases saved in {out}; "
+                    "re-run the same command to resume")
+        raise CohortInterrupted.for_signal(signum, n_saved, len(cases)) from None
+
     elapsed = time.monotonic() - t0
     run_info.update(
         status="finished", ended=ended, elapsed_s=round(elapsed, 3),
@@ -420,5 +572,5 @@ def extract_cohort(
         run_path=out / "run.json", logs_dir=logs, n_cases=len(cases), n_done=len(succeeded),
         n_failed=len(errors), n_reused=len(reused), backend=str(run_info["backend"]),
         n_workers=int(run_info["n_workers"] or 0), settings_hash=shash, elapsed_s=elapsed,
-        worker_peak_rss_mb=dict(peak),
+        worker_peak_rss_mb=dict(peak), n_changed=len(changed),
     )

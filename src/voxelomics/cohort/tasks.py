@@ -14,7 +14,9 @@ their outcomes with :func:`failure` (``WorkerCrashed``, ``CaseTimeout``).
 
 from __future__ import annotations
 
+import copy
 import ctypes
+import dataclasses
 import os
 import sys
 import threading
@@ -22,7 +24,8 @@ import time
 import traceback
 from collections.abc import Callable
 
-__all__ = ["run_case", "run_case_with_timeout", "failure", "CaseFn", "TRANSIENT_ERRORS"]
+__all__ = ["run_case", "run_case_with_timeout", "failure", "without_extra", "CaseFn",
+           "TRANSIENT_ERRORS"]
 
 #: ``(case, settings, naming) -> row``; the default is :func:`voxelomics.extract.extract_case`.
 CaseFn = Callable[..., dict]
@@ -86,6 +89,34 @@ def failure(step: str, error_type: str, message: str, *, tb: str = "", seconds: 
     }
 
 
+def without_extra(case):
+    """The case without its manifest extra columns (they are joined at the merge).
+
+    The part file of a case then holds only what its image and mask determine, so a
+    changed outcome in the manifest is never frozen in the cache.
+
+    Parameters
+    ----------
+    case : voxelomics.io.manifest.Case
+        A dataclass (or any object) with an ``extra`` attribute.
+
+    Returns
+    -------
+    Case
+        A copy with ``extra={}``, or ``case`` itself when it has no extra values.
+    """
+    if not getattr(case, "extra", None):
+        return case
+    if dataclasses.is_dataclass(case):
+        return dataclasses.replace(case, extra={})
+    bare = copy.copy(case)
+    try:
+        bare.extra = {}
+    except AttributeError:  # pragma: no cover - read-only attribute
+        return case
+    return bare
+
+
 def _default_case_fn() -> CaseFn:
     from voxelomics.extract import extract_case
 
@@ -110,13 +141,14 @@ def run_case(case, settings, naming: str = "readable", case_fn: CaseFn | None = 
     Returns
     -------
     dict
-        ``status`` "ok" with ``row``, or "error" with ``step``, ``error_type``,
+        ``status`` "ok" with ``row`` (computed without the case's ``extra`` columns,
+        which the runner joins at the merge), or "error" with ``step``, ``error_type``,
         ``message`` and ``traceback``; always ``seconds``, ``pid``, ``peak_rss_mb``.
     """
     start = time.perf_counter()
     fn = case_fn or _default_case_fn()
     try:
-        row = fn(case, settings, naming=naming)
+        row = fn(without_extra(case), settings, naming=naming)
     except Exception as exc:  # every failure becomes an error row (MemoryError included)
         step = getattr(exc, "step", None) or "extract"
         message = str(exc) or type(exc).__name__
