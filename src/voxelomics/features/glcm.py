@@ -48,7 +48,6 @@ References
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -808,8 +807,7 @@ def compute(
                 distance=distance,
                 per_slice=two_d,
             )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):  # thread-local (catch_warnings is not)
             values = mean_over_matrices(_features_of(aggregation_groups(stacks[two_d], agg)))
         for (spec, _), v in zip(_TABLE, values, strict=True):
             out[column_name(spec, agg)] = float(v)

@@ -37,7 +37,6 @@ References
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -641,8 +640,7 @@ def compute(
             )
             stacks[two_d] = (counts, voxel_counts(mask, n_directions=len(dirs), per_slice=two_d))
         counts, n_v = stacks[two_d]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):  # thread-local (catch_warnings is not)
             values = mean_over_matrices(
                 _features_of(aggregation_groups(counts, agg), aggregation_groups(n_v, agg))
             )

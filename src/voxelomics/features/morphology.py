@@ -201,6 +201,7 @@ def compute(
     *,
     spatial_exact_max_voxels: int = 10000,
     seed: int = 0,
+    _spatial: bool = True,
 ) -> dict[str, float]:
     """Compute the 29 IBSI morphological features of an ROI (IBSI: HCUG).
 
@@ -333,12 +334,15 @@ def compute(
 
     out["morphology_integrated_intensity"] = volume * float(gl.mean())
 
-    moran, geary = moran_geary(
-        img, im, spacing, exact_max_voxels=spatial_exact_max_voxels, seed=seed
-    )
-    out["morphology_morans_i"] = moran
-    out["morphology_gearys_c"] = geary
+    if _spatial:  # False: the caller runs _spatial_features itself (in parallel, extract)
+        out.update(_spatial_features(img, im, spacing, spatial_exact_max_voxels, seed))
     return {k: float(v) for k, v in out.items()}
+
+
+def _spatial_features(image, intensity_mask, spacing, exact_max_voxels: int, seed: int) -> dict[str, float]:
+    """Moran's I (N365) and Geary's C (NPT7), the last two entries of :func:`compute`."""
+    moran, geary = moran_geary(image, intensity_mask, spacing, exact_max_voxels=exact_max_voxels, seed=seed)
+    return {"morphology_morans_i": float(moran), "morphology_gearys_c": float(geary)}
 
 
 def _box_area(edges) -> float:
