@@ -119,6 +119,30 @@ def test_extra_columns_and_naming_are_joined_at_merge(cohort, light_settings, tm
     assert "stat_mean" in ibsi.features.columns and "statistics_mean" not in ibsi.features.columns
 
 
+def _series_seen(case, settings, naming="readable"):
+    """The stand-in row, plus what the case function was given of the extra columns."""
+    from cohort_standin import standin_case
+
+    row = standin_case(case, settings, naming=naming)
+    row["given_extra"] = ",".join(sorted(case.extra))
+    return row
+
+
+def test_series_uid_reaches_the_case_function_and_the_key(cohort, light_settings, tmp_path):
+    from dataclasses import replace
+
+    from voxelomics.cohort import case_key
+
+    one, two = (replace(cohort[0], extra={"series_uid": uid, "outcome": 1}) for uid in ("1.2.3", "1.2.4"))
+    assert case_key(one) != case_key(two)
+    assert case_key(replace(cohort[0], extra={"outcome": 1})) == case_key(cohort[0])  # keys kept
+    r = extract_cohort([one, two], out=tmp_path, settings=light_settings, progress=False,
+                       scheduler="in-process", case_fn=_series_seen)
+    df = r.features
+    assert list(df["given_extra"]) == ["series_uid", "series_uid"]  # not the outcome
+    assert list(df["series_uid"]) == ["1.2.3", "1.2.4"] and list(df.columns[-2:]) == ["series_uid", "outcome"]
+
+
 @pytest.mark.parametrize("column", ["statistics_mean", "stat_mean", "provenance", "image_type"])
 def test_extra_column_named_like_a_feature_is_refused(cohort, light_settings, tmp_path, column):
     manifest = _manifest(tmp_path / "m.csv", cohort[:1], f",{column}", [",1"])

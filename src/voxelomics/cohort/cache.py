@@ -38,8 +38,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["case_key", "input_fingerprint", "fingerprints", "PartCache"]
+__all__ = ["case_key", "input_fingerprint", "fingerprints", "PartCache", "INPUT_EXTRA_COLUMNS"]
 
+#: Manifest extra columns that choose the input (a DICOM folder's series): they go to the
+#: case function and into the case key, unlike the other extra columns.
+INPUT_EXTRA_COLUMNS = ("series_uid",)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: ``<case key>.<16 hex digits>``: the stem of a part file.
 _PART = re.compile(r"(?P<key>.+-[0-9a-f]{10})\.(?P<fp>[0-9a-f]{16})")
@@ -50,15 +53,17 @@ def case_key(case) -> str:
 
     The key is the case identifier made safe for file names (at most 60 characters),
     then a 10-hex-digit digest of what identifies the task in a manifest: case id,
-    label, ROI and modality. Two entries of one case (e.g. two ROIs) get different
-    keys. File paths are left out, so a cohort whose data moved to another mount point
+    label, ROI and modality, and the extra columns that choose the input
+    (:data:`INPUT_EXTRA_COLUMNS`: ``series_uid``) when given. Two entries of one case
+    (e.g. two ROIs, or two series of one DICOM folder) get different keys. File paths are left out, so a cohort whose data moved to another mount point
     still finds its cached results; the files' contents are checked separately, by
     :func:`input_fingerprint`.
 
     Parameters
     ----------
     case : voxelomics.io.manifest.Case
-        Any object with ``case_id``, ``label``, ``roi`` and ``modality`` attributes.
+        Any object with ``case_id``, ``label``, ``roi`` and ``modality`` attributes
+        (``extra`` optional).
 
     Returns
     -------
@@ -69,6 +74,10 @@ def case_key(case) -> str:
         None if getattr(case, name, None) is None else str(getattr(case, name))
         for name in ("case_id", "label", "roi", "modality")
     )
+    extra = getattr(case, "extra", None) or {}
+    chosen = tuple((k, str(extra[k])) for k in INPUT_EXTRA_COLUMNS if extra.get(k) not in (None, ""))
+    if chosen:  # only then: keys of manifests without such columns stay as they were
+        fields += chosen
     digest = hashlib.sha1(repr(fields).encode()).hexdigest()[:10]
     safe = _UNSAFE.sub("_", str(case.case_id)).strip("._")[:60] or "case"
     return f"{safe}-{digest}"

@@ -214,9 +214,13 @@ def merge_table(parts, extras: list[dict], names: list[str], naming: str):
     """
     import pandas as pd
 
+    from voxelomics.cohort.cache import INPUT_EXTRA_COLUMNS
     from voxelomics.errors import InputError
     from voxelomics.extract import rename
 
+    # series_uid & co. went to the case function, which may have copied them into its
+    # row: the manifest's value is joined below like any extra column
+    parts = parts.drop(columns=[c for c in INPUT_EXTRA_COLUMNS if c in parts.columns and c in names])
     if naming != "readable":
         renamed = rename({c: c for c in parts.columns}, naming)  # new name -> old name
         parts = parts.rename(columns={old: new for new, old in renamed.items()})

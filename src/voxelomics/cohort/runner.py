@@ -446,8 +446,8 @@ def extract_cohort(
                 dup = c.case_id
                 break
             seen.add(k)
-        raise InputError(f"the manifest lists case {dup!r} twice with the same label, ROI and "
-                         "modality; expected each (case, ROI) once")
+        raise InputError(f"the manifest lists case {dup!r} twice with the same label, ROI, "
+                         "modality and series_uid; expected each (case, ROI) once")
     out = Path(out)
     _prepare_out(out)
     logs = out / "logs"

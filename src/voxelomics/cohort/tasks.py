@@ -93,7 +93,10 @@ def without_extra(case):
     """The case without its manifest extra columns (they are joined at the merge).
 
     The part file of a case then holds only what its image and mask determine, so a
-    changed outcome in the manifest is never frozen in the cache.
+    changed outcome in the manifest is never frozen in the cache. The columns that
+    choose the input (:data:`~voxelomics.cohort.cache.INPUT_EXTRA_COLUMNS`, e.g.
+    ``series_uid``) are kept: the case function needs them, and they are part of the
+    case key.
 
     Parameters
     ----------
@@ -103,15 +106,20 @@ def without_extra(case):
     Returns
     -------
     Case
-        A copy with ``extra={}``, or ``case`` itself when it has no extra values.
+        A copy with only those ``extra`` values, or ``case`` itself when nothing is
+        removed.
     """
-    if not getattr(case, "extra", None):
+    from voxelomics.cohort.cache import INPUT_EXTRA_COLUMNS
+
+    extra = getattr(case, "extra", None) or {}
+    kept = {k: extra[k] for k in INPUT_EXTRA_COLUMNS if k in extra}
+    if len(kept) == len(extra):
         return case
     if dataclasses.is_dataclass(case):
-        return dataclasses.replace(case, extra={})
+        return dataclasses.replace(case, extra=kept)
     bare = copy.copy(case)
     try:
-        bare.extra = {}
+        bare.extra = kept
     except AttributeError:  # pragma: no cover - read-only attribute
         return case
     return bare

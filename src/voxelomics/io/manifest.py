@@ -18,10 +18,13 @@ from typing import Any
 
 from voxelomics.errors import InputError
 
-__all__ = ["Case", "read_manifest", "write_manifest", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+__all__ = ["Case", "read_manifest", "write_manifest", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS",
+           "TEXT_COLUMNS"]
 
 REQUIRED_COLUMNS = ("case_id", "image", "mask")
 OPTIONAL_COLUMNS = ("label", "roi", "modality")
+#: Extra columns that are identifiers, always kept as text (``index_dicom`` writes them).
+TEXT_COLUMNS = ("series_uid", "study_uid", "patient_id")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def _typed_extras(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str
     out: list[dict[str, Any]] = [{} for _ in rows]
     for name in names:
         cells = [None if _blank(r.get(name)) else str(r[name]).strip() for r in rows]
-        kind = _column_type([c for c in cells if c is not None])
+        kind = str if name in TEXT_COLUMNS else _column_type([c for c in cells if c is not None])
         for target, cell in zip(out, cells, strict=True):
             target[name] = None if cell is None else kind(cell)
     return out
@@ -106,8 +109,9 @@ def read_manifest(path: str | Path) -> list[Case]:
         goes to :attr:`Case.extra` with one type per column: ``int`` when every
         non-empty cell is a whole number (``0``, ``-3``), ``float`` when every non-empty
         cell is a number (``63.5``, ``1e-3``), else ``str`` (also when a number has a
-        leading zero, e.g. ``007``, so identifiers and zip codes stay intact). An empty
-        cell is ``None`` (missing).
+        leading zero, e.g. ``007``, so identifiers and zip codes stay intact). The
+        identifier columns of :data:`TEXT_COLUMNS` (``series_uid``, ``study_uid``,
+        ``patient_id``) are always text. An empty cell is ``None`` (missing).
 
     Raises
     ------

@@ -62,6 +62,13 @@ def test_extra_columns_are_typed_per_column(tmp_path):
     assert type(c["note"]) is str  # '3' stays text: the column also holds 'x'
 
 
+def test_identifier_columns_stay_text(tmp_path):
+    path = _csv(tmp_path, "case_id,image,mask,patient_id,series_uid,study_uid\n"
+                          "a,i,m,12345,1.23,1.2.840.1\n")
+    (a,) = read_manifest(path)
+    assert a.extra == {"patient_id": "12345", "series_uid": "1.23", "study_uid": "1.2.840.1"}
+
+
 def test_typed_extras_round_trip(tmp_path):
     cases = [Case("a", tmp_path / "a.nii", tmp_path / "m.nii", None, None, None,
                   {"outcome": 1, "age": 61.5, "site": "A"}),
