@@ -592,7 +592,10 @@ def auto_corr(s: GLCMStats) -> float:
 
 
 def _cluster_moment(s: GLCMStats, power: int) -> float:
-    return float(np.sum((s.i + s.j - s.mu_i - s.mu_j) ** power * s.p_ij))
+    base = s.i + s.j - s.mu_i - s.mu_j
+    sq = base * base  # products, not ``** power``: pow() costs ~5x a multiplication
+    term = sq if power == 2 else sq * base if power == 3 else sq * sq
+    return float(np.sum(term * s.p_ij))
 
 
 def clust_tend(s: GLCMStats) -> float:
