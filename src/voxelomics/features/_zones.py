@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxelomics.errors import EmptyRoiError, GeometryError, MaskError, SettingsError
+from voxelomics.features._directional import bounding_box
 from voxelomics.features._texture import Aggregation
 from voxelomics.features._zone_labels import Zones, crop_zones, label_zones
 from voxelomics.features.registry import FeatureSpec, column_name
@@ -253,8 +254,7 @@ def crop_to_roi(
     tuple of ndarray or None
         ``(mask, *arrays)`` cropped and padded.
     """
-    coords = np.nonzero(mask)
-    box = tuple(slice(int(c.min()), int(c.max()) + 1) for c in coords)
+    box = bounding_box(mask)  # projections (any), not np.nonzero of every ROI voxel
     out = []
     for arr in (mask, *arrays):
         if arr is None:
