@@ -8,7 +8,8 @@ disturbed run), the median is printed too.
 Settings (IBSI configuration C): 2 mm isotropic trilinear resampling, re-segmentation to
 [-1000, 400] HU, fixed bin size 25 HU with bins from -1000 HU, 3D.
 
-* voxelomics: ``extract_features(image, mask, "ibsi-c")`` (all IBSI families).
+* voxelomics: ``extract_features(image, mask, "ibsi-c")`` (all IBSI families; default
+  ``n_threads``: families in ``min(4, os.cpu_count())`` threads for ROIs of 20k voxels or more).
 * PyRadiomics: ``RadiomicsFeatureExtractor(resampledPixelSpacing=[2, 2, 2],
   interpolator="sitkLinear", resegmentRange=[-1000, 400], binWidth=25)`` with all feature
   classes enabled, its defaults otherwise, timing ``execute(image, mask)``.
