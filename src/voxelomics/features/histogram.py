@@ -163,9 +163,10 @@ def _features(lv: np.ndarray, n_levels: int) -> dict[str, float]:
     x = lv.astype(np.float64)
     mu = float(x.mean())
     d = x - mu
-    var = float(np.mean(d**2))
-    skew = float(np.mean(d**3) / var**1.5) if var > 0 else 0.0
-    kurt = float(np.mean(d**4) / var**2 - 3.0) if var > 0 else 0.0
+    d2 = d * d  # products, not d**3 / d**4: numpy evaluates those with pow(), ~100x slower
+    var = float(np.mean(d2))
+    skew = float(np.mean(d2 * d) / var**1.5) if var > 0 else 0.0
+    kurt = float(np.mean(d2 * d2) / var**2 - 3.0) if var > 0 else 0.0
     p10, p25, med, p75, p90 = (float(v) for v in np.percentile(x, [10, 25, 50, 75, 90]))
     sub = x[(x >= p10) & (x <= p90)]
     grad = histogram_gradient(counts)

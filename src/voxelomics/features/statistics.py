@@ -121,10 +121,13 @@ def variance(x: np.ndarray) -> float:
 
 def _central_moment_ratio(x: np.ndarray, k: int) -> float:
     d = x - x.mean()
-    m2 = float(np.mean(d**2))
+    d2 = d * d
+    m2 = float(np.mean(d2))
     if m2 == 0.0:
         return 0.0
-    return float(np.mean(d**k) / m2 ** (k / 2))
+    # products, not d**k: numpy evaluates integer powers other than 2 with pow(), ~100x slower
+    dk = d2 * d if k == 3 else d2 * d2 if k == 4 else d**k
+    return float(np.mean(dk) / m2 ** (k / 2))
 
 
 def skewness(x: np.ndarray) -> float:
