@@ -112,16 +112,29 @@ def _weighted_sum(wf: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> float:
     return float(prod @ wf)
 
 
+def _rfftn_padded(a: np.ndarray, full: list[int]) -> np.ndarray:
+    """``scipy.fft.rfftn(a, full)`` of a 3D array zero-padded to ``full``, axis by axis.
+
+    Each 1D transform only runs over the lines that hold data: the last axis over the
+    ``a.shape[0] * a.shape[1]`` input lines, axis 0 over those columns, axis 1 last. With the
+    box doubled on every axis this is ~3x less work than the plain ``rfftn`` (which
+    transforms the padding zeros too), and the same axis order gives bit-identical output.
+    """
+    x = fft.rfft(a, n=full[2], axis=2)
+    x = fft.fft(x, n=full[0], axis=0, overwrite_x=True)
+    return fft.fft(x, n=full[1], axis=1, overwrite_x=True)
+
+
 def _sums_grid(values: np.ndarray, mask: np.ndarray, spacing: np.ndarray, mu: float):
     """W, sum w d1 d2, sum w d1^2 by FFT cross-correlation on the ROI bounding box."""
     full = [_even_fast_len(2 * s - 1) for s in mask.shape]
     wf = _weight_spectrum(full, spacing)
-    fm = fft.rfftn(mask.astype(np.float64), full)
+    fm = _rfftn_padded(mask.astype(np.float64), full)
     w_sum = _weighted_sum(wf, fm, fm)
     dev = np.where(mask, values - mu, 0.0)
-    fd = fft.rfftn(dev, full)
+    fd = _rfftn_padded(dev, full)
     cross = _weighted_sum(wf, fd, fd)
-    fd = fft.rfftn(dev * dev, full)
+    fd = _rfftn_padded(dev * dev, full)
     sq_w = _weighted_sum(wf, fd, fm)
     return w_sum, cross, sq_w
 
