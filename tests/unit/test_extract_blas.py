@@ -21,9 +21,9 @@ def test_blas_is_single_threaded_during_extraction_and_restored(monkeypatch):
     seen = []
     original = extract_module.compute_features
 
-    def spy(case, settings):
+    def spy(case, settings, **kwargs):
         seen.extend(_blas_threads())
-        return original(case, settings)
+        return original(case, settings, **kwargs)
 
     monkeypatch.setattr(extract_module, "compute_features", spy)
     with threadpool_limits(limits=2, user_api="blas"):
