@@ -454,6 +454,19 @@ def extract_features(
     return rename(feats, naming)
 
 
+def _compact(value, max_items: int = 16):
+    """Metadata for the provenance column, without per-slice lists (SOP UIDs, positions).
+
+    Lists longer than ``max_items`` are summarised as their length, so a row stays small;
+    the full record is on the :class:`~voxelomics.volume.Volume` for API users.
+    """
+    if isinstance(value, dict):
+        return {k: _compact(v, max_items) for k, v in value.items()}
+    if isinstance(value, list | tuple) and len(value) > max_items:
+        return f"<{len(value)} values>"
+    return value
+
+
 def _extract(
     image, mask, settings, *, label, roi, modality, case_id, series_uid=None, n_threads=None
 ) -> tuple[dict[str, float], dict]:
@@ -511,7 +524,7 @@ def _extract(
         "settings": effective.name,
         "image": volume.source,
         "mask": roi_mask.source,
-        "image_metadata": volume.metadata,
+        "image_metadata": _compact(volume.metadata),
     }
     return feats, provenance
 

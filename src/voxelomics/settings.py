@@ -195,7 +195,7 @@ class TextureSettings(_Section):
         NGLDM coarseness parameter α (grey-level difference still counted as dependent).
     """
 
-    dimensions: list[Literal["2d", "2_5d", "3d"]] = ["3d"]
+    dimensions: list[Literal["2d", "2_5d", "3d"]] = Field(default_factory=lambda: ["3d"], min_length=1)
     glcm_distance: int = Field(1, ge=1)
     ngtdm_distance: int = Field(1, ge=1)
     ngldm_distance: int = Field(1, ge=1)

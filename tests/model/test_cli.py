@@ -158,3 +158,20 @@ def test_bad_settings_file(tables, tmp_path):
     res = _run("cv", tables / "features.parquet", "--target", "x", "--settings",
                tmp_path / "s.yaml", "--out", tmp_path / "o")
     assert res.exit_code == 2 and "n_splits" in res.output and "colour" in res.output
+
+
+def test_a_numerical_failure_of_the_fit_is_a_clear_error(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import voxelomics.model.workflow as workflow
+    from voxelomics.model.cli import model_app
+
+    def failing(*args, **kwargs):
+        raise ArithmeticError("Numerical error, because weights are too large.")
+
+    monkeypatch.setattr(workflow, "run_cv", failing)
+    table = tmp_path / "t.csv"
+    table.write_text("ID,Target,f1\n" + "".join(f"{i},{i % 2},{i * 0.5}\n" for i in range(20)))
+    res = CliRunner().invoke(model_app, ["cv", str(table), "--target", "Target", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "could not be fitted" in res.output and "weights are too large" in res.output

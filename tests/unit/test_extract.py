@@ -102,3 +102,10 @@ def test_settings_given_as_a_dict_or_a_wrong_type():
         extract_features(DIG / "image/phantom.nii.gz", DIG / "mask/mask.nii.gz", label=1.5)
     with pytest.raises(SettingsError, match="file path or a voxelomics Volume"):
         extract_features(np.zeros((2, 2, 2)), DIG / "mask/mask.nii.gz")
+
+
+def test_provenance_summarises_per_slice_lists():
+    from voxelomics.extract import _compact
+
+    meta = {"sop_instance_uids": [str(i) for i in range(267)], "suv": {"factor_g_per_bq": 2.4e-4}}
+    assert _compact(meta) == {"sop_instance_uids": "<267 values>", "suv": {"factor_g_per_bq": 2.4e-4}}

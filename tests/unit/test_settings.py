@@ -87,3 +87,8 @@ def test_overrides_apply_only_to_their_modality():
     assert d.for_modality(None).modality_overrides == {}
     with pytest.raises(SettingsError, match="modality_overrides"):
         Settings.from_dict({"modality_overrides": {"CT": {"discretisation": {"method": "fbn", "n_bins": None}}}})
+
+
+def test_texture_needs_at_least_one_dimension():
+    with pytest.raises(SettingsError, match="texture.dimensions"):
+        Settings.from_dict({"texture": {"dimensions": []}})

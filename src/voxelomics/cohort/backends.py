@@ -97,6 +97,11 @@ def _worker_main(conn, payload: bytes, memory_limit: int | None) -> None:
         # Ctrl-C reaches the whole process group: the parent stops the workers itself
         # (and records the run as interrupted), so a worker must not die of it first.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        import warnings
+
+        # one line per warning, without the worker's source line (multiprocessing internals)
+        warnings.formatwarning = lambda message, category, *args, **kwargs: (
+            f"warning: {category.__name__}: {message}\n")
         settings, naming, case_fn, part_folder = pickle.loads(payload)
         parts = None if part_folder is None else PartCache.at(part_folder)
         if case_fn is None:

@@ -161,6 +161,15 @@ def read_manifest(path: str | Path) -> list[Case]:
             label = int(value)
         roi = None if _blank(row.get("roi")) else str(row["roi"]).strip()
         modality = None if _blank(row.get("modality")) else str(row["modality"]).strip()
+        if modality is not None:
+            from voxelomics.errors import SettingsError
+            from voxelomics.settings import normalise_modality
+
+            try:
+                modality = normalise_modality(modality)
+            except SettingsError as exc:
+                raise InputError(f"row at line {line} (case {row['case_id']!r}): {exc.message}",
+                                 path=path, step="read_manifest") from None
         case_id = str(row["case_id"]).strip()
         key = (case_id, roi, label)
         if key in seen:

@@ -54,7 +54,17 @@ Seed = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write figures.")]
 
 
-def _fail(exc: VoxelomicsError) -> None:
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, ArithmeticError):
+        # A numerical failure inside an estimator (e.g. scikit-survival's Cox elastic-net
+        # "weights are too large"): the input was valid, the fit was not possible.
+        typer.echo(
+            f"error: the model could not be fitted: {exc} (the features may hold extreme "
+            "values or too few events; try a stronger penalty in the settings, fewer features, "
+            "or --model rsf)",
+            err=True,
+        )
+        raise typer.Exit(code=1)
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code=2)
 
@@ -137,7 +147,7 @@ def cv(
                                 random_state=seed)
         metrics = run_cv(_spec(table, target, id_col, time, event, clinical, on, batch), s, out,
                          plots=plots)
-    except VoxelomicsError as exc:
+    except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(metrics, "the median of each training fold")
     _summary(metrics)
@@ -161,7 +171,7 @@ def fit(
 
         s = load_model_settings(settings, model=model, random_state=seed)
         meta = fit_model(_spec(table, target, id_col, time, event, clinical, on, batch), s, out)
-    except VoxelomicsError as exc:
+    except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(meta, "the median of the training rows")
     typer.echo(f"{meta['model']} fitted on {meta['training']['n']} samples, "
@@ -183,7 +193,7 @@ def predict(
         from voxelomics.model.workflow import predict_table
 
         pred = predict_table(model_dir, _spec(table, id_col=id_col, clinical=clinical, on=on), out)
-    except VoxelomicsError as exc:
+    except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(pred.attrs, "the training medians stored in the model")
     id_col = pred.attrs.get("id_column")
@@ -205,7 +215,7 @@ def validate(
 
         metrics = validate_model(model_dir, _spec(table, target, id_col, time, event, clinical, on),
                                  out, seed=seed or 0, plots=plots)
-    except VoxelomicsError as exc:
+    except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(metrics, "the training medians stored in the model")
     _summary(metrics)

@@ -8,7 +8,8 @@ Which columns become features (:func:`feature_columns`):
 
 - identifier columns are never features: those named in :data:`IDENTIFIER_COLUMNS`
   (the ``case_id, roi, image_type, modality, provenance`` written by ``voxelomics
-  extract``, plus ``id``, ``patient_id``, ``subject_id``, ``lesion_id``; names compared
+  extract``, plus ``id``, ``patient_id``, ``subject_id``, ``lesion_id``, ``series_uid``,
+  ``study_uid``, ``image``, ``mask``, ``label``; names compared
   case-insensitively) and the ``--id`` column;
 - numeric columns are features; boolean columns become 0/1;
 - text columns whose non-empty values all parse as numbers (``'63'``, ``' 7.5'``;
@@ -50,7 +51,8 @@ __all__ = [
 
 #: Column names (lower case) that are identifiers, never features.
 IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
-                      "id", "patient_id", "subject_id", "lesion_id")
+                      "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
+                      "image", "mask", "label")
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 

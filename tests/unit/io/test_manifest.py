@@ -77,3 +77,15 @@ def test_typed_extras_round_trip(tmp_path):
     back = read_manifest(write_manifest(cases, tmp_path / "manifest.csv"))
     assert back == cases
     assert [type(c.extra["outcome"]) for c in back] == [int, type(None)]  # not 1.0
+
+
+def test_unknown_modality_refuses_the_manifest(tmp_path):
+    from voxelomics.errors import InputError
+    from voxelomics.io.manifest import read_manifest
+
+    path = tmp_path / "m.csv"
+    path.write_text("case_id,image,mask,modality\na,x.nii,y.nii,pt\nb,x.nii,y.nii,PET\n")
+    with pytest.raises(InputError, match=r"line 3 \(case 'b'\): unknown modality 'PET'.*did you mean 'PT'"):
+        read_manifest(path)
+    path.write_text("case_id,image,mask,modality\na,x.nii,y.nii,pt\n")
+    assert read_manifest(path)[0].modality == "PT"
