@@ -41,8 +41,9 @@ Explanations (decision)
       cannot be read (see :func:`voxelomics.io.dicom.read_header`), and when nothing at
       all is found.
 
-``case_id`` is the PatientID when the patient has one row, otherwise
-``<PatientID>_<modality>_<roi>`` (with ``_2``, ``_3`` ... added if still not unique).
+``case_id`` is always ``<PatientID>_<modality>_<roi>`` (with ``_2``, ``_3`` ... added if
+still not unique), so a case keeps its id when more data is added to the tree (the id keys
+the cohort cache and joins with clinical tables).
 """
 
 from __future__ import annotations
@@ -388,8 +389,7 @@ def index_dicom(root: str | Path):
         warnings.warn(text, category, stacklevel=2)
     df = pd.DataFrame(rows, columns=[c for c in INDEX_COLUMNS if c != "case_id"])
     df = df.sort_values(["patient_id", "image", "roi"], kind="stable").reset_index(drop=True)
-    per_patient = Counter(df["patient_id"])
-    ids = [pid if per_patient[pid] == 1 else _slug(f"{pid}_{mod}_{roi}")
+    ids = [_slug(f"{pid}_{mod}_{roi}")
            for pid, mod, roi in zip(df["patient_id"], df["modality"], df["roi"], strict=True)]
     seen: Counter = Counter()
     unique = []

@@ -97,3 +97,15 @@ def test_sts001_crops_match_by_frame_of_reference_and_geometry(shared_data):
         assert df.loc[roi, "match"] == "frame_of_reference+geometry"
     assert df.loc["GTV_Edema", "match"] == "series_uid"
     assert df.loc["GTV_Edema", "image"].endswith("pet_raw/image")
+
+
+def test_case_ids_do_not_depend_on_the_rest_of_the_tree(tmp_path):
+    import shutil
+
+    from voxelomics.io import index_dicom
+
+    alone = tmp_path / "alone"
+    shutil.copytree(LIVER, alone / "liver")
+    ids_alone = set(index_dicom(alone)["case_id"])
+    ids_full = set(index_dicom(LIVER)["case_id"])
+    assert ids_alone == ids_full and all("_CT_" in i for i in ids_alone)
