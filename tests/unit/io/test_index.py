@@ -100,12 +100,17 @@ def test_sts001_crops_match_by_frame_of_reference_and_geometry(shared_data):
 
 
 def test_case_ids_do_not_depend_on_the_rest_of_the_tree(tmp_path):
+    """A case keeps its id when other masks of the same patient are added to the tree."""
     import shutil
 
     from voxelomics.io import index_dicom
 
-    alone = tmp_path / "alone"
-    shutil.copytree(LIVER, alone / "liver")
-    ids_alone = set(index_dicom(alone)["case_id"])
-    ids_full = set(index_dicom(LIVER)["case_id"])
-    assert ids_alone == ids_full and all("_CT_" in i for i in ids_alone)
+    alone = tmp_path / "liver"
+    shutil.copytree(LIVER / "ct", alone / "ct")
+    (alone / "seg").mkdir()
+    shutil.copy(LIVER / "seg/liver.dcm", alone / "seg/liver.dcm")  # one row for this patient
+    one = index_dicom(alone)
+    full = index_dicom(LIVER)  # the same patient with five more segments
+    assert len(one) == 1 and len(full) > 1
+    liver_id = one["case_id"].iloc[0]
+    assert liver_id in set(full["case_id"]) and "_CT_" in liver_id
