@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 from scipy.optimize import minimize
 from scipy.spatial import ConvexHull
@@ -192,19 +194,38 @@ def max_diameter(points: np.ndarray) -> float:
 
 def _box_of(points: np.ndarray, axes: np.ndarray) -> tuple[float, np.ndarray]:
     """Volume and edge lengths of the box with the given orthonormal axes (rows)."""
-    proj = points @ axes.T
-    ext = proj.max(axis=0) - proj.min(axis=0)
-    return float(np.prod(ext)), ext
+    return _box_of_t(np.ascontiguousarray(points.T), axes)
+
+
+def _box_of_t(points_t: np.ndarray, axes: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`_box_of` of points given as a (3, n_points) array.
+
+    Projections as rows (axes @ points_t) so that the extremes are contiguous reductions:
+    ~4x faster than reducing the columns of an (n, 3) array on a few hundred hull points,
+    which matters inside the Nelder–Mead refinement (~200 evaluations).
+    """
+    proj = axes @ points_t
+    ext = proj.max(axis=1) - proj.min(axis=1)
+    return float(ext[0] * ext[1] * ext[2]), ext
 
 
 def _rotation_matrix(rotvec: np.ndarray) -> np.ndarray:
-    """Rotation matrix of a rotation vector (axis times angle in radians), Rodrigues' formula."""
-    angle = float(np.sqrt(rotvec @ rotvec))
+    """Rotation matrix of a rotation vector (axis times angle in radians), Rodrigues' formula.
+
+    ``I + sin(t) K + (1 - cos(t)) K²`` written out with scalar floats (K: cross-product
+    matrix of the unit axis); about 5x faster than the matrix form for one 3x3 matrix.
+    """
+    x, y, z = (float(v) for v in rotvec)
+    angle = math.sqrt(x * x + y * y + z * z)
     if angle < 1e-300:
         return np.eye(3)
-    x, y, z = rotvec / angle
-    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+    x, y, z = x / angle, y / angle, z / angle
+    s, c1 = math.sin(angle), 1.0 - math.cos(angle)
+    return np.array([
+        [1.0 - c1 * (y * y + z * z), c1 * x * y - s * z, c1 * x * z + s * y],
+        [c1 * x * y + s * z, 1.0 - c1 * (x * x + z * z), c1 * y * z - s * x],
+        [c1 * x * z - s * y, c1 * y * z + s * x, 1.0 - c1 * (x * x + y * y)],
+    ])
 
 
 def _hull_edges(points: np.ndarray):
@@ -250,9 +271,11 @@ def _face_flush_boxes(pts: np.ndarray, normals: np.ndarray):
         hull_normals, edges, facets = _hull_edges(pts)
     except Exception:  # flat point set: no 3D hull, the caller keeps the axis-aligned box
         return None
-    dots = normals @ hull_normals.T  # (n_normals, n_facets)
-    sil = dots[:, facets[:, 0]] * dots[:, facets[:, 1]] <= 1e-10
-    i_n_all, i_e_all = np.nonzero(sil)
+    # (n_facets, n_normals): the facet gathers below take whole rows (contiguous), ~5x
+    # faster than gathering columns of the (n_normals, n_facets) product
+    dots = hull_normals @ normals.T
+    sil = dots[facets[:, 0]] * dots[facets[:, 1]] <= 1e-10  # (n_edges, n_normals)
+    i_n_all, i_e_all = np.nonzero(sil.T)  # ordered by normal, then edge
     i_n = i_n_all
     vec = pts[edges[i_e_all, 0]] - pts[edges[i_e_all, 1]]
     nrm = normals[i_n]
@@ -416,9 +439,11 @@ def oriented_minimum_bounding_box(hull_points: np.ndarray, face_normals: np.ndar
     if best is not None and best[0] < best_vol:
         best_vol, best_axes = best
 
+    pts_t = np.ascontiguousarray(pts.T)
+    start_axes = best_axes.copy()
+
     def box_volume(rotvec: np.ndarray) -> float:
-        axes = _rotation_matrix(rotvec) @ best_axes.T
-        return _box_of(pts, axes.T)[0]
+        return _box_of_t(pts_t, start_axes @ _rotation_matrix(rotvec).T)[0]
 
     simplex = np.vstack([np.zeros(3), 0.05 * np.eye(3)])  # start with ~3 degree steps
     res = minimize(box_volume, np.zeros(3), method="Nelder-Mead",
