@@ -11,9 +11,8 @@ half-way between voxel centres, as the IBSI reference manual recommends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
