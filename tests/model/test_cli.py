@@ -175,3 +175,45 @@ def test_a_numerical_failure_of_the_fit_is_a_clear_error(tmp_path, monkeypatch):
     res = CliRunner().invoke(model_app, ["cv", str(table), "--target", "Target", "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "could not be fitted" in res.output and "weights are too large" in res.output
+
+
+def _small_table(tmp_path, n=12, p=20):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"f{i}" for i in range(p)])
+    df.insert(0, "case_id", [f"c{i}" for i in range(n)])
+    df["response"] = [0, 1] * (n // 2)
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_too_few_rows_for_the_inner_folds_names_the_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from voxelomics.model.cli import model_app
+
+    table = _small_table(tmp_path)
+    res = CliRunner().invoke(model_app, ["cv", str(table), "--target", "response", "--out",
+                                         str(tmp_path / "o"), "--folds", "4", "--no-plots"])
+    assert res.exit_code == 2 and "--inner-folds" in res.output
+
+
+def test_default_linear_model_is_reproducible_with_a_seed(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from voxelomics.model.cli import model_app
+
+    table = _small_table(tmp_path)
+    aucs = []
+    for run in ("a", "b"):
+        res = CliRunner().invoke(model_app, [
+            "cv", str(table), "--target", "response", "--out", str(tmp_path / run), "--folds", "2",
+            "--inner-folds", "2", "--repeats", "1", "--model", "enet_lr", "--no-plots", "--seed", "3"])
+        assert res.exit_code == 0, res.output
+        aucs.append(json.loads((tmp_path / run / "metrics.json").read_text())["auc"]["mean"])
+    assert aucs[0] == aucs[1]

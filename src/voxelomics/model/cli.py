@@ -163,13 +163,15 @@ def fit(
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None,
     settings: SettingsOpt = None, model: ModelOpt = None, seed: Seed = None,
+    inner_folds: Annotated[int | None, typer.Option(
+        "--inner-folds", min=2, max=20, help="Tuning folds, 2-20 (default 5).")] = None,
 ) -> None:
     """Tune on all rows, refit and save the final model (skops + JSON sidecar)."""
     try:
         from voxelomics.model.config import load_model_settings
         from voxelomics.model.workflow import fit_model
 
-        s = load_model_settings(settings, model=model, random_state=seed)
+        s = load_model_settings(settings, model=model, random_state=seed, inner_splits=inner_folds)
         meta = fit_model(_spec(table, target, id_col, time, event, clinical, on, batch), s, out)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)

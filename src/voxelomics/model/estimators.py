@@ -59,7 +59,8 @@ SELECTORS = ("anova", "mannwhitney", "mrmr", "none")
 
 def _classifier(name: str, random_state: int):
     if name == "enet_lr":
-        est = LogisticRegression(l1_ratio=0.5, solver="saga", C=0.5, max_iter=3000, tol=1e-3)
+        est = LogisticRegression(l1_ratio=0.5, solver="saga", C=0.5, max_iter=3000, tol=1e-3,
+                                 random_state=random_state)
         return est, {"select__k": [8, 32], "clf__C": [0.05, 0.5]}
     if name == "svm":
         est = SVC(kernel="rbf", C=1.0, probability=True, random_state=random_state)

@@ -353,7 +353,7 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
 
 
 def make_l1_selector(
-    *, C: float = 0.1, l1_ratio: float = 1.0, max_features: int | None = None
+    *, C: float = 0.1, l1_ratio: float = 1.0, max_features: int | None = None, random_state: int = 0
 ) -> SelectFromModel:
     """Embedded selection by an L1 / elastic-net penalised logistic regression.
 
@@ -368,6 +368,8 @@ def make_l1_selector(
         Elastic-net mixing: 1 is the lasso, 0 the ridge (which selects nothing).
     max_features : int or None, default=None
         Keep at most this many features (largest absolute coefficients).
+    random_state : int, default=0
+        Seed of the saga solver's coordinate order (results are reproducible).
 
     Returns
     -------
@@ -375,6 +377,6 @@ def make_l1_selector(
         Unfitted selector; fit it inside the cross-validated pipeline.
     """
     lr = LogisticRegression(
-        l1_ratio=l1_ratio, C=C, solver="saga", max_iter=5000, tol=1e-3
+        l1_ratio=l1_ratio, C=C, solver="saga", max_iter=5000, tol=1e-3, random_state=random_state
     )
     return SelectFromModel(lr, threshold=1e-10, max_features=max_features)

@@ -88,7 +88,10 @@ def _describe(params: dict) -> str:
     return ", ".join(parts)
 
 
-def check_cv_target(y: np.ndarray, task: str, n_splits: int) -> None:
+def check_cv_target(
+    y: np.ndarray, task: str, n_splits: int, *, inner_splits: int | None = None,
+    option: str = "--folds",
+) -> None:
     """Check that every outer and inner fold can hold both classes (or an event).
 
     Parameters
@@ -97,21 +100,36 @@ def check_cv_target(y: np.ndarray, task: str, n_splits: int) -> None:
         0/1 labels, or the sksurv structured array for survival.
     task : {"classification", "survival"}
     n_splits : int
-        Outer folds.
+        Folds of the (outer) split.
+    inner_splits : int or None, default=None
+        Inner folds run on each outer training fold; checked against the smallest
+        training fold the outer split can produce.
+    option : str, default="--folds"
+        CLI option named in the message for ``n_splits``.
 
     Raises
     ------
     ModelError
-        If the minority class (or the events) has fewer members than folds.
+        If the minority class (or the events) has fewer members than folds, in the outer
+        split or in the inner split of an outer training fold; the message names the option.
     """
     strata = _ev(y).astype(int) if task == "survival" else np.asarray(y)
     counts = np.bincount(strata, minlength=2)
+    what = "events/censored rows" if task == "survival" else "members of the minority class"
     if counts.min() < n_splits:
-        what = "events/censored rows" if task == "survival" else "members of the minority class"
         raise ModelError(
             f"only {int(counts.min())} {what} for {n_splits}-fold cross-validation; "
-            f"need at least {n_splits} (use fewer folds)"
+            f"need at least {n_splits} (use fewer folds: {option})"
         )
+    if inner_splits is not None:
+        # a stratified outer split leaves at least n_min - ceil(n_min / k) in each training fold
+        smallest = int(counts.min() - -(-counts.min() // n_splits))
+        if smallest < inner_splits:
+            raise ModelError(
+                f"an outer training fold holds as few as {smallest} {what}, too few for "
+                f"{inner_splits}-fold inner cross-validation (use --inner-folds {max(2, smallest)} "
+                f"or fewer, or fewer outer folds)"
+            )
 
 
 def predict_scores(model, X) -> np.ndarray:
@@ -211,7 +229,7 @@ def nested_cv(
     """
     X = np.asarray(X, dtype=float)
     n = X.shape[0]
-    check_cv_target(y, task, n_splits)
+    check_cv_target(y, task, n_splits, inner_splits=inner_splits)
     strata = _ev(y).astype(int) if task == "survival" else np.asarray(y)
     oof = np.full((n_repeats, n), np.nan)
     best = []

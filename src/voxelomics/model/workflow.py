@@ -255,7 +255,7 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
     data = load_data(spec)
     if data.task == "none":
         raise ModelError("model fit needs --target COL, or --time COL and --event COL")
-    check_cv_target(data.y, data.task, settings.inner_splits)
+    check_cv_target(data.y, data.task, settings.inner_splits, option="--inner-folds")
     name, pipe, grid = _pipeline(settings, data)
     search = _inner_search(pipe, grid, data.task, settings.inner_splits, settings.random_state)
     _fit_search(search, np.asarray(data.X, float), data.y, data.task)
