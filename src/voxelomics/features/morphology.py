@@ -202,6 +202,7 @@ def compute(
     spatial_exact_max_voxels: int = 10000,
     seed: int = 0,
     _spatial: bool = True,
+    _part=None,
 ) -> dict[str, float]:
     """Compute the 29 IBSI morphological features of an ROI (IBSI: HCUG).
 
@@ -268,8 +269,31 @@ def compute(
     2020;295:328-338; reference manual arXiv:1612.07003, section 3.1.
     """
     mm, im, img, spacing = _validate(morph_mask, intensity_mask, image, spacing_mm)
-    sp = np.asarray(spacing)
+    part = _part if _part is not None else _mask_features(mm, spacing)  # _part: see extract
+    return _with_intensity(part, im, img, spacing, spatial_exact_max_voxels, seed, _spatial)
 
+
+#: Output order of :func:`compute` (the mask-only and intensity parts are merged into it).
+_ORDER = (
+    "volume", "volume_voxel", "surface_area", "surface_to_volume_ratio", "compactness_1",
+    "compactness_2", "spherical_disproportion", "sphericity", "asphericity",
+    "centre_of_mass_shift", "maximum_3d_diameter", "major_axis_length", "minor_axis_length",
+    "least_axis_length", "elongation", "flatness", "volume_density_aabb", "area_density_aabb",
+    "volume_density_ombb", "area_density_ombb", "volume_density_aee", "area_density_aee",
+    "volume_density_mvee", "area_density_mvee", "volume_density_convex_hull",
+    "area_density_convex_hull", "integrated_intensity",
+)
+
+
+def _mask_features(mm: np.ndarray, spacing) -> tuple[dict[str, float], float, np.ndarray]:
+    """Features of the morphological mask alone (mesh, hull, PCA, bounding volumes).
+
+    ``mm`` is a validated bool array (z, y, x), ``spacing`` (z, y, x) in mm. Returns the
+    features, the mesh volume (mm³) and the geometric centre of mass (z, y, x) in mm, which
+    :func:`_with_intensity` needs. Split out so that extraction can start it before the
+    image intensities are read (``voxelomics.extract``).
+    """
+    sp = np.asarray(spacing)
     mesh = roi_mesh(mm, spacing)
     volume = signed_volume(mesh.vertices, mesh.faces)
     area = surface_area(mesh.vertices, mesh.faces)
@@ -288,17 +312,8 @@ def compute(
     out["morphology_sphericity"] = comp2 ** (1.0 / 3.0)
     out["morphology_asphericity"] = comp2 ** (-1.0 / 3.0) - 1.0
 
-    # centre of mass shift: geometric (morphological mask) vs intensity-weighted (intensity mask)
     xc = np.argwhere(mm) * sp
     com_geom = xc.mean(axis=0)
-    xgl = np.argwhere(im) * sp
-    gl = img[im]
-    total = float(gl.sum())
-    if total != 0.0:
-        com_gl = (gl @ xgl) / total
-        out["morphology_centre_of_mass_shift"] = float(np.linalg.norm(com_geom - com_gl))
-    else:  # intensity-weighted centre undefined
-        out["morphology_centre_of_mass_shift"] = float("nan")
 
     out["morphology_maximum_3d_diameter"] = max_diameter(hull_pts)
 
@@ -331,12 +346,29 @@ def compute(
 
     out["morphology_volume_density_convex_hull"] = volume / float(hull.volume)
     out["morphology_area_density_convex_hull"] = area / float(hull.area)
+    return out, volume, com_geom
 
+
+def _with_intensity(part, im, img, spacing, spatial_exact_max_voxels: int, seed: int,
+                    spatial: bool) -> dict[str, float]:
+    """Add the intensity-dependent features to a :func:`_mask_features` result, in order."""
+    mask_out, volume, com_geom = part
+    sp = np.asarray(spacing)
+    out = dict(mask_out)
+    # centre of mass shift: geometric (morphological mask) vs intensity-weighted (intensity mask)
+    xgl = np.argwhere(im) * sp
+    gl = img[im]
+    total = float(gl.sum())
+    if total != 0.0:
+        com_gl = (gl @ xgl) / total
+        out["morphology_centre_of_mass_shift"] = float(np.linalg.norm(com_geom - com_gl))
+    else:  # intensity-weighted centre undefined
+        out["morphology_centre_of_mass_shift"] = float("nan")
     out["morphology_integrated_intensity"] = volume * float(gl.mean())
-
-    if _spatial:  # False: the caller runs _spatial_features itself (in parallel, extract)
-        out.update(_spatial_features(img, im, spacing, spatial_exact_max_voxels, seed))
-    return {k: float(v) for k, v in out.items()}
+    ordered = {f"morphology_{k}": out[f"morphology_{k}"] for k in _ORDER}
+    if spatial:  # False: the caller runs _spatial_features itself (in parallel, extract)
+        ordered.update(_spatial_features(img, im, spacing, spatial_exact_max_voxels, seed))
+    return {k: float(v) for k, v in ordered.items()}
 
 
 def _spatial_features(image, intensity_mask, spacing, exact_max_voxels: int, seed: int) -> dict[str, float]:

@@ -155,6 +155,7 @@ def resample(
     mask_interpolator: str = "linear",
     mask_threshold: float = 0.5,
     round_intensities: bool = False,
+    _mask_only: bool = False,
 ) -> tuple[Volume, RoiMask]:
     """Resample an image and its ROI onto the IBSI-aligned grid (IBSI: VTM2, 3WE3).
 
@@ -245,10 +246,11 @@ def resample(
         parent_positions.append(pos)
 
     coords = np.stack(np.meshgrid(*axes_local, indexing="ij"), axis=0)
-    image = np.asarray(volume.array, dtype=np.float64)
-    new_image = ndimage.map_coordinates(image, coords, order=order, mode="nearest", prefilter=order > 1)
-    if round_intensities:
-        new_image = np.round(new_image)
+    if not _mask_only:  # True (private): the ROI alone, ``volume`` only gives the grid
+        image = np.asarray(volume.array, dtype=np.float64)
+        new_image = ndimage.map_coordinates(image, coords, order=order, mode="nearest", prefilter=order > 1)
+        if round_intensities:
+            new_image = np.round(new_image)
     if mask_order == 1:
         new_mask = _linear_mask(np.asarray(mask.array, dtype=bool), axes_local, coords,
                                 float(mask_threshold) - _TIE_TOLERANCE)
@@ -264,9 +266,11 @@ def resample(
         tuple(len(p) for p in parent_positions), new_spacing, tuple(float(v) for v in full_origin),
         np.asarray(parent.direction),
     )
+    out_mask = replace(mask, array=new_mask, spacing_mm=new_spacing, origin_mm=origin)
+    if _mask_only:
+        return None, out_mask
     out_volume = replace(
         volume, array=new_image, spacing_mm=new_spacing, origin_mm=origin,
         metadata={**volume.metadata, PARENT_GRID_KEY: new_parent},
     )
-    out_mask = replace(mask, array=new_mask, spacing_mm=new_spacing, origin_mm=origin)
     return out_volume, out_mask
