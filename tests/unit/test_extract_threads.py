@@ -62,3 +62,41 @@ def test_cohort_row_function_defaults_to_one_thread():
     """Cohort workers run one case per core: extract_case must not add threads by default."""
     assert inspect.signature(ex.extract_case).parameters["n_threads"].default == 1
     assert inspect.signature(ex.extract_features).parameters["n_threads"].default is None
+
+
+def test_early_mask_path_falls_back_when_the_mask_grid_is_only_nearly_the_same(tmp_path):
+    """A mask shifted by 1e-5 voxel is given the image grid (warning); the early mask-only
+    morphology must then be recomputed on the aligned mask, giving the serial values."""
+    import warnings
+
+    import SimpleITK as sitk
+
+    from voxelomics import extract_features
+    from voxelomics.io.reference import ibsi1_dir
+
+    ct = ibsi1_dir() / "ct_phantom/nifti"
+    msk = sitk.ReadImage(str(ct / "mask/mask.nii.gz"))
+    origin = list(msk.GetOrigin())
+    origin[0] += 1e-5 * msk.GetSpacing()[0]
+    msk.SetOrigin(origin)
+    sitk.WriteImage(msk, str(tmp_path / "nearly.nii.gz"))
+    settings = {"preset": "ibsi-c", "families": ["morphology", "statistics"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        threaded = extract_features(ct / "image/phantom.nii.gz", tmp_path / "nearly.nii.gz", settings, n_threads=2)
+        serial = extract_features(ct / "image/phantom.nii.gz", ct / "mask/mask.nii.gz", settings, n_threads=1)
+    assert threaded == serial
+
+
+def test_errors_keep_their_order_with_the_early_mask_path(tmp_path):
+    """An unreadable image is reported before an unreadable mask, as in the serial path."""
+    import pytest
+
+    from voxelomics import extract_features
+    from voxelomics.errors import InputError
+
+    (tmp_path / "img.nii.gz").write_bytes(b"not an image")
+    (tmp_path / "msk.nii.gz").write_bytes(b"not a mask")
+    for n in (1, 2):
+        with pytest.raises(InputError, match="img.nii.gz"):
+            extract_features(tmp_path / "img.nii.gz", tmp_path / "msk.nii.gz", "ibsi-c", n_threads=n)
