@@ -208,9 +208,12 @@ class MorphologySettings(_Section):
     Attributes
     ----------
     spatial_exact_max_voxels : int
-        Moran's I and Geary's C are computed exactly up to this many ROI voxels; above
-        it, IBSI's allowed approximation (mean over random sub-samples) is used and an
-        :class:`~voxelomics.errors.ApproximationWarning` is recorded.
+        Moran's I and Geary's C are computed exactly by FFT over the ROI bounding box
+        whenever the doubled box holds at most 2**24 voxels (every usual tumour ROI).
+        Beyond that, ROIs of up to this many voxels are still computed exactly by pair
+        sums in bounded blocks; larger ones use IBSI's allowed approximation (mean over
+        seeded random sub-samples) and record an
+        :class:`~voxelomics.errors.ApproximationWarning`.
     seed : int
         Seed for any random sub-sampling, for reproducibility.
     """
