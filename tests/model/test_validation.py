@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
@@ -73,3 +74,42 @@ def test_too_few_minority_samples():
 def test_unknown_model():
     with pytest.raises(ModelError, match="unknown model 'xgb'"):
         make_pipeline("xgb")
+
+
+class _Picky(ClassifierMixin, BaseEstimator):
+    """A classifier that cannot be fitted for one hyper-parameter value."""
+
+    def __init__(self, fail=False):
+        self.fail = fail
+
+    def fit(self, X, y):
+        import numpy as np
+
+        if self.fail:
+            raise ArithmeticError("weights are too large")
+        self.classes_ = np.unique(y)
+        self.mean_ = X[:, 0].mean()
+        return self
+
+    def predict_proba(self, X):
+        import numpy as np
+
+        p = 1 / (1 + np.exp(-(X[:, 0] - self.mean_)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+
+def test_a_grid_point_that_cannot_be_fitted_is_skipped():
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+
+    from voxelomics.model.validation import nested_cv
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    X = rng.normal(size=(40, 3)) + y[:, None]
+    res = nested_cv(X, y, Pipeline([("clf", _Picky())]), {"clf__fail": [True, False]},
+                    n_splits=2, n_repeats=1, inner_splits=2, n_boot=20)
+    assert res is not None

@@ -9,7 +9,9 @@ performance; for each outer training set an inner stratified K-fold grid search
 are all pipeline steps), refits it on the outer training set and predicts the outer
 test fold. The outer test fold is therefore never seen by any data-driven step.
 Classification is tuned on ROC AUC, survival on Harrell's C-index. For survival the
-folds are stratified on the event indicator.
+folds are stratified on the event indicator. A grid point that cannot be fitted (e.g. the
+Cox elastic-net diverging at the smallest penalty) scores NaN with a ``FitFailedWarning``
+and the search goes on with the others; when every point fails, the error is raised.
 
 Signal versus chance
 --------------------
@@ -155,7 +157,7 @@ def predict_scores(model, X) -> np.ndarray:
 def _inner_search(pipeline, grid, task, inner_splits, seed):
     scoring = "roc_auc" if task == "classification" else None
     return GridSearchCV(
-        clone(pipeline), grid, scoring=scoring, refit=True, error_score="raise",
+        clone(pipeline), grid, scoring=scoring, refit=True, error_score=np.nan,
         cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed), n_jobs=1,
     )
 
