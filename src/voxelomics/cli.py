@@ -203,6 +203,7 @@ _mount_model()
 
 
 def main():  # pragma: no cover
+    """Entry point for ``python -m voxelomics.cli``."""
     app(prog_name="voxelomics")
 
 
