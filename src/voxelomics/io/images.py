@@ -196,6 +196,10 @@ def read_image(
             warn_once(("single_slice", str(path.resolve())),
                       f"{path}: 2-D image read as a 3-D volume of one slice (z spacing set to 1 mm); {_SINGLE_SLICE}",
                       GeometryWarning)
+        elif img.GetSize()[2] == 1:
+            meta["single_slice"] = "3-D file of one slice"
+            warn_once(("single_slice", str(path.resolve())),
+                      f"{path}: the 3-D image holds one slice; {_SINGLE_SLICE}", GeometryWarning)
         return from_sitk(img, modality=modality, source=str(path), metadata=meta)
     except VoxelomicsError as exc:
         exc.with_context(case_id=case_id, path=path, step="read_image")

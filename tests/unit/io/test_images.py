@@ -132,6 +132,13 @@ def test_2d_file_is_one_slice_with_warning(tmp_path):
     assert image.spacing_mm == pytest.approx((1.0, 0.5, 0.5)) and "single_slice" in image.metadata
 
 
+def test_3d_file_of_one_slice_warns(tmp_path):
+    img = _write(tmp_path / "one.nii.gz", np.arange(20, dtype=np.int16).reshape(1, 4, 5))
+    with pytest.warns(GeometryWarning, match=r"one.nii.gz: the 3-D image holds one slice; 3-D morphological"):
+        image = read_image(img)
+    assert image.shape == (1, 4, 5) and image.metadata["single_slice"] == "3-D file of one slice"
+
+
 def test_spacing_mismatch_shows_plain_numbers(image, tmp_path):
     mask = read_mask(_write(tmp_path / "lab.nii.gz", _labels(), spacing=(0.8, 0.8, 2.1)), reference=image)
     with pytest.raises(GeometryError, match=r"spacing \(z, y, x\) \(2\.1, 0\.8, 0\.8\) mm != image "
