@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxelomics.errors import EmptyRoiError, GeometryError, MaskError, SettingsError
+from voxelomics.errors import SettingsError
 from voxelomics.features._texture import Aggregation
 
 __all__ = [
@@ -50,6 +50,9 @@ def check_levels_and_mask(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate discretised grey levels and their ROI mask.
 
+    The directional families' entry point to the checks the zone families use
+    (:func:`voxelomics.features._zones.check_inputs`): one set of rules and messages.
+
     Parameters
     ----------
     levels : ndarray of int of shape (z, y, x)
@@ -81,42 +84,10 @@ def check_levels_and_mask(
     EmptyRoiError
         The mask holds no voxel.
     """
-    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 1:
-        raise SettingsError(f"{family}: n_levels must be a positive integer, got {n_levels!r}")
-    levels = np.asarray(levels)
-    mask = np.asarray(mask)
-    if levels.ndim != 3:
-        raise GeometryError(
-            f"{family}: levels must be a 3D array (z, y, x), got {levels.ndim}D of shape {levels.shape}"
-        )
-    if mask.shape != levels.shape:
-        raise GeometryError(
-            f"{family}: mask shape (z, y, x) {mask.shape} differs from levels shape {levels.shape}"
-        )
-    if mask.dtype != np.bool_:
-        if not (np.issubdtype(mask.dtype, np.number) and np.isin(mask, (0, 1)).all()):
-            found = np.unique(mask)[:5].tolist()
-            raise MaskError(
-                f"{family}: mask must be boolean or hold only 0 and 1, got dtype {mask.dtype} "
-                f"with values {found}"
-            )
-        mask = mask.astype(bool)
-    if not mask.any():
-        raise EmptyRoiError(f"{family}: the ROI mask holds no voxel")
-    inside = levels[mask]
-    if not np.issubdtype(levels.dtype, np.integer):
-        if not (np.issubdtype(levels.dtype, np.floating) and np.all(inside == np.round(inside))):
-            raise SettingsError(
-                f"{family}: levels must hold discretised integer grey levels, got dtype "
-                f"{levels.dtype} with non-integer values in the ROI (discretise first)"
-            )
-    lo, hi = inside.min(), inside.max()
-    if lo < 1 or hi > n_levels:
-        raise SettingsError(
-            f"{family}: grey levels in the ROI must lie in 1..{n_levels} (n_levels), "
-            f"found {lo:g}..{hi:g}"
-        )
-    return np.where(mask, levels, 0).astype(np.int64), mask
+    from voxelomics.features._zones import check_inputs  # _zones imports this module
+
+    levels, mask, _ = check_inputs(levels, mask, n_levels, family=family)
+    return levels, mask
 
 
 def check_directions(directions, *, per_slice: bool, family: str) -> np.ndarray:

@@ -223,12 +223,12 @@ def test_feature_functions_cite_their_ibsi_id():
 
 # ------------------------------------------------------------------ errors
 def test_levels_outside_range():
-    with pytest.raises(match=r"glrlm: grey levels in the ROI must lie in 1\.\.2"):
+    with pytest.raises(SettingsError, match=r"glrlm: grey levels inside the mask range from 1 to \d+; expected values in 1\.\.n_levels = 1\.\.2"):
         glrlm.compute(IBSI_EXAMPLE, IBSI_EXAMPLE > 0, 2)
 
 
 def test_empty_mask():
-    with pytest.raises(EmptyRoiError, match="glrlm: the ROI mask holds no voxel"):
+    with pytest.raises(EmptyRoiError, match="glrlm: the intensity mask holds no voxel"):
         glrlm.compute(IBSI_EXAMPLE, np.zeros(IBSI_EXAMPLE.shape, dtype=bool), 4)
 
 
