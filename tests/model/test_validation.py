@@ -112,4 +112,5 @@ def test_a_grid_point_that_cannot_be_fitted_is_skipped():
     X = rng.normal(size=(40, 3)) + y[:, None]
     res = nested_cv(X, y, Pipeline([("clf", _Picky())]), {"clf__fail": [True, False]},
                     n_splits=2, n_repeats=1, inner_splits=2, n_boot=20)
-    assert res is not None
+    assert res.best_params and all(p == {"clf__fail": False} for p in res.best_params)
+    assert res.oof.shape == (1, 40)
