@@ -117,7 +117,45 @@ def _offset_in_parent(volume: Volume, parent: Grid) -> np.ndarray:
     return np.round(off).astype(int)
 
 
-def _linear_mask(mask: np.ndarray, axes_local, coords: np.ndarray, threshold: float) -> np.ndarray:
+def _linear_axis(a: np.ndarray, pos: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``a`` along one axis at positions ``pos`` (``mode="nearest"``).
+
+    Positions are in voxel units (voxel ``i`` at ``i``); neighbours outside the array are
+    clipped to the border voxel, as :func:`scipy.ndimage.map_coordinates` does with
+    ``mode="nearest"``.
+    """
+    n = a.shape[axis]
+    f = np.floor(pos)
+    w = pos - f
+    f = f.astype(np.int64)
+    lo = np.clip(f, 0, n - 1)
+    hi = np.clip(f + 1, 0, n - 1)
+    shape = [1, 1, 1]
+    shape[axis] = len(pos)
+    w = w.reshape(shape)
+    out = a.take(lo, axis=axis)
+    out *= 1.0 - w
+    out += a.take(hi, axis=axis) * w
+    return out
+
+
+def _linear_image(image: np.ndarray, axes_local) -> np.ndarray:
+    """Trilinear interpolation on a rectilinear grid, one axis at a time.
+
+    Trilinear interpolation is separable: interpolating along z, then y, then x gives the
+    same weighted sum of the 2 x 2 x 2 neighbours as :func:`scipy.ndimage.map_coordinates`
+    (``order=1, mode="nearest"``), up to floating-point rounding (~1e-16 relative), with
+    ~5x less work because each pass reuses the previous one and no coordinate array is
+    built. The axis with the largest shrink goes first so the later passes run on less data.
+    """
+    out = np.asarray(image, dtype=np.float64)
+    ratios = [len(pos) / max(out.shape[a], 1) for a, pos in enumerate(axes_local)]
+    for a in sorted(range(3), key=lambda k: ratios[k]):
+        out = _linear_axis(out, axes_local[a], a)
+    return out
+
+
+def _linear_mask(mask: np.ndarray, axes_local, threshold: float) -> np.ndarray:
     """Trilinear mask interpolation thresholded, evaluated only where it can matter.
 
     An output point whose 2 x 2 x 2 input neighbours (clipped as ``mode="nearest"``) are all
@@ -139,10 +177,12 @@ def _linear_mask(mask: np.ndarray, axes_local, coords: np.ndarray, threshold: fl
     mixed = any_in & ~all_in
     if threshold <= 0.0:
         out = out | ~any_in
-    if mixed.any():
-        frac = ndimage.map_coordinates(mask.astype(np.float64), coords[:, mixed], order=1, mode="nearest",
+    where = np.nonzero(mixed)
+    if where[0].size:
+        coords = np.stack([axes_local[a][where[a]] for a in range(3)])  # mixed points only
+        frac = ndimage.map_coordinates(mask.astype(np.float64), coords, order=1, mode="nearest",
                                        prefilter=False)
-        out[mixed] = frac >= threshold
+        out[where] = frac >= threshold
     return out
 
 
@@ -202,9 +242,12 @@ def resample(
 
     Notes
     -----
-    Interpolation is done with :func:`scipy.ndimage.map_coordinates` in float64 (order 0,
-    1 or 3; ``mode="nearest"``). For order 3 the B-spline coefficients are computed by
-    the exact recursive prefilter, so the spline interpolates the original samples.
+    Interpolation is done in float64 with ``mode="nearest"`` semantics: linear images one
+    axis at a time (separable, the same weighted sum as
+    :func:`scipy.ndimage.map_coordinates` with ``order=1`` up to rounding), nearest and
+    cubic B-spline with :func:`scipy.ndimage.map_coordinates` (order 0 or 3). For order 3
+    the B-spline coefficients are computed by the exact recursive prefilter, so the spline
+    interpolates the original samples.
 
     References
     ----------
@@ -245,16 +288,23 @@ def resample(
         first_parent_index.append(pos[keep][0])
         parent_positions.append(pos)
 
-    coords = np.stack(np.meshgrid(*axes_local, indexing="ij"), axis=0)
+    def full_coords():
+        return np.stack(np.meshgrid(*axes_local, indexing="ij"), axis=0)
+
     if not _mask_only:  # True (private): the ROI alone, ``volume`` only gives the grid
         image = np.asarray(volume.array, dtype=np.float64)
-        new_image = ndimage.map_coordinates(image, coords, order=order, mode="nearest", prefilter=order > 1)
+        if order == 1:
+            new_image = _linear_image(image, axes_local)
+        else:
+            new_image = ndimage.map_coordinates(image, full_coords(), order=order, mode="nearest",
+                                                prefilter=order > 1)
         if round_intensities:
-            new_image = np.round(new_image)
+            np.round(new_image, out=new_image)
     if mask_order == 1:
-        new_mask = _linear_mask(np.asarray(mask.array, dtype=bool), axes_local, coords,
+        new_mask = _linear_mask(np.asarray(mask.array, dtype=bool), axes_local,
                                 float(mask_threshold) - _TIE_TOLERANCE)
     else:
+        coords = full_coords()
         frac = ndimage.map_coordinates(
             mask.array.astype(np.float64), coords, order=mask_order, mode="nearest", prefilter=False
         )
