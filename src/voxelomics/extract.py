@@ -190,6 +190,8 @@ def compute_features(
     SettingsError
         ``n_threads`` is not a positive integer or None.
     """
+    from concurrent.futures import Future
+
     from voxelomics.features._texture import directional_aggregations, zone_aggregations
     from voxelomics.preprocess import discretise
 
@@ -217,6 +219,7 @@ def compute_features(
     # cases: morphology without Moran/Geary, Moran/Geary, the zone families, GLCM, GLRLM, ...)
     # and merged in output rank order, which is the serial order of the families.
     tasks: list[tuple[int, str, Callable]] = []
+    deferred: list[tuple[int, str, Callable]] = []
     if "morphology" in fams:
         from voxelomics.features import morphology
 
@@ -224,9 +227,16 @@ def compute_features(
         spatial_apart = workers > 1
         # ``_morph_part`` (private): a future of ``morphology._mask_features`` on this very
         # morphological mask, started by ``_extract`` while the image was being read
-        tasks.append((0, "morphology", lambda: morphology.compute(
+        morph_task = (0, "morphology", lambda: morphology.compute(
             mm, im, img, sp, spatial_exact_max_voxels=ms.spatial_exact_max_voxels, seed=ms.seed,
-            _spatial=not spatial_apart, _part=_morph_part and _morph_part.result())))
+            _spatial=not spatial_apart, _part=_morph_part and _morph_part.result()))
+        if _morph_part is None or workers == 1:
+            tasks.append(morph_task)
+        else:
+            # the mask-only part is still running in its own thread: waiting for it in a pool
+            # worker would idle that worker, so the calling thread (idle otherwise) finishes
+            # it once every other family has been submitted
+            deferred.append(morph_task)
         if spatial_apart:
             tasks.append((1, "morphology", lambda: morphology._spatial_features(
                 img, im, sp, ms.spatial_exact_max_voxels, ms.seed)))
@@ -325,6 +335,13 @@ def compute_features(
                 "local_intensity": 6, "statistics": 7, "histogram": 8, "ivh": 9}
         later.sort(key=(lambda x: cost[x[1]]) if pool is not None else (lambda x: x[0]))
         submit(later)
+        for rank, family, fn in deferred:
+            done = Future()
+            try:
+                done.set_result(guarded(family, fn)())
+            except BaseException as exc:  # raised in output order, like the pool's futures
+                done.set_exception(exc)
+            futures[rank] = done
         out: dict[str, float] = {}
         for rank in sorted(futures):
             res = futures[rank]

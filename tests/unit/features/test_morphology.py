@@ -152,6 +152,7 @@ def test_voxels_touching_at_an_edge_or_corner():
     flipped = mesh.faces.copy()
     flipped[0] = flipped[0, ::-1]
     assert not _is_closed_and_oriented(flipped)
+    assert not _is_closed_and_oriented(mesh.faces[1:])  # a hole: open mesh
     v = morphology.compute(mask, mask, np.arange(27.0).reshape(3, 3, 3), (1.0, 1.0, 1.0))
     assert v["morphology_volume"] > 0
 
@@ -305,3 +306,20 @@ def test_errors(blob):
     bad[mask.nonzero()[0][0], mask.nonzero()[1][0], mask.nonzero()[2][0]] = np.nan
     with pytest.raises(FeatureError, match="not finite"):
         morphology.compute(mask, mask, bad, spacing)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_closed_mesh_check_on_random_masks(seed):
+    """Marching-cubes meshes of random masks pass; dropping or flipping any one face fails."""
+    from voxelomics.features._mesh import _is_closed_and_oriented, roi_mesh
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((6, 7, 8)) < 0.4
+    mask[3, 3, 3] = True
+    faces = roi_mesh(mask, (1.0, 1.5, 2.0)).faces
+    assert _is_closed_and_oriented(faces)
+    for k in rng.choice(len(faces), size=5, replace=False):
+        assert not _is_closed_and_oriented(np.delete(faces, k, axis=0))
+        flipped = faces.copy()
+        flipped[k] = flipped[k, ::-1]
+        assert not _is_closed_and_oriented(flipped)
