@@ -15,8 +15,8 @@ Settings (IBSI configuration C): 2 mm isotropic trilinear resampling, re-segment
   classes enabled, its defaults otherwise, timing ``execute(image, mask)``.
 * pictologics: a ``RadiomicsPipeline`` configuration: resample (2 mm, linear, rounded
   intensities), resegment [-1000, 400], discretise FBS 25 from -1000, every family including
-  local intensity, without Moran's I / Geary's C (pictologics sums them over all voxel
-  pairs: minutes per case); timing ``pipeline.run(image, mask)``.
+  local intensity and Moran's I / Geary's C (174 features, as in the issue's table); timing
+  ``pipeline.run(image, mask)``.
 
 The peers are never dependencies of voxelomics. Their environments are looked up in
 ``--peer-envs DIR`` (a sub-folder whose name contains ``pyrad`` / ``picto`` holding
@@ -104,9 +104,7 @@ pipe.add_config("ibsi_c", [
     {"step": "discretise", "params": {"method": "FBS", "bin_width": 25.0, "min_val": -1000.0}},
     {"step": "extract_features", "params": {
         "families": ["intensity", "morphology", "texture", "histogram", "ivh"],
-        # Moran's I / Geary's C off: pictologics evaluates them over all voxel pairs and
-        # takes minutes on these ROIs (voxelomics computes them, so this favours the peer)
-        "include_spatial_intensity": False, "include_local_intensity": True}},
+        "include_spatial_intensity": True, "include_local_intensity": True}},
 ])
 def run(image, mask):
     out = pipe.run(image, mask, config_names=["ibsi_c"])

@@ -58,6 +58,8 @@ class EarlyMask:
 
         from voxelomics.io import read_mask
 
+        self._settings = settings
+        self._loaded = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxelomics-mask")
         self._mask = self._pool.submit(
             read_mask, mask, label=label, roi=roi, reference=None, case_id=case_id)
@@ -80,14 +82,33 @@ class EarlyMask:
             return None
 
     def load(self, image, modality, case_id) -> tuple[Volume, RoiMask]:
+        """Image and aligned mask, read only around the ROI when that is exactly equivalent.
+
+        When the mask was read and its grid equals the image file's exactly, only the crop
+        box is read from the image file (:func:`~voxelomics.io.images.read_image_around_roi`);
+        otherwise the whole image (``read_image``), with the ordinary errors and warnings.
+        """
         from voxelomics.io import align_mask, read_image
+        from voxelomics.io.images import read_image_around_roi
 
         try:
-            volume = read_image(image, modality=modality, case_id=case_id)
-            mask = self._mask.result()
+            part = None
+            try:
+                mask = self._mask.result()
+            except Exception:  # raised below in the ordinary order: the image's errors first
+                mask = None
+            if mask is not None:
+                part = read_image_around_roi(image, mask, margin_mm=_crop_margin(self._settings, mask.spacing_mm),
+                                             modality=modality)
+            if part is None:
+                volume = read_image(image, modality=modality, case_id=case_id)
+                mask = self._mask.result()
+            else:
+                volume, mask = part
         except BaseException:
             self.close()
             raise
+        self._loaded = mask
         try:
             self.aligned = align_mask(volume, mask, case_id=case_id)
         except VoxelomicsError as exc:
@@ -99,7 +120,7 @@ class EarlyMask:
     def morphology(self, pre: PreprocessedCase, roi_mask: RoiMask):
         """The future of the mask-only morphology when valid for ``pre``, else None."""
         mm = self._grid.result()
-        if mm is None or roi_mask is not self.aligned or roi_mask is not self._mask.result():
+        if mm is None or roi_mask is not self.aligned or roi_mask is not self._loaded:
             return None  # not on the image grid exactly: computed again on the ordinary path
         if tuple(mm.spacing_mm) != pre.spacing_mm or not np.array_equal(mm.array, pre.morph_mask):
             return None

@@ -15,7 +15,7 @@ import numpy as np
 from voxelomics.errors import EmptyRoiError, GeometryError, SettingsError
 from voxelomics.volume import Grid, RoiMask, Volume
 
-__all__ = ["bounding_box", "crop_to_roi", "PARENT_GRID_KEY"]
+__all__ = ["bounding_box", "crop_box", "crop_to_roi", "PARENT_GRID_KEY"]
 
 #: Key of ``Volume.metadata`` holding the :class:`Grid` a volume was cropped from.
 PARENT_GRID_KEY = "parent_grid"
@@ -60,6 +60,39 @@ def bounding_box(mask_array: np.ndarray) -> tuple[slice, slice, slice]:
     return tuple(box)
 
 
+def crop_box(mask_array: np.ndarray, spacing_mm, margin_mm: float) -> tuple[slice, slice, slice]:
+    """The box :func:`crop_to_roi` keeps: ROI bounding box plus a margin, clipped to the array.
+
+    Parameters
+    ----------
+    mask_array : ndarray of bool, shape (z, y, x)
+        ROI mask.
+    spacing_mm : tuple of float
+        Voxel size (z, y, x) in mm.
+    margin_mm : float
+        Margin on every side (mm), converted to whole voxels per axis
+        (``ceil(margin_mm / spacing)``).
+
+    Returns
+    -------
+    tuple of slice
+        ``(z, y, x)`` slices into ``mask_array``.
+
+    Raises
+    ------
+    EmptyRoiError
+        The mask holds no voxel.
+    GeometryError
+        The mask is not 3D.
+    """
+    box = bounding_box(mask_array)
+    pad = [int(np.ceil(margin_mm / s - 1e-9)) for s in spacing_mm]
+    return tuple(
+        slice(max(0, b.start - p), min(n, b.stop + p))
+        for b, p, n in zip(box, pad, np.shape(mask_array), strict=True)
+    )
+
+
 def crop_to_roi(volume: Volume, mask: RoiMask, *, margin_mm: float) -> tuple[Volume, RoiMask]:
     """Crop image and mask to the ROI bounding box plus a margin.
 
@@ -101,12 +134,7 @@ def crop_to_roi(volume: Volume, mask: RoiMask, *, margin_mm: float) -> tuple[Vol
     same, why = volume.grid.compare(mask.grid)
     if not same:
         raise GeometryError(f"image and mask grids differ: {why}", path=mask.source)
-    box = bounding_box(mask.array)
-    shape = volume.shape
-    pad = [int(np.ceil(margin_mm / s - 1e-9)) for s in volume.spacing_mm]
-    crop = tuple(
-        slice(max(0, b.start - p), min(n, b.stop + p)) for b, p, n in zip(box, pad, shape, strict=True)
-    )
+    crop = crop_box(mask.array, volume.spacing_mm, margin_mm)
     start_zyx = np.array([[c.start for c in crop]], dtype=float)
     origin = tuple(float(v) for v in volume.grid.index_to_physical(start_zyx)[0])
     parent = volume.metadata.get(PARENT_GRID_KEY, volume.grid)
