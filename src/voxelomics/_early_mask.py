@@ -20,7 +20,7 @@ from voxelomics.extract import PreprocessedCase, _crop_margin
 from voxelomics.settings import Settings
 from voxelomics.volume import RoiMask, Volume
 
-__all__ = ["EarlyMask", "early_mask"]
+__all__ = ["EarlyMask", "early_mask", "load_around_roi"]
 
 
 def morph_mask_only(mask: RoiMask, settings: Settings) -> RoiMask:
@@ -132,15 +132,49 @@ class EarlyMask:
 
 def early_mask(image, mask, settings, label, roi, modality, case_id, n_threads) -> EarlyMask | None:
     """An :class:`EarlyMask` when it applies: two files, a label map, morphology, threads."""
-    from voxelomics.io.images import IMAGE_SUFFIXES, _suffix
-
-    if n_threads < 2 or not isinstance(image, str | Path) or not isinstance(mask, str | Path):
-        return None
-    image, mask = Path(image), Path(mask)
-    if not (mask.is_file() and image.is_file() and _suffix(mask) in IMAGE_SUFFIXES
-            and _suffix(image) in IMAGE_SUFFIXES):
+    if n_threads < 2 or not _two_label_map_files(image, mask):
         return None
     effective = settings.for_modality(modality)  # a non-DICOM image has no other modality
     if "morphology" not in effective.families:
         return None
     return EarlyMask(mask, effective, label, roi, case_id)
+
+
+def _two_label_map_files(image, mask) -> bool:
+    from voxelomics.io.images import IMAGE_SUFFIXES, _suffix
+
+    if not isinstance(image, str | Path) or not isinstance(mask, str | Path):
+        return False
+    image, mask = Path(image), Path(mask)
+    return (mask.is_file() and image.is_file() and _suffix(mask) in IMAGE_SUFFIXES
+            and _suffix(image) in IMAGE_SUFFIXES)
+
+
+def load_around_roi(image, mask, settings, label, roi, modality, case_id) -> tuple[Volume, RoiMask] | None:
+    """Serial counterpart of :meth:`EarlyMask.load`: mask first, then the image around it.
+
+    For two files with a label-map mask whose grid equals the image's exactly, returns the
+    image read only around the ROI and the mask cropped alike (equal to the ordinary path
+    followed by :func:`~voxelomics.preprocess.crop_to_roi`); otherwise None, and the caller
+    takes the ordinary path (``load_case``), which reports any problem in its usual order
+    (image first).
+    """
+    from voxelomics.io import align_mask, read_mask
+    from voxelomics.io.images import read_image_around_roi
+
+    if not _two_label_map_files(image, mask):
+        return None
+    try:
+        roi_mask = read_mask(mask, label=label, roi=roi, reference=None, case_id=case_id)
+    except Exception:
+        return None
+    effective = settings.for_modality(modality)
+    part = read_image_around_roi(image, roi_mask, margin_mm=_crop_margin(effective, roi_mask.spacing_mm),
+                                 modality=modality)
+    if part is None:
+        return None
+    volume, roi_mask = part
+    try:
+        return volume, align_mask(volume, roi_mask, case_id=case_id)
+    except VoxelomicsError:  # not expected (grids equal); the ordinary path reports it
+        return None

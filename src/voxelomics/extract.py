@@ -17,7 +17,6 @@ Order (IBSI reference manual, chapter 2, figure 2.1):
 from __future__ import annotations
 
 import functools
-
 import json
 import os
 import warnings
@@ -548,13 +547,16 @@ def _extract(
                 raise SettingsError(
                     "give either paths for both image and mask, or a Volume and a RoiMask"
                 )
-            from voxelomics._early_mask import early_mask
+            from voxelomics._early_mask import early_mask, load_around_roi
 
             early = early_mask(image, mask, settings, label, roi, modality, case_id, n_threads)
             if early is None:
-                volume, roi_mask = load_case(
-                    image, mask, label=label, roi=roi, modality=modality, series_uid=series_uid,
-                    case_id=case_id)
+                loaded = load_around_roi(image, mask, settings, label, roi, modality, case_id)
+                if loaded is None:
+                    loaded = load_case(
+                        image, mask, label=label, roi=roi, modality=modality, series_uid=series_uid,
+                        case_id=case_id)
+                volume, roi_mask = loaded
             else:
                 volume, roi_mask = early.load(image, modality, case_id)
         used_modality = modality or (normalise_modality(volume.modality) if volume.modality else None)

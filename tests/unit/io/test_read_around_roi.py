@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from testdata import DATA, IBSI1
 from voxelomics import extract_features
 from voxelomics.io import align_mask, read_image, read_mask
 from voxelomics.io.images import read_image_around_roi
 from voxelomics.preprocess import crop_to_roi
 from voxelomics.preprocess.roi import PARENT_GRID_KEY
-
-from testdata import DATA, IBSI1
 
 PAIRS = [
     (DATA / "cases/sts_001_ct_image.nii.gz", DATA / "cases/sts_001_ct_mask.nii.gz"),  # NIfTI (streamed)
