@@ -110,12 +110,16 @@ def _run_lengths(same: np.ndarray, starts: np.ndarray, d: np.ndarray) -> np.ndar
     while 2 * size < reach:
         jumps.append(_shifted_and(jumps[-1].reshape(shape), [size * int(o) for o in d]).ravel())
         size *= 2
-    cur = starts.copy()
+    cur = starts.astype(np.intp)  # a copy, advanced in place
     length = np.ones(starts.size, dtype=np.int64)
+    ok = np.empty(starts.size, dtype=bool)  # buffers reused at every level: no temporaries
+    tmp = np.empty(starts.size, dtype=np.int64)
     for k in range(len(jumps) - 1, -1, -1):
-        ok = jumps[k][cur].astype(np.int64)
-        cur += ok * ((1 << k) * step)
-        length += ok << k
+        np.take(jumps[k], cur, out=ok, mode="clip")  # indices are always inside the box
+        np.multiply(ok, (1 << k) * step, out=tmp)
+        cur += tmp
+        np.multiply(ok, 1 << k, out=tmp)
+        length += tmp
     return length
 
 
