@@ -90,7 +90,7 @@ def normalise_modality(modality: str) -> str:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
 
 
 class ResamplingSettings(_Section):
@@ -247,7 +247,7 @@ class Settings(BaseModel):
         column or the DICOM header). Lets one preset treat CT in HU and PET in SUV correctly.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
 
     # Defaults are the documented ``default`` preset, so a partial YAML or ``Settings()``
     # starts from the same place as ``--preset default``. Every modality: 2 mm isotropic

@@ -87,6 +87,9 @@ def _read_sitk(path: Path):
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
         raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
+    problem = _nifti_data_problem(path)
+    if problem:
+        raise InputError(f"cannot read image: {problem}", path=path)
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"expected a scalar image, found {img.GetNumberOfComponentsPerPixel()} components per "
                          "voxel", path=path)
@@ -94,6 +97,72 @@ def _read_sitk(path: Path):
         img = sitk.JoinSeries(img)
         img.voxelomics_from_2d = True  # read_image warns (the mask of a 2-D image need not)
     return img
+
+
+def _nifti_expected_bytes(head: bytes) -> int | None:
+    """Bytes a NIfTI-1/2 file must hold (header offset plus voxel data), from its header."""
+    import struct
+
+    for endian in "<>":
+        if len(head) >= 348 and struct.unpack(endian + "i", head[:4])[0] == 348:  # NIfTI-1
+            dims = struct.unpack(endian + "8h", head[40:56])
+            bitpix = struct.unpack(endian + "h", head[72:74])[0]
+            offset = int(struct.unpack(endian + "f", head[108:112])[0])
+            break
+        if len(head) >= 540 and struct.unpack(endian + "i", head[:4])[0] == 540:  # NIfTI-2
+            bitpix = struct.unpack(endian + "h", head[14:16])[0]
+            dims = struct.unpack(endian + "8q", head[16:80])
+            offset = struct.unpack(endian + "q", head[168:176])[0]
+            break
+    else:
+        return None
+    n_dim = dims[0]
+    if not 1 <= n_dim <= 7 or bitpix <= 0 or offset < 0:
+        return None
+    n_vox = 1
+    for d in dims[1:n_dim + 1]:
+        n_vox *= max(int(d), 1)
+    return int(offset) + n_vox * bitpix // 8
+
+
+def _nifti_data_problem(path: Path) -> str | None:
+    """Why a NIfTI file holds less voxel data than its header declares, or None.
+
+    SimpleITK fills the missing part of a truncated NIfTI file with zeros without an error,
+    so the size is checked here: the file length for ``.nii``; for ``.nii.gz`` the gzip
+    trailer's uncompressed size (no decompression), and only when that does not match
+    (a damaged file, or several gzip members) the whole stream is decompressed and counted.
+    """
+    import gzip
+    import zlib
+
+    name = path.name.lower()
+    if not name.endswith((".nii", ".nii.gz")):
+        return None
+    gz = name.endswith(".gz")
+    try:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            expected = _nifti_expected_bytes(f.read(544))
+        if expected is None:
+            return None  # not a header we know: SimpleITK decides
+        if not gz:
+            size = path.stat().st_size
+        else:
+            with open(path, "rb") as f:
+                f.seek(-4, 2)
+                trailer = int.from_bytes(f.read(4), "little")
+            if trailer == expected % (1 << 32):
+                return None
+            size = 0
+            with gzip.open(path, "rb") as f:
+                while chunk := f.read(1 << 22):
+                    size += len(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        return f"the compressed data is damaged ({type(exc).__name__}: {exc})"
+    if size < expected:
+        return (f"the file holds {size} bytes but its header declares {expected} (voxel data "
+                "missing: truncated or incompletely copied)")
+    return None
 
 
 def _check_modality(modality: str | None, vol: Volume) -> None:
@@ -212,10 +281,12 @@ def read_image_around_roi(
     """Read only the part of an image file around the ROI, when that is exactly equivalent.
 
     A shortcut of ``read_image`` + ``align_mask`` + :func:`~voxelomics.preprocess.crop_to_roi`
-    for a NIfTI, NRRD or MetaImage file whose grid equals the mask's exactly: the file header
-    is read, then only the crop box (ROI bounding box plus ``margin_mm``) is requested from
-    SimpleITK, which decodes no further than the box for streamable formats (NIfTI: about
-    half the reading time and memory of the CT phantom). The result equals the cropped
+    for a NIfTI file whose grid equals the mask's exactly: the file header is read, then only
+    the crop box (ROI bounding box plus ``margin_mm``) is requested from SimpleITK, which
+    decodes NIfTI no further than the box (about half the reading time and memory of the CT
+    phantom). NRRD is always read whole by SimpleITK and a truncated MetaImage file can
+    stream a box from the part that is present, so both take the ordinary path. The result
+    equals the cropped
     output of the ordinary path voxel for voxel, with the same origin and the whole file's
     grid in ``metadata["parent_grid"]`` (IBSI grid alignment is unchanged).
 
@@ -234,9 +305,10 @@ def read_image_around_roi(
     -------
     (Volume, RoiMask) or None
         The cropped image (array (z, y, x) in the file's type) and the mask cropped alike;
-        None whenever the shortcut does not apply (not a plain 3-D scalar file of several
-        slices, unreadable header or data, grids not exactly equal, empty ROI). The caller
-        then takes the ordinary path, which reports any problem with its usual message.
+        None whenever the shortcut does not apply (not a NIfTI 3-D scalar file of several
+        slices, unreadable header or data, truncated file, grids not exactly equal, empty
+        ROI, non-finite margin). The caller then takes the ordinary path, which reports any
+        problem with its usual message.
     """
     import SimpleITK as sitk
 
@@ -244,8 +316,10 @@ def read_image_around_roi(
     from voxelomics.volume import Grid
 
     path = Path(path)
-    if not path.is_file() or _suffix(path) not in IMAGE_SUFFIXES:
+    if not path.is_file() or _suffix(path) not in (".nii", ".nii.gz") or not np.isfinite(margin_mm):
         return None
+    if _nifti_data_problem(path):
+        return None  # the ordinary path reports it
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:

@@ -13,7 +13,6 @@ from voxelomics.preprocess.roi import PARENT_GRID_KEY
 
 PAIRS = [
     (DATA / "cases/sts_001_ct_image.nii.gz", DATA / "cases/sts_001_ct_mask.nii.gz"),  # NIfTI (streamed)
-    (DATA / "cases/breast1_image.nrrd", DATA / "cases/breast1_label.nrrd"),  # NRRD (read whole by ITK)
     (IBSI1 / "ct_phantom/nifti/image/phantom.nii.gz", IBSI1 / "ct_phantom/nifti/mask/mask.nii.gz"),
 ]
 
@@ -42,6 +41,9 @@ def test_equals_whole_read_then_crop(image, mask, margin_mm):
 def test_not_applicable_returns_none(tmp_path):
     image, mask = PAIRS[0]
     roi = read_mask(mask, reference=None)
+    # NRRD: SimpleITK reads it whole anyway, so the ordinary path reads it
+    nrrd = (DATA / "cases/breast1_image.nrrd", DATA / "cases/breast1_label.nrrd")
+    assert read_image_around_roi(nrrd[0], read_mask(nrrd[1], reference=None), margin_mm=5.0) is None
     # grid differs (shifted origin): the ordinary path decides (warning or GeometryError)
     shifted = roi.with_array(roi.array, origin_mm=tuple(v + 0.5 for v in roi.origin_mm))
     assert read_image_around_roi(image, shifted, margin_mm=5.0) is None
@@ -62,10 +64,71 @@ def test_not_applicable_returns_none(tmp_path):
 
 
 def test_provenance_does_not_carry_the_file_grid():
-    image, mask = PAIRS[2]
+    image, mask = PAIRS[1]
     from voxelomics.extract import _extract
 
     _, prov = _extract(image, mask, "ibsi-c", label=None, roi=None, modality=None, case_id="c", n_threads=2)
     assert PARENT_GRID_KEY not in str(prov["image_metadata"])
     serial = extract_features(image, mask, "ibsi-c", n_threads=1)
     assert serial == extract_features(image, mask, "ibsi-c", n_threads=2)
+
+
+def _truncated(src, dst, fraction):
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_truncated_nifti_is_an_error_not_zeros(tmp_path, suffix, n_threads):
+    """SimpleITK zero-fills a truncated NIfTI silently; voxelomics refuses it, naming the file."""
+    from voxelomics.errors import InputError
+
+    image, mask = PAIRS[0]
+    whole = tmp_path / f"whole{suffix}"
+    sitk.WriteImage(sitk.ReadImage(str(image)), str(whole))
+    bad = _truncated(whole, tmp_path / f"bad{suffix}", 0.8)
+    with pytest.raises(InputError, match=r"cannot read image: .*(truncated|damaged)") as info:
+        extract_features(bad, mask, "ibsi-c", n_threads=n_threads, case_id="c1")
+    assert "bad" in str(info.value) and "c1" in str(info.value)
+    bad_mask = _truncated(mask, tmp_path / "bad_mask.nii.gz", 0.8)
+    with pytest.raises(InputError, match="cannot read image"):
+        extract_features(image, bad_mask, "ibsi-c", n_threads=n_threads)
+
+
+def test_multi_member_gzip_nifti_is_read(tmp_path):
+    """A valid .nii.gz of several gzip members (trailer size of the last member only)."""
+    import gzip
+
+    image, mask = PAIRS[0]
+    raw = gzip.decompress(image.read_bytes())
+    half = len(raw) // 2
+    multi = tmp_path / "multi.nii.gz"
+    multi.write_bytes(gzip.compress(raw[:half]) + gzip.compress(raw[half:]))
+    np.testing.assert_array_equal(read_image(multi).array, read_image(image).array)
+    assert extract_features(multi, mask, "ibsi-c") == extract_features(image, mask, "ibsi-c")
+
+
+def test_truncated_metaimage_takes_the_ordinary_path(tmp_path):
+    """A truncated .mha can stream a box from its intact part: never read around the ROI."""
+    from voxelomics.errors import InputError
+
+    image, mask = PAIRS[0]
+    whole, whole_mask = tmp_path / "img.mha", tmp_path / "msk.mha"
+    sitk.WriteImage(sitk.ReadImage(str(image)), str(whole))
+    sitk.WriteImage(sitk.ReadImage(str(mask)), str(whole_mask))
+    assert read_image_around_roi(whole, read_mask(whole_mask, reference=None), margin_mm=5.0) is None
+    bad = _truncated(whole, tmp_path / "bad.mha", 0.8)
+    for n in (1, 2):
+        with pytest.raises(InputError, match="cannot read image"):
+            extract_features(bad, whole_mask, "ibsi-c", n_threads=n)
+
+
+def test_non_finite_margin_is_refused():
+    from voxelomics.errors import SettingsError
+
+    image, mask = PAIRS[0]
+    with pytest.raises(SettingsError, match="crop_margin_mm.*finite"):
+        extract_features(image, mask, {"preset": "ibsi-a", "crop_margin_mm": float("inf")})
+    assert read_image_around_roi(image, read_mask(mask, reference=None), margin_mm=float("inf")) is None
