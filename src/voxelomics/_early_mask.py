@@ -89,14 +89,15 @@ class EarlyMask:
         otherwise the whole image (``read_image``), with the ordinary errors and warnings.
         """
         from voxelomics.io import align_mask, read_image
-        from voxelomics.io.images import read_image_around_roi
+        from voxelomics.io.images import read_image_around_roi, readable_around_roi
 
         try:
-            part = None
-            try:
-                mask = self._mask.result()
-            except Exception:  # raised below in the ordinary order: the image's errors first
-                mask = None
+            part = mask = None
+            if readable_around_roi(image):  # else read the image at once, while the mask is read
+                try:
+                    mask = self._mask.result()
+                except Exception:  # raised below in the ordinary order: the image's errors first
+                    mask = None
             if mask is not None:
                 part = read_image_around_roi(image, mask, margin_mm=_crop_margin(self._settings, mask.spacing_mm),
                                              modality=modality)
@@ -160,10 +161,10 @@ def load_around_roi(image, mask, settings, label, roi, modality, case_id) -> tup
     (image first).
     """
     from voxelomics.io import align_mask, read_mask
-    from voxelomics.io.images import read_image_around_roi
+    from voxelomics.io.images import read_image_around_roi, readable_around_roi
 
-    if not _two_label_map_files(image, mask):
-        return None
+    if not _two_label_map_files(image, mask) or not readable_around_roi(image):
+        return None  # the image is read whole: no need to read the mask first
     try:
         roi_mask = read_mask(mask, label=label, roi=roi, reference=None, case_id=case_id)
     except Exception:

@@ -275,6 +275,15 @@ def read_image(
         raise
 
 
+def readable_around_roi(path: str | Path) -> bool:
+    """Whether :func:`read_image_around_roi` may apply to this image path (a NIfTI file).
+
+    Lets callers skip reading the mask first when the image will be read whole anyway.
+    """
+    path = Path(path)
+    return _suffix(path) in (".nii", ".nii.gz") and path.is_file()
+
+
 def read_image_around_roi(
     path: str | Path, mask: RoiMask, *, margin_mm: float, modality: str | None = None,
 ) -> tuple[Volume, RoiMask] | None:
@@ -316,7 +325,7 @@ def read_image_around_roi(
     from voxelomics.volume import Grid
 
     path = Path(path)
-    if not path.is_file() or _suffix(path) not in (".nii", ".nii.gz") or not np.isfinite(margin_mm):
+    if not readable_around_roi(path) or not np.isfinite(margin_mm):
         return None
     if _nifti_data_problem(path):
         return None  # the ordinary path reports it
