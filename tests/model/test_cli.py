@@ -59,7 +59,7 @@ def test_fit_reload_in_fresh_process_predicts_same(tables, tmp_path):
              "--model", "enet_lr", "--out", model))
     meta = json.loads((model / "model.json").read_text())
     assert meta["features"] == [f"f{i}" for i in range(12)]
-    assert meta["training"]["n"] == 90 and set(meta["training"]["class_balance"]) == {"0", "1"}
+    assert meta["training"]["n"] == 90 and set(meta["training"]["class_balance"]) == {"benign", "malignant"}
     assert "scikit-learn" in meta["versions"] and meta["format"]["serialiser"] == "skops"
     # prediction needs the batch column: join the clinical table to get 'site'
     table = pd.read_parquet(tables / "features.parquet").merge(

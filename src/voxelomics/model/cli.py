@@ -20,15 +20,22 @@ from voxelomics.errors import VoxelomicsError
 __all__ = ["model_app"]
 
 COLUMNS_HELP = (
-    "Features are the numeric columns of the feature table. Identifier columns (case_id, "
-    "roi, image_type, modality, provenance, id, patient_id, subject_id, lesion_id, and "
-    "--id) are never features. Text columns whose values are all numbers (e.g. age written "
+    "Features are the numeric columns of the feature table, except the columns named by "
+    "--target, --time, --event, --batch, --id, --on and --exclude (repeatable: --exclude "
+    "Target --exclude age). For a features.parquet written by 'voxelomics extract' only "
+    "its radiomic feature columns are features (manifest columns such as outcome or "
+    "centre are not). Identifier columns (case_id, "
+    "roi, image_type, modality, provenance, id, patient_id, subject_id, lesion_id) are "
+    "never features. Text columns whose values are all numbers (e.g. age written "
     "as '63') are converted; booleans become 0/1. Other text columns (categorical "
     "variables such as sex, identifier-like text) are NOT one-hot encoded: they are "
     "dropped with a warning and listed with the reason in dropped_columns of metrics.json "
-    "/ model.json; code categories as numbers to use them. Missing feature values are "
-    "imputed inside the pipeline (median of the training rows) and counted per column in "
-    "missing_values. Clinical-table columns are never features."
+    "/ model.json; code categories as numbers to use them. Missing feature values and "
+    "inf/-inf (treated as missing) are imputed inside the pipeline (median of the "
+    "training rows) and counted per column in missing_values / infinite_values. "
+    "Clinical-table columns are never features; feature rows without a clinical row are "
+    "left out (counted in n_rows_without_clinical). The --id column must be unique (one "
+    "row per patient). Settings keys: docs/modelling.md."
 )
 
 model_app = typer.Typer(
@@ -39,14 +46,23 @@ model_app = typer.Typer(
 )
 
 TableArg = Annotated[Path, typer.Argument(help="Feature table (CSV, TSV or Parquet).")]
-Target = Annotated[str | None, typer.Option("--target", help="Binary outcome column.")]
+Target = Annotated[str | None, typer.Option(
+    "--target", help="Binary outcome column (classification); not with --time/--event.")]
 IdCol = Annotated[str | None, typer.Option(
     "--id", help="Identifier column (default: case_id if present, else ID, else row numbers).")]
 TimeCol = Annotated[str | None, typer.Option("--time", help="Survival time column.")]
 EventCol = Annotated[str | None, typer.Option("--event", help="Event indicator column (1 = event).")]
 Clinical = Annotated[Path | None, typer.Option("--clinical", help="Clinical table to join.")]
 On = Annotated[str | None, typer.Option("--on", help="Join column (default: the --id column).")]
-Batch = Annotated[str | None, typer.Option("--batch", help="Batch column for ComBat harmonisation.")]
+Batch = Annotated[str | None, typer.Option(
+    "--batch", help="Batch column for ComBat harmonisation: a scanner or centre label with a "
+    "few levels, each holding at least 2 rows.")]
+Exclude = Annotated[list[str] | None, typer.Option(
+    "--exclude", metavar="COL", help="Column of the feature table that is not a feature "
+    "(repeatable), e.g. an outcome column when modelling another outcome.")]
+UnseenBatch = Annotated[str | None, typer.Option(
+    "--unseen-batch", help="Batch levels the model was not trained on: 'error' (refuse) or "
+    "'pooled' (leave their rows unadjusted); default: the model's unseen_batch setting.")]
 SettingsOpt = Annotated[Path | None, typer.Option("--settings", help="YAML model settings.")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help="auto, enet_lr, svm, rf, gb (binary) or coxnet, rsf (survival).")]
@@ -70,11 +86,23 @@ def _fail(exc: Exception) -> None:
 
 
 def _spec(table, target=None, id_col=None, time=None, event=None, clinical=None, on=None,
-          batch=None):
+          batch=None, exclude=None):
+    from voxelomics.errors import ModelError
     from voxelomics.model.workflow import TableSpec
 
+    if target is not None and (time is not None or event is not None):
+        raise ModelError("give either --target (classification) or --time and --event "
+                         "(survival), not both")
     return TableSpec(table=table, target=target, id_col=id_col, time=time, event=event,
-                     clinical=clinical, on=on, batch=batch)
+                     clinical=clinical, on=on, batch=batch, exclude=tuple(exclude or ()))
+
+
+def _unseen(value: str | None) -> str | None:
+    from voxelomics.errors import SettingsError
+
+    if value is not None and value not in ("error", "pooled"):
+        raise SettingsError(f"--unseen-batch must be 'error' or 'pooled', got {value!r}")
+    return value
 
 
 def _limited(items: list[str], limit: int = 10) -> str:
@@ -84,10 +112,10 @@ def _limited(items: list[str], limit: int = 10) -> str:
 
 def _column_notes(report: dict, imputed_with: str) -> None:
     """Warn about dropped columns and note imputed values (one line each, on stderr)."""
-    from voxelomics.model.tables import IDENTIFIER_COLUMNS
+    from voxelomics.model.tables import EXCLUDED, IDENTIFIER_COLUMNS
 
     dropped = [d for d in report.get("dropped_columns", [])
-               if str(d["column"]).lower() not in IDENTIFIER_COLUMNS]
+               if str(d["column"]).lower() not in IDENTIFIER_COLUMNS and d["reason"] != EXCLUDED]
     if dropped:
         typer.echo(f"warning: {len(dropped)} column(s) not used as features: "
                    + _limited([f"{d['column']} ({d['reason']})" for d in dropped]), err=True)
@@ -96,6 +124,23 @@ def _column_notes(report: dict, imputed_with: str) -> None:
         typer.echo(f"notice: {sum(missing.values())} missing feature value(s) in "
                    f"{len(missing)} column(s) imputed with {imputed_with}: "
                    + _limited([f"{c} ({n})" for c, n in missing.items()]), err=True)
+    infinite = report.get("infinite_values") or {}
+    if infinite:
+        typer.echo(f"notice: {sum(infinite.values())} infinite feature value(s) (inf/-inf) in "
+                   f"{len(infinite)} column(s) treated as missing and imputed with "
+                   f"{imputed_with}: " + _limited([f"{c} ({n})" for c, n in infinite.items()]),
+                   err=True)
+    suspects = report.get("outcome_like_features") or []
+    if suspects:
+        typer.echo(f"warning: column(s) {suspects} are named like an outcome but are used as "
+                   "features; if they are outcomes, leave them out with --exclude COL", err=True)
+    n_without = report.get("n_rows_without_clinical")
+    if n_without:
+        typer.echo(f"warning: {n_without} feature row(s) have no row in the clinical table and "
+                   "were left out, e.g. " + ", ".join(map(str, report.get(
+                       "rows_without_clinical", [])[:5])), err=True)
+    for w in report.get("warnings") or []:
+        typer.echo(f"warning: {w}", err=True)
 
 
 def _fmt(metric: dict) -> str:
@@ -119,12 +164,14 @@ def _summary(metrics: dict) -> None:
           "Columns: identifiers and non-numeric text are not features (a warning and "
           "dropped_columns in metrics.json name them); text holding numbers is converted; "
           "missing values are imputed inside each training fold and counted per column "
-          "(missing_values). See 'voxelomics model --help'."))
+          "(missing_values); inf/-inf count as missing (infinite_values). The --target, "
+          "--time, --event, --batch, --id and --on columns are never features; --exclude COL "
+          "(repeatable) leaves out more. See 'voxelomics model --help'."))
 def cv(
     table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Output folder for metrics.json and figures.")],
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
-    clinical: Clinical = None, on: On = None, batch: Batch = None,
+    clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
     settings: SettingsOpt = None, model: ModelOpt = None,
     folds: Annotated[int | None, typer.Option(
         "--folds", min=2, max=20, help="Outer folds, 2-20 (default 5).")] = None,
@@ -145,8 +192,8 @@ def cv(
         s = load_model_settings(settings, model=model, n_splits=folds, n_repeats=repeats,
                                 inner_splits=inner_folds, n_permutations=permutations,
                                 random_state=seed)
-        metrics = run_cv(_spec(table, target, id_col, time, event, clinical, on, batch), s, out,
-                         plots=plots)
+        metrics = run_cv(_spec(table, target, id_col, time, event, clinical, on, batch, exclude),
+                         s, out, plots=plots)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(metrics, "the median of each training fold")
@@ -155,13 +202,13 @@ def cv(
 
 
 @model_app.command("fit", help=("Tune on all rows, refit and save the final model (skops + JSON sidecar). "
-          "Columns as for 'model cv'; dropped columns and missing values are recorded in "
-          "model.json."))
+          "Columns as for 'model cv' (--exclude COL leaves a column out); dropped columns "
+          "and missing values are recorded in model.json."))
 def fit(
     table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
-    clinical: Clinical = None, on: On = None, batch: Batch = None,
+    clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
     settings: SettingsOpt = None, model: ModelOpt = None, seed: Seed = None,
     inner_folds: Annotated[int | None, typer.Option(
         "--inner-folds", min=2, max=20, help="Tuning folds, 2-20 (default 5).")] = None,
@@ -172,7 +219,8 @@ def fit(
         from voxelomics.model.workflow import fit_model
 
         s = load_model_settings(settings, model=model, random_state=seed, inner_splits=inner_folds)
-        meta = fit_model(_spec(table, target, id_col, time, event, clinical, on, batch), s, out)
+        meta = fit_model(_spec(table, target, id_col, time, event, clinical, on, batch, exclude),
+                         s, out)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(meta, "the median of the training rows")
@@ -189,34 +237,46 @@ def predict(
     table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Predictions CSV to write.")],
     id_col: IdCol = None, clinical: Clinical = None, on: On = None,
+    unseen_batch: UnseenBatch = None,
 ) -> None:
     """Predict a table with a saved model; refuses tables missing model features."""
     try:
         from voxelomics.model.workflow import predict_table
 
-        pred = predict_table(model_dir, _spec(table, id_col=id_col, clinical=clinical, on=on), out)
+        pred = predict_table(model_dir, _spec(table, id_col=id_col, clinical=clinical, on=on), out,
+                             unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(pred.attrs, "the training medians stored in the model")
+    if pred.attrs.get("unseen_batches"):
+        typer.echo(f"warning: batch level(s) {pred.attrs['unseen_batches']} were not in the "
+                   "training data; their rows were not harmonised", err=True)
     id_col = pred.attrs.get("id_column")
     typer.echo(f"{len(pred)} predictions written to {out} (ids: "
                + (f"column {id_col!r})" if id_col else "row numbers)"))
 
 
-@model_app.command("validate")
+@model_app.command("validate", help=(
+    "External validation of a saved model on a second table: give the outcome the model "
+    "was trained for (--target COL, or --time COL --event COL). Writes OUT/metrics.json "
+    "(with 'warnings': fewer than 10 rows of the minority class or events, the training "
+    "table itself, or patients shared with the training table), OUT/predictions.csv "
+    "(id, observed outcome, prediction) and figures."))
 def validate(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'model fit'.")],
     table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Output folder for metrics.json and figures.")],
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, seed: Seed = None, plots: Plots = True,
+    unseen_batch: UnseenBatch = None,
 ) -> None:
     """External validation of a saved model on a second table."""
     try:
         from voxelomics.model.workflow import validate_model
 
         metrics = validate_model(model_dir, _spec(table, target, id_col, time, event, clinical, on),
-                                 out, seed=seed or 0, plots=plots)
+                                 out, seed=seed or 0, plots=plots,
+                                 unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(metrics, "the training medians stored in the model")

@@ -6,6 +6,7 @@ the top level or under a ``model:`` section; command-line options override them.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,12 @@ class ModelSettings(BaseModel):
     n_permutations : int
         Label permutations of the permutation test (0 = off).
     random_state : int
+    unseen_batch : {"error", "pooled"}
+        What ComBat does with a batch level missing from the rows it was fitted on (an
+        outer training fold in ``cv``; the training table for a saved model): refuse, or
+        leave those rows unadjusted. ``predict``/``validate --unseen-batch`` override it.
+
+    See ``docs/modelling.md`` for meanings, defaults and an example file.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -45,6 +52,7 @@ class ModelSettings(BaseModel):
     n_boot: int = Field(1000, ge=50)
     n_permutations: int = Field(0, ge=0)
     random_state: int = 0
+    unseen_batch: Literal["error", "pooled"] = "error"
 
     def resolved_model(self, task: str) -> str:
         """Model name for a task.
@@ -108,8 +116,29 @@ def load_model_settings(path: str | Path | None, **overrides) -> ModelSettings:
         if not isinstance(data, dict):
             raise SettingsError("settings file must hold a mapping of model settings", path=p)
     data.update({k: v for k, v in overrides.items() if v is not None})
+    valid = list(ModelSettings.model_fields)
+    unknown = [str(k) for k in data if k not in valid]
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k.lower(), valid, n=1, cutoff=0.6)
+            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        bad = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in _errors(data, unknown))
+        raise SettingsError(
+            f"invalid model settings: unknown key(s) {', '.join(hints)}; valid keys: "
+            f"{', '.join(valid)}" + (f"; also {bad}" if bad else ""), path=path)
     try:
         return ModelSettings(**data)
     except ValidationError as exc:
         msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SettingsError(f"invalid model settings: {msgs}", path=path) from exc
+
+
+def _errors(data: dict, unknown: list[str]) -> list:
+    """Validation errors of the known keys (reported together with unknown keys)."""
+    try:
+        ModelSettings(**{k: v for k, v in data.items() if k not in unknown})
+    except ValidationError as exc:
+        return exc.errors()
+    return []

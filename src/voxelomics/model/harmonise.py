@@ -106,7 +106,12 @@ class ComBat(TransformerMixin, BaseEstimator):
     unseen_batch : {"error", "pooled"}, default="error"
         What ``transform`` does with a batch not seen in ``fit``: raise
         :class:`~voxelomics.errors.ModelError`, or leave those rows unadjusted
-        (no batch effect removed; documented fallback for external cohorts).
+        (no batch effect removed; documented fallback for external cohorts). The
+        ``voxelomics model`` commands set it from the ``unseen_batch`` model setting or
+        the ``--unseen-batch`` option of ``predict``/``validate``.
+    batch_labels : list of str or None, default=None
+        The user's batch labels in code order (label ``k`` is code ``k``), used only to
+        name batches in error messages; None names them by their codes.
     tol : float, default=1e-4
         Relative convergence tolerance of the empirical-Bayes iteration.
     max_iter : int, default=1000
@@ -138,6 +143,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         "batch_index": [Interval(Integral, 0, None, closed="left"), None],
         "empirical_bayes": ["boolean"],
         "unseen_batch": [StrOptions({"error", "pooled"})],
+        "batch_labels": [list, None],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
@@ -148,12 +154,14 @@ class ComBat(TransformerMixin, BaseEstimator):
         *,
         empirical_bayes: bool = True,
         unseen_batch: str = "error",
+        batch_labels: list | None = None,
         tol: float = 1e-4,
         max_iter: int = 1000,
     ):
         self.batch_index = batch_index
         self.empirical_bayes = empirical_bayes
         self.unseen_batch = unseen_batch
+        self.batch_labels = batch_labels
         self.tol = tol
         self.max_iter = max_iter
 
@@ -270,14 +278,24 @@ class ComBat(TransformerMixin, BaseEstimator):
         if not known.all() and self.unseen_batch == "error":
             new = np.unique(batch[~known])
             raise ModelError(
-                f"ComBat: batch label(s) {new.tolist()} were not in the training data "
-                f"(known: {self.batches_.tolist()}); refit with these batches or use "
-                "unseen_batch='pooled'"
+                f"ComBat: batch label(s) {self._labels(new)} were not in the training data "
+                f"(known: {self._labels(self.batches_)}); refit with these batches, or set "
+                "unseen_batch: pooled in the model settings (predict/validate: "
+                "--unseen-batch pooled) to leave their rows unadjusted"
             )
         Z = (Y - self.grand_mean_) / self.pooled_sd_
         g = np.where(known[:, None], self.gamma_star_[pos], 0.0)
         d = np.where(known[:, None], self.delta_star_[pos], 1.0)
         return self.pooled_sd_ * (Z - g) / np.sqrt(d) + self.grand_mean_
+
+    def _labels(self, codes) -> list:
+        """Batch codes as the user's labels when ``batch_labels`` is given."""
+        labels = self.batch_labels
+        out = []
+        for c in np.asarray(codes).tolist():
+            k = int(c) if float(c).is_integer() else -1
+            out.append(labels[k] if labels is not None and 0 <= k < len(labels) else c)
+        return out
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns (input names without the batch column).

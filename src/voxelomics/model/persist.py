@@ -80,7 +80,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def training_summary(X, y, feature_names: list[str], task: str) -> dict:
+def training_summary(X, y, feature_names: list[str], task: str, classes=None) -> dict:
     """Summary of the training data stored with a model.
 
     Parameters
@@ -91,11 +91,13 @@ def training_summary(X, y, feature_names: list[str], task: str) -> dict:
         0/1 labels or sksurv structured array.
     feature_names : list of str
     task : {"classification", "survival"}
+    classes : list or None, default=None
+        Original labels of classes 0 and 1 (keys of ``class_balance``); None: "0", "1".
 
     Returns
     -------
     summary : dict
-        ``n``, ``class_balance`` (``{"0": n0, "1": n1}``) or ``events``/``median_time``,
+        ``n``, ``class_balance`` (``{label0: n0, label1: n1}``) or ``events``/``median_time``,
         and ``features``: ``{name: {"mean": float, "sd": float, "missing": int}}``.
     """
     arr = np.asarray(X, dtype=float)
@@ -108,7 +110,8 @@ def training_summary(X, y, feature_names: list[str], task: str) -> dict:
         out["events"] = int(np.sum(_ev(y)))
         out["median_time"] = float(np.median(_tm(y)))
     else:
-        out["class_balance"] = {"0": int(np.sum(y == 0)), "1": int(np.sum(y == 1))}
+        k0, k1 = (str(c) for c in classes) if classes else ("0", "1")
+        out["class_balance"] = {k0: int(np.sum(y == 0)), k1: int(np.sum(y == 1))}
     out["features"] = {
         f: {"mean": float(m), "sd": float(s), "missing": int(k)}
         for f, m, s, k in zip(feature_names, mean, sd, miss, strict=True)

@@ -193,8 +193,12 @@ def survival_metrics(
     out = {}
     for key, fn in fns.items():
         per = np.array([fn(y, row) for row in risk])
-        boot = np.array([np.nanmean([fn(y[b], row[b]) for row in risk]) for b in idx])
-        boot = boot[np.isfinite(boot)]
+        boot = []
+        for b in idx:  # a resample that cannot be scored (e.g. no comparable pair) is skipped
+            vals = np.array([fn(y[b], row[b]) for row in risk], dtype=float)
+            if np.isfinite(vals).any():
+                boot.append(float(np.nanmean(vals)))
+        boot = np.asarray(boot)
         ci = ([float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))]
               if boot.size else [float("nan"), float("nan")])
         out[key] = {

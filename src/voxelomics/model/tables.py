@@ -4,31 +4,35 @@ A feature table has one row per patient (or lesion): identifier columns, then nu
 feature columns (the Parquet written by ``voxelomics extract``, or CSV/Parquet from
 elsewhere).
 
-Which columns become features (:func:`feature_columns`):
+Which columns become features (:func:`prepare_data`, :func:`feature_columns`):
 
-- identifier columns are never features: those named in :data:`IDENTIFIER_COLUMNS`
-  (the ``case_id, roi, image_type, modality, provenance`` written by ``voxelomics
-  extract``, plus ``id``, ``patient_id``, ``subject_id``, ``lesion_id``, ``series_uid``,
-  ``study_uid``, ``image``, ``mask``, ``label``; names compared
-  case-insensitively) and the ``--id`` column;
-- numeric columns are features; boolean columns become 0/1;
-- text columns whose non-empty values all parse as numbers (``'63'``, ``' 7.5'``;
-  ``''`` counts as missing) are converted to numbers, unless a value has a leading zero
-  (``'007'``: an identifier);
-- every other text column (categorical clinical variables such as ``sex``,
-  identifier-like text) is dropped, and reported with its reason in
-  :attr:`ModelData.drop_reasons`. Categorical variables are not one-hot encoded: encode
-  them as numbers in the table to use them. A clinical table brings the outcome (binary target, or time and event for
-survival) and optionally a batch column (scanner, centre) for ComBat; it is joined on a
-shared identifier column.
+- columns with a role never are: ``--id``, ``--target``, ``--time``, ``--event``,
+  ``--batch``, the clinical join column ``--on``, and those given to ``--exclude``;
+- identifier columns never are: :data:`IDENTIFIER_COLUMNS` (the ``case_id, roi,
+  image_type, modality, provenance`` written by ``voxelomics extract``, plus ``id``,
+  ``patient_id``, ``series_uid`` ...; names compared case-insensitively);
+- in a ``features.parquet`` written by ``voxelomics extract`` (provenance metadata)
+  only the radiomic feature columns are features (:func:`extraction_features`); the
+  manifest's extra columns (``outcome``, ``centre``) are dropped and reported;
+- numeric columns are features; boolean columns become 0/1; text columns whose
+  non-empty values all parse as numbers are converted, unless a value has a leading
+  zero (``'007'``: an identifier); every other text column is dropped and reported with
+  its reason in :attr:`ModelData.drop_reasons` (categories are not one-hot encoded);
+- ``inf``/``-inf`` values are set to missing and imputed like NaN (counted per column).
+
+A clinical table brings the outcome (binary target, or time and event for survival)
+and optionally a batch column (scanner, centre) for ComBat; it is inner-joined on a
+shared identifier column, and feature rows without a clinical row are counted.
 
 Every problem is raised as :class:`~voxelomics.errors.ModelError` naming the file and
-column: a missing column, a target that is not binary, a join that matches no rows,
-features that are entirely missing.
+column: an empty table, a missing column (with a "did you mean"), a target that is not
+binary, a degenerate survival outcome, duplicated identifiers, a batch level with one
+row, a join that matches no rows, features that are entirely missing.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +46,9 @@ __all__ = [
     "IDENTIFIER_COLUMNS",
     "ModelData",
     "default_id_column",
+    "did_you_mean",
     "encode_batch",
+    "extraction_features",
     "feature_columns",
     "join_clinical",
     "prepare_data",
@@ -53,6 +59,11 @@ __all__ = [
 IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
                       "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
                       "image", "mask", "label")
+#: Column names (lower case) that usually hold an outcome; used as features only with a warning.
+OUTCOME_LIKE = ("target", "outcome", "y", "class", "response", "status", "event", "death",
+                "dead", "time", "survival", "os", "pfs", "dfs", "recurrence", "progression")
+#: Reason recorded for columns removed with ``--exclude``.
+EXCLUDED = "excluded with --exclude"
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 
@@ -87,8 +98,16 @@ class ModelData:
     missing : dict of str to int
         Missing values per feature column (only columns with at least one); the model
         pipelines impute them (median of the training rows).
+    infinite : dict of str to int
+        ``inf``/``-inf`` values per feature column (only columns with at least one); they
+        are set to missing (NaN) in ``X`` and imputed like missing values.
     id_col : str or None
         Column the identifiers came from (None: row numbers).
+    without_clinical : list of str or None
+        Identifiers of feature-table rows that had no row in the clinical table and were
+        left out (None: no clinical table was joined).
+    outcome_like : list of str
+        Feature columns whose name suggests an outcome (e.g. ``Target``), for a warning.
     """
 
     X: pd.DataFrame
@@ -102,7 +121,10 @@ class ModelData:
     drop_reasons: dict[str, str] = field(default_factory=dict)
     coerced: list[str] = field(default_factory=list)
     missing: dict[str, int] = field(default_factory=dict)
+    infinite: dict[str, int] = field(default_factory=dict)
     id_col: str | None = None
+    without_clinical: list[str] | None = None
+    outcome_like: list[str] = field(default_factory=list)
 
     def dropped_report(self) -> list[dict[str, str]]:
         """Dropped columns with their reasons, for ``metrics.json`` and ``model.json``.
@@ -150,6 +172,38 @@ def read_table(path: str | Path) -> pd.DataFrame:
     )
 
 
+def did_you_mean(name: str, columns) -> str:
+    """A "did you mean" hint for a column name that is not in a table.
+
+    Parameters
+    ----------
+    name : str
+        Column asked for.
+    columns : iterable of str
+        Columns of the table.
+
+    Returns
+    -------
+    hint : str
+        ``" (did you mean 'Target'?)"`` when a column matches case-insensitively or
+        closely (:func:`difflib.get_close_matches`), else ``""``.
+    """
+    cols = [str(c) for c in columns]
+    lower = {c.lower(): c for c in cols}
+    hit = lower.get(str(name).lower())
+    if hit is None:
+        close = difflib.get_close_matches(str(name).lower(), list(lower), n=1, cutoff=0.75)
+        hit = lower[close[0]] if close else None
+    return f" (did you mean {hit!r}?)" if hit is not None else ""
+
+
+def _column_missing(name: str, columns, what: str, where=None, place: str = "found") -> ModelError:
+    cols = [str(c) for c in columns]
+    hint = did_you_mean(name, cols)
+    listing = "" if hint else f" (columns: {cols[:10]}{'...' if len(cols) > 10 else ''})"
+    return ModelError(f"{what} {name!r} not {place}{hint}{listing}", path=where)
+
+
 def join_clinical(
     features: pd.DataFrame, clinical: pd.DataFrame, on: str, *, clinical_path: str | Path | None = None
 ) -> pd.DataFrame:
@@ -169,20 +223,21 @@ def join_clinical(
     -------
     joined : pandas.DataFrame
         Rows present in both tables; clinical columns that clash with a feature
-        column take the suffix ``_clinical``.
+        column take the suffix ``_clinical``. ``joined.attrs["without_clinical"]`` lists
+        the identifiers of feature rows left out because the clinical table has no row
+        for them.
 
     Raises
     ------
     ModelError
-        If ``on`` is missing from either table, an identifier repeats in the clinical
-        table, or no row matches.
+        If ``on`` is missing from either table (with a "did you mean" hint), an
+        identifier repeats in the clinical table, or no row matches.
     """
     for name, table in (("feature", features), ("clinical", clinical)):
         if on not in table.columns:
-            raise ModelError(
-                f"join column {on!r} not in the {name} table (columns: {list(table.columns)[:10]}...)",
-                path=clinical_path if name == "clinical" else None,
-            )
+            raise _column_missing(on, table.columns, "--on join column",
+                                  where=clinical_path if name == "clinical" else None,
+                                  place=f"in the {name} table")
     left = features.assign(**{on: features[on].astype(str).str.strip()})
     right = clinical.assign(**{on: clinical[on].astype(str).str.strip()})
     dup = right[on][right[on].duplicated()]
@@ -199,7 +254,50 @@ def join_clinical(
             f"clinical ids e.g. {right[on].head(3).tolist()})",
             path=clinical_path,
         )
+    known = set(right[on])
+    joined.attrs["without_clinical"] = [v for v in left[on] if v not in known]
     return joined
+
+
+def extraction_features(path: str | Path, columns) -> list[str] | None:
+    """Radiomic feature columns of a ``features.parquet`` written by ``voxelomics extract``.
+
+    Such a file carries provenance metadata (``voxelomics.settings_hash``, ``voxelomics.naming``,
+    see :mod:`voxelomics.cohort.outputs`) and holds identifier columns first, then the
+    features, then the manifest's extra columns (``outcome``, ``centre``, ...). The
+    features are the columns named like a registered feature
+    (:func:`voxelomics.features.registry.readable_to_ibsi`, readable names or IBSI tags).
+
+    Parameters
+    ----------
+    path : str or Path
+        Table file.
+    columns : iterable of str
+        Its columns.
+
+    Returns
+    -------
+    features : list of str or None
+        Feature columns in table order; None when the file is not a voxelomics
+        extraction (no provenance metadata) or no column has a registered feature name
+        (a custom case function), so that the generic rules apply.
+    """
+    if Path(path).suffix.lower() not in {".parquet", ".pq"}:
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError):
+        return None
+    if b"voxelomics.settings_hash" not in meta:
+        return None
+    from voxelomics.features.registry import readable_to_ibsi
+
+    table = readable_to_ibsi()
+    names = set(table) | set(table.values())
+    feats = [c for c in columns if c in names]
+    return feats or None
 
 
 def encode_batch(values: pd.Series, levels: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -343,9 +441,9 @@ def _binary_target(col: pd.Series, where: str | None) -> tuple[np.ndarray, list]
 def _survival_target(df, time, event, where):
     from sksurv.util import Surv
 
-    for c in (time, event):
+    for c, opt in ((time, "--time"), (event, "--event")):
         if c not in df.columns:
-            raise ModelError(f"survival column {c!r} not found", path=where)
+            raise _column_missing(c, df.columns, f"{opt} column", where)
     t = pd.to_numeric(df[time], errors="coerce")
     if t.isna().any() or (t < 0).any():
         raise ModelError(
@@ -361,7 +459,18 @@ def _survival_target(df, time, event, where):
             path=where,
         )
     if not e.astype(bool).any():
-        raise ModelError(f"event column {event!r} holds no event", path=where)
+        raise ModelError(f"event column {event!r} holds no event (every row is censored); "
+                         "survival models need events", path=where)
+    if t.nunique() < 2:
+        raise ModelError(
+            f"time column {time!r} holds the same value ({t.iloc[0]:g}) in all {len(t)} rows; "
+            "survival models need different follow-up times (is it the right column?)",
+            path=where)
+    if t[e.astype(bool)].nunique() < 2 and t[e.astype(bool)].min() >= t.max():
+        raise ModelError(
+            f"time column {time!r}: every event happens at the longest follow-up time, so no "
+            "pair of rows can be ordered; survival models need events at different times",
+            path=where)
     return Surv.from_arrays(event=e.astype(bool).to_numpy(), time=t.to_numpy(float))
 
 
@@ -376,6 +485,8 @@ def prepare_data(
     features: list[str] | None = None,
     batch_levels: list[str] | None = None,
     candidates: list[str] | None = None,
+    exclude: dict[str, str] | None = None,
+    roles: tuple[str, ...] = (),
     path: str | Path | None = None,
 ) -> ModelData:
     """Split a (joined) table into features, outcome, identifiers and batch.
@@ -388,7 +499,8 @@ def prepare_data(
         Binary outcome column (classification). Either ``target`` or both ``time`` and
         ``event`` (survival); ``None`` for all three reads features only (prediction).
     id_col : str or None
-        Identifier column, excluded from the features.
+        Identifier column, excluded from the features. With an outcome, its values must
+        be unique (one row per patient).
     time, event : str or None
         Survival time (any unit, >= 0) and event indicator (1 = event) columns.
     batch : str or None
@@ -402,6 +514,12 @@ def prepare_data(
     candidates : list of str or None
         Columns that may be features when ``features`` is None (the columns of the
         feature table, so that clinical columns never become features); default: all.
+    exclude : dict of str to str or None
+        Columns that are not features, with the reason recorded in the dropped-columns
+        report (``--exclude``, manifest columns of an extraction).
+    roles : tuple of str
+        Further columns with a role (the clinical join column): never features, not
+        reported as dropped.
     path : str or Path or None
         File the table came from, named in errors.
 
@@ -412,16 +530,22 @@ def prepare_data(
     Raises
     ------
     ModelError
-        Missing columns, non-binary target, missing or non-numeric features of a fitted
-        model, no numeric feature, or features with no value at all.
+        An empty table; missing columns (with a "did you mean" hint); both a target and
+        survival columns; a non-binary target or degenerate survival outcome;
+        duplicated identifiers; a batch level with fewer than 2 rows; missing or
+        non-numeric features of a fitted model; no numeric feature; features with no
+        finite value at all.
     """
     where = None if path is None else str(path)
-    for c in (target, id_col, batch):
+    if len(table) == 0:
+        raise ModelError("the table has no rows", path=where)
+    if target is not None and (time is not None or event is not None):
+        raise ModelError("give either --target (classification) or --time and --event "
+                         "(survival), not both", path=where)
+    for c, opt in ((target, "--target"), (id_col, "--id"), (batch, "--batch")):
         if c is not None and c not in table.columns:
-            raise ModelError(
-                f"column {c!r} not found (columns: {list(table.columns)[:10]}...)", path=where
-            )
-    outcome = {c for c in (target, time, event, id_col, batch) if c}
+            raise _column_missing(c, table.columns, f"{opt} column", where)
+    outcome = {c for c in (target, time, event, id_col, batch, *roles) if c}
     reasons: dict[str, str] = {}
     coerced: list[str] = []
     if features is not None:
@@ -443,24 +567,38 @@ def prepare_data(
     else:
         pool = table.columns if candidates is None else [c for c in candidates if c in table.columns]
         pool = [c for c in pool if c not in outcome]
-        Xf, reasons, coerced = feature_columns(table, pool)
+        excluded = {c: r for c, r in (exclude or {}).items() if c in pool}
+        Xf, reasons, coerced = feature_columns(table, [c for c in pool if c not in excluded])
+        reasons = {c: excluded.get(c) or reasons[c] for c in pool if c in excluded or c in reasons}
         feats = list(Xf.columns)
     if not feats:
         raise ModelError(
             "the table holds no numeric feature column"
             + (f" (not used: {_describe(reasons)})" if reasons else ""), path=where)
     Xf = Xf.astype(float)
+    inf = np.isinf(Xf.to_numpy())
+    infinite = {c: int(k) for c, k in zip(Xf.columns, inf.sum(axis=0), strict=True) if k}
+    if infinite:
+        Xf = Xf.mask(inf)
     empty = Xf.columns[Xf.isna().all()].tolist()
     if empty:
         raise ModelError(
-            f"{len(empty)} feature column(s) hold no value at all: {empty[:20]}; drop them",
+            f"{len(empty)} feature column(s) hold no value at all: {empty[:20]}"
+            + (" (only inf/-inf)" if set(empty) & set(infinite) else "")
+            + "; drop them or pass --exclude COL",
             path=where,
         )
     n_missing = Xf.isna().sum()
-    missing_counts = {c: int(k) for c, k in n_missing.items() if k}
+    missing_counts = {c: int(k) - infinite.get(c, 0) for c, k in n_missing.items()
+                      if int(k) - infinite.get(c, 0)}
+    has_outcome = target is not None or time is not None or event is not None
+    if id_col is not None and has_outcome:
+        _check_unique_ids(table[id_col], where)
     levels = None
     if batch is not None:
         codes, levels = encode_batch(table[batch], batch_levels)
+        if batch_levels is None:
+            _check_batch_levels(table[batch], where)
         Xf.insert(0, "batch", codes)
     ids = (table[id_col].astype(str).to_numpy() if id_col is not None
            else np.arange(len(table)).astype(str))
@@ -473,11 +611,44 @@ def prepare_data(
         task = "classification"
     else:
         y, task, classes = np.full(len(table), -1), "none", []
+    suspects = ([c for c in feats if str(c).lower() in OUTCOME_LIKE]
+                if features is None else [])
     return ModelData(
         X=Xf.reset_index(drop=True), y=y, ids=ids, feature_names=feats, task=task,
         classes=classes, batch_levels=levels, dropped=list(reasons), drop_reasons=reasons,
-        coerced=coerced, missing=missing_counts, id_col=id_col,
+        coerced=coerced, missing=missing_counts, infinite=infinite, id_col=id_col,
+        outcome_like=suspects,
     )
+
+
+def _check_unique_ids(ids: pd.Series, where) -> None:
+    text = ids.astype(str).str.strip()
+    dup = text[text.duplicated(keep=False)]
+    if len(dup):
+        names = list(dict.fromkeys(dup))
+        raise ModelError(
+            f"identifier column {ids.name!r} holds {len(names)} duplicated identifier(s) "
+            f"in {len(dup)} rows, e.g. {names[:10]}; expected one row per patient (copies "
+            "of a patient in both training and test folds leak). Keep one row per "
+            "patient (e.g. one ROI), or give --id a column that is unique",
+            path=where,
+        )
+
+
+def _check_batch_levels(values: pd.Series, where) -> None:
+    counts = values.astype("string").value_counts()
+    rare = counts[counts < 2]
+    if len(rare):
+        shown = ", ".join(f"{k!r} ({v})" for k, v in list(rare.items())[:5])
+        raise ModelError(
+            f"batch column {values.name!r} has {len(counts)} distinct values for "
+            f"{len(values)} rows; {len(rare)} level(s) hold fewer than 2 rows: {shown}"
+            f"{' ...' if len(rare) > 5 else ''}. A batch is a scanner or centre label with "
+            "a few levels, each holding several rows (ComBat estimates each level's shift "
+            "and scale from its rows and cannot adjust a level seen once); merge rare "
+            "levels or leave out --batch",
+            path=where,
+        )
 
 
 def _describe(reasons: dict[str, str], limit: int = 8) -> str:

@@ -125,12 +125,24 @@ def check_cv_target(
         )
     if inner_splits is not None:
         # a stratified outer split leaves at least n_min - ceil(n_min / k) in each training fold
-        smallest = int(counts.min() - -(-counts.min() // n_splits))
+        n_min = int(counts.min())
+        smallest = n_min - -(-n_min // n_splits)
         if smallest < inner_splits:
+            if smallest >= 2:
+                raise ModelError(
+                    f"an outer training fold holds as few as {smallest} {what}, too few for "
+                    f"{inner_splits}-fold inner cross-validation (use --inner-folds {smallest} "
+                    "or fewer, or fewer outer folds: --folds)"
+                )
+            fits = [k for k in range(2, min(n_min, 20) + 1) if n_min - -(-n_min // k) >= 2]
+            fewer = [k for k in fits if k < n_splits]
+            hint = (f"use fewer outer folds: --folds {max(fewer)}" if fewer else
+                    f"use --folds {min(fits)}" if fits else
+                    "no number of outer folds works; more rows of the minority class are needed")
             raise ModelError(
-                f"an outer training fold holds as few as {smallest} {what}, too few for "
-                f"{inner_splits}-fold inner cross-validation (use --inner-folds {max(2, smallest)} "
-                f"or fewer, or fewer outer folds)"
+                f"the data has too few {what} ({n_min}) for nested cross-validation with "
+                f"{n_splits} outer folds: an outer training fold holds as few as {smallest}, "
+                f"and the inner cross-validation needs at least 2 ({hint})"
             )
 
 

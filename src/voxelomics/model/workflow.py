@@ -6,9 +6,10 @@ the CLI only parses options, calls these and prints. They are the Python API too
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,12 @@ from voxelomics.errors import ModelError
 from voxelomics.model.config import ModelSettings
 from voxelomics.model.survival import event_field as _ev
 from voxelomics.model.tables import (
+    EXCLUDED,
+    IDENTIFIER_COLUMNS,
     ModelData,
     default_id_column,
+    did_you_mean,
+    extraction_features,
     join_clinical,
     prepare_data,
     read_table,
@@ -54,6 +59,9 @@ class TableSpec:
         Join column (defaults to the identifier column).
     batch : str or None
         Batch column for ComBat.
+    exclude : tuple of str
+        Columns of the feature table that are not features (``--exclude``). The id,
+        outcome, batch and join columns are never features anyway.
     """
 
     table: Path
@@ -64,6 +72,13 @@ class TableSpec:
     clinical: Path | None = None
     on: str | None = None
     batch: str | None = None
+    exclude: tuple[str, ...] = ()
+
+
+#: Reason recorded for the manifest columns of a ``voxelomics extract`` table.
+NOT_EXTRACTED = "not a radiomic feature of the extraction (a manifest column)"
+#: Warn when the minority class (or the events) of a validation table has fewer rows.
+MIN_VALIDATION_ROWS = 10
 
 
 def load_data(spec: TableSpec, *, features: list[str] | None = None,
@@ -81,27 +96,52 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
     Returns
     -------
     ModelData
+        Features are the feature table's numeric columns other than the id, outcome,
+        batch, join and ``spec.exclude`` columns; for a ``features.parquet`` written by
+        ``voxelomics extract`` only its radiomic feature columns
+        (:func:`~voxelomics.model.tables.extraction_features`), the manifest columns
+        being reported as dropped. ``without_clinical`` lists feature rows the clinical
+        table had no row for.
 
     Raises
     ------
     ModelError
-        Unreadable tables, missing columns, failed join, invalid outcome.
+        Unreadable or empty tables, missing columns, failed join, invalid outcome.
     """
     df = read_table(spec.table)
+    if len(df) == 0:
+        raise ModelError("the table has no rows", path=spec.table)
     candidates = list(df.columns)  # clinical columns are outcome/batch, never features
     id_col = spec.id_col or default_id_column(df.columns)
+    exclude: dict[str, str] = {}
+    for c in spec.exclude:
+        if c not in df.columns:
+            raise ModelError(f"--exclude column {c!r} not found{did_you_mean(c, df.columns)}",
+                             path=spec.table)
+        exclude[c] = EXCLUDED
+    if features is None:
+        extracted = extraction_features(spec.table, df.columns)
+        if extracted is not None:
+            keep = set(extracted)
+            exclude.update({c: NOT_EXTRACTED for c in df.columns if c not in keep
+                            and c not in exclude and str(c).lower() not in IDENTIFIER_COLUMNS})
+    roles: tuple[str, ...] = ()
+    without = None
     if spec.clinical is not None:
         on = spec.on or id_col
         if on is None:
             raise ModelError("a clinical table needs --on COL (or --id COL) to join on",
                              path=spec.clinical)
         df = join_clinical(df, read_table(spec.clinical), on, clinical_path=spec.clinical)
+        without = list(df.attrs.get("without_clinical", []))
+        roles = (on,)
     where = spec.table if spec.clinical is None else f"{spec.table} + {spec.clinical}"
-    return prepare_data(
+    data = prepare_data(
         df, target=spec.target, id_col=id_col, time=spec.time, event=spec.event,
         batch=spec.batch, features=features, batch_levels=batch_levels,
-        candidates=candidates, path=where,
+        candidates=candidates, exclude=exclude, roles=roles, path=where,
     )
+    return data if without is None else replace(data, without_clinical=without)
 
 
 def _pipeline(settings: ModelSettings, data: ModelData):
@@ -112,6 +152,9 @@ def _pipeline(settings: ModelSettings, data: ModelData):
                                selector=settings.selector,
                                correlation_threshold=settings.correlation_threshold,
                                random_state=settings.random_state)
+    if data.batch_levels is not None:
+        pipe.set_params(combat__unseen_batch=settings.unseen_batch,
+                        combat__batch_labels=list(data.batch_levels))
     return name, pipe, grid
 
 
@@ -150,18 +193,41 @@ def column_report(data: ModelData) -> dict:
     report : dict
         ``id_column`` (None: row numbers), ``dropped_columns`` (list of ``{"column",
         "reason"}``: columns that are not features), ``coerced_columns`` (text or boolean
-        columns converted to numbers) and ``missing_values`` (feature column -> number of
-        missing values, imputed inside the pipeline from the training rows).
+        columns converted to numbers), ``missing_values`` (feature column -> number of
+        missing values) and ``infinite_values`` (feature column -> number of ``inf``/
+        ``-inf`` values, treated as missing); both are imputed inside the pipeline from
+        the training rows. ``outcome_like_features`` lists features named like an
+        outcome. With a clinical table, ``n_rows_without_clinical`` counts the feature
+        rows left out because the clinical table has no row for them.
     """
-    return {"id_column": data.id_col, "dropped_columns": data.dropped_report(),
-            "coerced_columns": list(data.coerced), "missing_values": dict(data.missing)}
+    report = {"id_column": data.id_col, "dropped_columns": data.dropped_report(),
+              "coerced_columns": list(data.coerced), "missing_values": dict(data.missing),
+              "infinite_values": dict(data.infinite),
+              "outcome_like_features": list(data.outcome_like)}
+    if data.without_clinical is not None:
+        report["n_rows_without_clinical"] = len(data.without_clinical)
+        report["rows_without_clinical"] = list(data.without_clinical[:10])
+    return report
 
 
 def _outcome_summary(data: ModelData) -> dict:
     if data.task == "survival":
         return {"n_events": int(_ev(data.y).sum())}
-    return {"class_balance": {"0": int((data.y == 0).sum()), "1": int((data.y == 1).sum())},
-            "classes": [str(c) for c in data.classes]}
+    labels = [str(c) for c in data.classes]
+    return {"class_balance": {labels[0]: int((data.y == 0).sum()),
+                              labels[1]: int((data.y == 1).sum())},
+            "classes": labels}
+
+
+def _observed(data: ModelData) -> dict:
+    """Observed outcome columns for prediction CSVs (original labels / time and event)."""
+    if data.task == "survival":
+        from voxelomics.model.survival import time_field
+
+        return {"observed_time": time_field(data.y), "observed_event": _ev(data.y).astype(int)}
+    if data.task == "classification":
+        return {"observed": np.asarray([str(c) for c in data.classes], dtype=object)[data.y]}
+    return {}
 
 
 def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: bool = True) -> dict:
@@ -219,8 +285,9 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
             n_permutations=settings.n_permutations, random_state=settings.random_state,
             n_splits=settings.n_splits, n_repeats=settings.n_repeats,
             inner_splits=settings.inner_splits)
-    oof = pd.DataFrame(res.oof.T, columns=[f"repeat_{r}" for r in range(res.oof.shape[0])])
-    oof.insert(0, "id", data.ids)
+    oof = pd.DataFrame({"id": data.ids, **_observed(data)})
+    oof = pd.concat([oof, pd.DataFrame(res.oof.T, columns=[f"repeat_{r}" for r in
+                                                           range(res.oof.shape[0])])], axis=1)
     oof.to_csv(out / "oof_predictions.csv", index=False)
     if plots:
         metrics["figures"] = _figures(data.y, res.oof, data.task, out)
@@ -269,15 +336,35 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
                         for k, v in search.best_params_.items()},
         "inner_cv_score": float(search.best_score_),
         "settings": settings.model_dump(),
-        "training": training_summary(feats_only, data.y, data.feature_names, data.task),
+        "training": training_summary(feats_only, data.y, data.feature_names, data.task,
+                                     data.classes),
         **column_report(data),
         "source_table": str(spec.table),
+        "source_table_resolved": str(Path(spec.table).resolve()),
+        "source_table_sha256": _sha256(spec.table),
+        # hashed, so that the sidecar does not carry the identifiers in plain text; used by
+        # 'validate' to warn about patients shared with the validation table
+        "training_ids_sha256": (None if data.id_col is None
+                                else sorted({_id_hash(i) for i in data.ids})),
     }
     save_model(search.best_estimator_, meta, out)
     return meta
 
 
-def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None = None) -> pd.DataFrame:
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _id_hash(value) -> str:
+    return hashlib.sha256(str(value).strip().encode()).hexdigest()[:16]
+
+
+def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None = None, *,
+                  unseen_batch: str | None = None) -> pd.DataFrame:
     """Predict a table with a saved model; optionally write a CSV.
 
     Parameters
@@ -289,19 +376,24 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
         column of the model is read from the table when the model used one.
     out : str or Path or None
         CSV to write.
+    unseen_batch : {"error", "pooled"} or None
+        Batch levels the model was not trained on: refuse, or leave those rows
+        unadjusted by ComBat; None uses the model's ``unseen_batch`` setting.
 
     Returns
     -------
     predictions : pandas.DataFrame
         ``id`` and ``probability`` + ``predicted_class`` (classification) or
         ``risk_score`` (survival). ``predictions.attrs`` holds ``id_column`` (None: row
-        numbers) and ``missing_values`` (feature column -> missing values, imputed with
-        the training medians stored in the model).
+        numbers), ``missing_values`` and ``infinite_values`` (feature column -> missing
+        or inf/-inf values, imputed with the training medians stored in the model) and
+        ``unseen_batches`` (batch levels left unadjusted).
 
     Raises
     ------
     ModelError
-        Missing/corrupt model, or model feature columns missing from the table.
+        Missing/corrupt model, model feature columns missing from the table, or batch
+        levels the model was not trained on (with ``unseen_batch="error"``).
     """
     from voxelomics.model.persist import load_model
     from voxelomics.model.validation import predict_scores
@@ -311,15 +403,22 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
     pspec = TableSpec(table=spec.table, id_col=spec.id_col, clinical=spec.clinical,
                       on=spec.on, batch=meta.get("batch"))
     data = load_data(pspec, features=meta["features"], batch_levels=meta.get("batch_levels"))
+    unseen: list[str] = []
     if meta.get("batch_levels") is not None:
+        policy = unseen_batch or (meta.get("settings") or {}).get("unseen_batch", "error")
         unseen = sorted(set(data.batch_levels) - set(meta["batch_levels"]))
-        if unseen:
+        if unseen and policy == "error":
             raise ModelError(
                 f"batch column {meta['batch']!r} holds categories {unseen} that the model "
-                f"was not trained on (known: {meta['batch_levels']})", path=spec.table)
+                f"was not trained on (known: {meta['batch_levels']}); refit with them, or "
+                "pass --unseen-batch pooled to leave their rows unadjusted by ComBat",
+                path=spec.table)
+        saved.estimator.set_params(combat__unseen_batch=policy,
+                                   combat__batch_labels=list(data.batch_levels))
     scores = predict_scores(saved.estimator, np.asarray(data.X, float))
     pred = pd.DataFrame({"id": data.ids})
-    pred.attrs.update(id_column=data.id_col, missing_values=dict(data.missing))
+    pred.attrs.update(id_column=data.id_col, missing_values=dict(data.missing),
+                      infinite_values=dict(data.infinite), unseen_batches=unseen)
     if meta["task"] == "survival":
         pred["risk_score"] = scores
     else:
@@ -332,9 +431,53 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
     return pred
 
 
+def _validation_warnings(data: ModelData, meta: dict, spec: TableSpec) -> list[str]:
+    """Warnings that make a validation result meaningless or optimistic."""
+    warnings = []
+    if data.task == "classification":
+        counts = np.bincount(np.asarray(data.y, int), minlength=2)
+        k = int(np.argmin(counts))
+        if counts[k] < MIN_VALIDATION_ROWS:
+            warnings.append(
+                f"the validation table has only {int(counts[k])} row(s) of class "
+                f"{data.classes[k]!r} ({len(data.y)} rows in all); with fewer than "
+                f"{MIN_VALIDATION_ROWS} the AUC and its confidence interval mean little")
+    elif data.task == "survival":
+        n_ev = int(_ev(data.y).sum())
+        if n_ev < MIN_VALIDATION_ROWS:
+            warnings.append(
+                f"the validation table has only {n_ev} event(s) ({len(data.y)} rows in all); "
+                f"with fewer than {MIN_VALIDATION_ROWS} the C-index and its confidence "
+                "interval mean little")
+    table = Path(spec.table)
+    same = (meta.get("source_table_resolved") == str(table.resolve())
+            or (meta.get("source_table_sha256") is not None
+                and meta["source_table_sha256"] == _sha256(table)))
+    if same:
+        warnings.append(
+            "the validation table is the table the model was trained on "
+            f"({meta.get('source_table')}); this is not an external validation and its "
+            "metrics are optimistic")
+    elif meta.get("training_ids_sha256") and data.id_col is not None:
+        trained = set(meta["training_ids_sha256"])
+        shared = sum(_id_hash(i) in trained for i in data.ids)
+        if shared:
+            warnings.append(
+                f"{shared} of the {len(data.ids)} validation identifier(s) (column "
+                f"{data.id_col!r}) were also in the training table; patients seen in "
+                "training make the validation optimistic")
+    return warnings
+
+
 def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
-                   n_boot: int = 1000, seed: int = 0, plots: bool = True) -> dict:
+                   n_boot: int = 1000, seed: int = 0, plots: bool = True,
+                   unseen_batch: str | None = None) -> dict:
     """External validation of a saved model on a second table; writes ``out/metrics.json``.
+
+    Also writes ``out/predictions.csv`` (id, observed outcome, prediction) and, with
+    ``plots``, the figures. ``metrics["warnings"]`` lists reasons the result may mean
+    little: fewer than :data:`MIN_VALIDATION_ROWS` rows of the minority class (or
+    events), the training table itself, or identifiers shared with the training table.
 
     Parameters
     ----------
@@ -345,6 +488,8 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
     n_boot : int, default=1000
     seed : int, default=0
     plots : bool, default=True
+    unseen_batch : {"error", "pooled"} or None
+        As for :func:`predict_table`.
 
     Returns
     -------
@@ -353,25 +498,26 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
     Raises
     ------
     ModelError
-        Missing model or columns, or an outcome of the wrong kind for the model.
+        Missing model or columns, no outcome, or an outcome of the wrong kind for the model.
     """
     from voxelomics.model.metrics import bootstrap_metrics
     from voxelomics.model.persist import load_model
     from voxelomics.model.survival import survival_metrics
 
     saved = load_model(model_dir)
-    pred = predict_table(model_dir, spec)
+    meta = saved.meta
+    if spec.target is None and spec.time is None and spec.event is None:
+        raise ModelError(_needs_outcome(meta), path=spec.table)
+    pred = predict_table(model_dir, spec, unseen_batch=unseen_batch)
     data = load_data(TableSpec(table=spec.table, target=spec.target, id_col=spec.id_col,
                                time=spec.time, event=spec.event, clinical=spec.clinical,
-                               on=spec.on), features=saved.meta["features"])
-    if data.task != saved.meta["task"]:
-        raise ModelError(f"the model is a {saved.meta['task']} model but the outcome given "
-                         f"is for {data.task}; pass "
-                         + ("--target COL" if saved.meta["task"] == "classification"
-                            else "--time COL --event COL"), path=spec.table)
-    if data.task == "classification" and [str(c) for c in data.classes] != saved.meta["classes"]:
+                               on=spec.on), features=meta["features"])
+    if data.task != meta["task"]:
+        raise ModelError(f"the model is a {meta['task']} model but the outcome given "
+                         f"is for {data.task}; " + _needs_outcome(meta), path=spec.table)
+    if data.task == "classification" and [str(c) for c in data.classes] != meta["classes"]:
         raise ModelError(f"target {spec.target!r} holds classes {[str(c) for c in data.classes]} "
-                         f"but the model was trained on {saved.meta['classes']}", path=spec.table)
+                         f"but the model was trained on {meta['classes']}", path=spec.table)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     scores = pred.iloc[:, 1].to_numpy(float)
@@ -379,13 +525,33 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
         metrics = bootstrap_metrics(data.y, scores, n_boot=n_boot, seed=seed)
     else:
         metrics = survival_metrics(data.y, scores, n_boot=min(n_boot, 200), seed=seed)
+    warnings = _validation_warnings(data, meta, spec)
+    if pred.attrs.get("unseen_batches"):
+        warnings.append(f"batch level(s) {pred.attrs['unseen_batches']} were not in the "
+                        "training data; their rows were not harmonised (unseen_batch: pooled)")
+    report = column_report(data)
     result = {"task": data.task, "model_dir": str(model_dir), **metrics,
-              "n_samples": len(data.y), "n_features": len(saved.meta["features"]),
+              "n_samples": len(data.y), "n_features": len(meta["features"]),
               **_outcome_summary(data), "ci95_method": "percentile bootstrap over patients",
               "id_column": pred.attrs.get("id_column"),
-              "missing_values": pred.attrs.get("missing_values", {})}
-    pred.to_csv(out / "predictions.csv", index=False)
+              "missing_values": pred.attrs.get("missing_values", {}),
+              "infinite_values": pred.attrs.get("infinite_values", {}),
+              "warnings": warnings}
+    if "n_rows_without_clinical" in report:
+        result["n_rows_without_clinical"] = report["n_rows_without_clinical"]
+        result["rows_without_clinical"] = report["rows_without_clinical"]
+    observed = pd.DataFrame(_observed(data))
+    pd.concat([pred.iloc[:, :1], observed, pred.iloc[:, 1:]], axis=1).to_csv(
+        out / "predictions.csv", index=False)
     if plots:
         result["figures"] = _figures(data.y, scores, data.task, out)
     _write_json(out / "metrics.json", result)
     return result
+
+
+def _needs_outcome(meta: dict) -> str:
+    if meta.get("task") == "survival":
+        return ("this model was trained for survival: give --time COL and --event COL (it "
+                f"was trained with --time {meta.get('time')!r} --event {meta.get('event')!r})")
+    return ("this model was trained for classification: give --target COL (the binary "
+            f"outcome; it was trained with --target {meta.get('target')!r})")
