@@ -22,3 +22,9 @@ def __getattr__(name: str):
 
         return getattr(settings, name)
     raise AttributeError(f"module 'voxelomics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # dir() and tab completion list the lazy public names (PEP 562) beside the module's own
+    # attributes (dunders, submodules already imported), but not the __future__ import.
+    return sorted((set(globals()) - {"annotations"}) | set(__all__))

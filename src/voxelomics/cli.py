@@ -46,6 +46,17 @@ def _settings(settings_file: Path | None, preset: str | None):
     return load_preset(preset or "default")
 
 
+def _positive_seconds(value: float | None) -> float | None:
+    """``--case-timeout``: a number of seconds > 0.
+
+    A callback rather than ``min=``: click ranges are closed (``min=0`` would show
+    ``[x>=0]`` and accept 0, which :func:`voxelomics.cohort.extract_cohort` refuses).
+    """
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be a number of seconds > 0, got {value:g}")
+    return value
+
+
 @app.command()
 def extract(
     manifest: Annotated[Path, typer.Argument(help="CSV with case_id, image, mask[, label, roi, modality, ...]")],
@@ -57,8 +68,9 @@ def extract(
     naming: Annotated[str, typer.Option("--naming", help="Column names: readable | ibsi")] = "readable",
     force: Annotated[bool, typer.Option("--force", help="Recompute cases already done")] = False,
     retries: Annotated[int, typer.Option("--retries", min=0, help="Retries for failures that may be transient")] = 0,
-    case_timeout: Annotated[float | None, typer.Option("--case-timeout", min=0, help="Seconds before a case is failed")] = None,
-    memory_limit: Annotated[str | None, typer.Option("--memory-limit", help="Memory limit per worker, e.g. 4GiB")] = None,
+    case_timeout: Annotated[float | None, typer.Option("--case-timeout", callback=_positive_seconds,
+                                                       help="Seconds (> 0) before a case is failed")] = None,
+    memory_limit: Annotated[str | None, typer.Option("--memory-limit", help="Memory limit per worker (> 0), e.g. 4GiB")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar")] = True,
 ):
     """Extract features for every case of MANIFEST into OUT/features.parquet and OUT/errors.csv."""
@@ -147,7 +159,7 @@ def index(
 
 @app.command()
 def ibsi(
-    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="dig, A, B, C, D or E (repeatable; default: all)")] = None,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="dig, A, B, C, D or E, any letter case (repeatable; default: all)")] = None,
 ):
     """Run the IBSI-1 phantoms through the presets and print a compliance table."""
     from voxelomics.compliance import print_compliance, run_compliance

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CONFIGS", "config_features", "run_compliance", "print_compliance", "within_tolerance"]
+__all__ = ["CONFIGS", "config_name", "config_features", "run_compliance", "print_compliance",
+           "within_tolerance"]
 
 #: IBSI configuration → (phantom, preset).
 CONFIGS: dict[str, tuple[str, str]] = {
@@ -21,12 +22,46 @@ CONFIGS: dict[str, tuple[str, str]] = {
 }
 
 
+def config_name(config: str) -> str:
+    """The canonical name of an IBSI configuration, given in any letter case.
+
+    Parameters
+    ----------
+    config : str
+        ``dig``, ``A`` … ``E`` in any case (``"a"``, ``"DIG"``), surrounding spaces ignored.
+
+    Returns
+    -------
+    str
+        The key of :data:`CONFIGS` (``"dig"``, ``"A"`` … ``"E"``).
+
+    Raises
+    ------
+    SettingsError
+        Not one of the configurations.
+
+    Examples
+    --------
+    >>> config_name("a"), config_name("DIG")
+    ('A', 'dig')
+    """
+    from voxelomics.errors import SettingsError
+
+    by_folded = {name.casefold(): name for name in CONFIGS}
+    name = by_folded.get(str(config).strip().casefold())
+    if name is None:
+        raise SettingsError(f"unknown IBSI configuration {config!r}; valid: {', '.join(CONFIGS)} "
+                            "(any letter case)")
+    return name
+
+
 def config_features(config: str) -> dict[str, float]:
     """Features of one IBSI configuration, named by IBSI tag.
 
     Parameters
     ----------
     config : {"dig", "A", "B", "C", "D", "E"}
+        Letter case does not matter (:func:`config_name`).
 
     Returns
     -------
@@ -37,12 +72,10 @@ def config_features(config: str) -> dict[str, float]:
     SettingsError
         Unknown configuration.
     """
-    from voxelomics.errors import SettingsError
     from voxelomics.extract import extract_features
     from voxelomics.io.reference import ibsi1_dir
 
-    if config not in CONFIGS:
-        raise SettingsError(f"unknown IBSI configuration {config!r}; valid: {', '.join(CONFIGS)}")
+    config = config_name(config)
     folder, preset = CONFIGS[config]
     base = ibsi1_dir() / folder
     image = next((base / "image").glob("*.nii*"))
@@ -56,13 +89,18 @@ def run_compliance(configs) -> pandas.DataFrame:  # noqa: F821
     Parameters
     ----------
     configs : iterable of str
-        IBSI configurations (``dig``, ``A`` … ``E``).
+        IBSI configurations (``dig``, ``A`` … ``E``, any letter case).
 
     Returns
     -------
     pandas.DataFrame
         One row per reference value: ``config, family, tag, value, tolerance, computed,
         abs_error, rel_error, matched``; a missing feature counts as not matched.
+
+    Raises
+    ------
+    SettingsError
+        An unknown configuration (checked before any phantom is run).
     """
     import pandas as pd
 
@@ -70,7 +108,7 @@ def run_compliance(configs) -> pandas.DataFrame:  # noqa: F821
 
     ref = read_ibsi1_reference()
     frames = []
-    for config in configs:
+    for config in dict.fromkeys(config_name(c) for c in configs):  # checked before any run
         feats = config_features(config)
         sub = ref[ref["config"] == config].copy()
         sub["computed"] = [feats.get(t, np.nan) for t in sub["tag"]]

@@ -577,6 +577,8 @@ def _extract(
         "settings": effective.name,
         "image": volume.source,
         "mask": roi_mask.source,
+        # the ROI actually used: RTSTRUCT/SEG name, or the label-map value chosen
+        "roi": roi_mask.name if roi_mask.name else (str(roi_mask.label) if roi_mask.label is not None else None),
         # without the file grid that a read around the ROI records (an implementation detail)
         "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != "parent_grid"}),
     }
@@ -622,7 +624,12 @@ def extract_case(
         series_uid=(case.extra or {}).get("series_uid") or None,
         n_threads=n_threads,
     )
-    roi = case.roi if case.roi is not None else (str(case.label) if case.label is not None else "1")
+    if case.roi is not None:
+        roi = case.roi
+    elif case.label is not None:
+        roi = str(case.label)
+    else:  # chosen by the reader: the only RTSTRUCT ROI / label-map value, or label 1
+        roi = provenance.get("roi") or "1"
     row: dict[str, object] = {
         "case_id": case.case_id,
         "roi": str(roi),

@@ -128,3 +128,51 @@ def test_ibsi_command_reports_full_compliance_for_the_digital_phantom():
     res = runner.invoke(app, ["ibsi", "--config", "dig"])
     assert res.exit_code == 0, res.output
     assert "482 / 482 reference values matched" in res.output
+
+
+def test_extract_numeric_options_declare_the_ranges_they_enforce(tmp_path):
+    """Help and behaviour agree: --case-timeout is > 0 (0 refused at parsing), not [x>=0]."""
+    import typer.main
+
+    params = {p.name: p for p in typer.main.get_command(app).commands["extract"].params}
+    timeout = params["case_timeout"]
+    assert timeout.min is None and timeout.callback is not None  # min=0 would show [x>=0]
+    assert (params["workers"].min, params["retries"].min) == (1, 0)  # [x>=1], [x>=0]: as checked
+    assert "(> 0)" in timeout.help and "(> 0)" in params["memory_limit"].help
+    manifest = _manifest(tmp_path, [{"case_id": "a", "image": DIG / "image/phantom.nii.gz",
+                                     "mask": DIG / "mask/mask.nii.gz"}])
+    base = ["extract", str(manifest), "--out", str(tmp_path / "o"), "--no-progress"]
+    for args, message in [(["--case-timeout", "0"], "must be a number of seconds > 0, got 0"),
+                          (["--case-timeout", "-2.5"], "must be a number of seconds > 0, got -2.5"),
+                          (["--workers", "0"], "greater than or equal to 1"),
+                          (["--retries", "-1"], "greater than or equal to 0"),
+                          (["--memory-limit", "0"], "memory_limit must be positive")]:
+        res = runner.invoke(app, base + args)
+        assert res.exit_code == 2, (args, res.output)
+        assert message in " ".join(res.output.replace("│", " ").split()), (args, res.output)
+        assert not (tmp_path / "o" / "features.parquet").exists()
+    # valid values are accepted: the run goes ahead and succeeds (a generous timeout: the
+    # suite runs in parallel on a loaded machine)
+    res = runner.invoke(app, base + ["--case-timeout", "0.3e3", "--workers", "1", "--retries", "0",
+                                     "--settings", str(_light_settings(tmp_path))])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("given", ["Dig", "DIG"])
+def test_ibsi_command_takes_config_names_in_any_case(given):
+    res = runner.invoke(app, ["ibsi", "--config", given])
+    assert res.exit_code == 0, res.output
+    assert "482 / 482 reference values matched" in res.output
+
+
+def test_ibsi_config_names_are_case_insensitive_and_checked_first():
+    from voxelomics.compliance import CONFIGS, config_name
+    from voxelomics.errors import SettingsError
+
+    assert [config_name(c.lower()) for c in CONFIGS] == list(CONFIGS)
+    assert [config_name(c.upper()) for c in CONFIGS] == list(CONFIGS)
+    assert config_name(" c ") == "C"
+    with pytest.raises(SettingsError, match=r"unknown IBSI configuration 'z'; valid: dig, A, B, C, D, E"):
+        config_name("z")
+    res = runner.invoke(app, ["ibsi", "-c", "dig", "-c", "z"])  # refused before dig is run
+    assert res.exit_code == 2 and "unknown IBSI configuration 'z'" in res.output

@@ -109,3 +109,21 @@ def test_memory_limit_below_the_libraries_is_an_argument_error(cohort, light_set
     with pytest.raises(SettingsError, match="memory_limit of 0.10 GiB is too low"):
         extract_cohort(cohort[:2], out=tmp_path, settings=light_settings, workers=1,
                        memory_limit="100MiB", progress=False)
+
+
+def test_every_case_failed_keeps_the_identifier_and_provenance_columns(cohort, broken, light_settings,
+                                                                       tmp_path):
+    import pyarrow.parquet as pq
+
+    good = extract_cohort(cohort[:1], out=tmp_path / "good", settings=light_settings,
+                          scheduler="in-process", progress=False)
+    bad = extract_cohort([broken["unreadable"], broken["empty"]], out=tmp_path / "bad",
+                         settings=light_settings, scheduler="in-process", progress=False)
+    assert (bad.n_failed, bad.exit_code) == (2, 1)
+    table = bad.features
+    assert len(table) == 0
+    id_columns = ["case_id", "roi", "image_type", "modality", "provenance"]
+    assert list(good.features.columns[:5]) == id_columns  # a normal run, real extract_case
+    assert list(table.columns) == id_columns  # the broken cases have no extra column
+    schema = pq.read_schema(bad.features_path)
+    assert all(str(schema.field(c).type) == "string" for c in id_columns)

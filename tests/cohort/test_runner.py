@@ -101,7 +101,8 @@ def test_case_key_is_safe_and_distinct(cohort):
         ({"case_timeout": 0}, "case_timeout must be a positive"),
         ({"memory_limit": "lots"}, "memory_limit 'lots' is not a size"),
         ({"naming": "camel"}, "naming must be 'readable' or 'ibsi'"),
-        ({"settings": {"families": []}}, "settings must be a voxelomics Settings"),
+        ({"settings": {"families": []}}, "invalid settings: setting 'families'"),  # a dict is validated
+        ({"settings": 3}, "settings must be a Settings object, a dict, a preset name or a YAML path"),
     ],
 )
 def test_unusable_arguments(cohort, tmp_path, kwargs, match):

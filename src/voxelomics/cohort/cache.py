@@ -283,15 +283,19 @@ class PartCache:
         Returns
         -------
         pandas.DataFrame
-            One row per part; columns in first-seen order (identifiers first).
+            One row per part; columns in first-seen order (identifiers first). With no
+            part (every case failed): no row, and the identifier and provenance columns
+            of an extracted row (``case_id, roi, image_type, modality, provenance``, str).
         """
         import pandas as pd
         import pyarrow as pa
         import pyarrow.feather as feather
 
+        from voxelomics.cohort.outputs import RESERVED_COLUMNS
+
         tables = [feather.read_table(self.path(k)) for k in stems]
         if not tables:
-            return pd.DataFrame(columns=["case_id", "roi", "image_type"])
+            return pd.DataFrame({c: pd.Series([], dtype=object) for c in RESERVED_COLUMNS})
         # "permissive" unifies schemas in first-seen column order (null -> double, ...)
         return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 

@@ -1,8 +1,11 @@
 """Files of a cohort run: feature table, error table, run record, failure logs.
 
 ``OUT/features.parquet``
-    One row per case (identifier columns ``case_id``, ``roi``, ``image_type`` first,
-    then features, then the manifest's extra columns). Its Parquet key-value metadata
+    One row per case: identifier columns ``case_id``, ``roi``, ``image_type`` first, then
+    ``modality`` and ``provenance``, then features, then the manifest's extra columns.
+    When every case failed it is still written, with no row and the columns ``case_id,
+    roi, image_type, modality, provenance`` plus the extra columns (no feature column:
+    the features are known only from a computed case). Its Parquet key-value metadata
     holds the provenance: ``voxelomics.settings_yaml``, ``voxelomics.settings_hash``,
     ``voxelomics.versions`` (JSON), ``voxelomics.created`` (ISO 8601, UTC) and
     ``voxelomics.naming``. Read it back with :func:`read_provenance`.
@@ -264,6 +267,9 @@ def write_features(df, path: Path, *, settings, naming: str, versions: dict, cre
     ids = [c for c in ID_COLUMNS if c in df.columns]
     df = df[ids + [c for c in df.columns if c not in ids]]
     table = pa.Table.from_pandas(df, preserve_index=False)
+    for i, f in enumerate(table.schema):  # no row (every case failed): keep them strings
+        if f.name in RESERVED_COLUMNS and pa.types.is_null(f.type):
+            table = table.set_column(i, pa.field(f.name, pa.string()), table.column(i).cast(pa.string()))
     meta = dict(table.schema.metadata or {})
     meta.update({
         f"{_META}settings_yaml".encode(): settings.to_yaml().encode(),

@@ -370,8 +370,12 @@ def extract_cohort(
         Manifest CSV (read with :func:`voxelomics.io.manifest.read_manifest`) or the cases.
     out : str or Path
         Output folder (created when missing; must be writable).
-    settings : Settings or None, default=None
-        Validated settings; ``None`` uses the ``default`` preset.
+    settings : Settings, dict, str, Path or None, default=None
+        The same forms as :func:`voxelomics.extract_features`: a
+        :class:`~voxelomics.settings.Settings` object, a dict of settings, a preset name
+        (``"default"``, ``"ibsi-c"``, ... see ``voxelomics settings --list``) or the path
+        of a settings YAML file; ``None`` uses the ``default`` preset. Validated once,
+        before any case runs.
     workers : int or None, default=None
         Local worker processes (``None``: every core this process may use). With
         ``scheduler="local-dask"``, the number of Dask workers. Ignored for a remote
@@ -414,7 +418,8 @@ def extract_cohort(
     ------
     SettingsError
         Unusable arguments (bad workers, scheduler, retries, timeout, memory limit,
-        naming or settings; scheduler not reachable). The CLI exits with 2.
+        naming or settings: unknown preset, unreadable or invalid YAML, unknown keys;
+        scheduler not reachable). The CLI exits with 2.
     InputError
         The manifest cannot be read, is empty, lists one task twice, or has an extra
         column named like an identifier or feature column; the output folder cannot be
@@ -427,15 +432,12 @@ def extract_cohort(
         ``KeyboardInterrupt``, for SIGTERM a ``SystemExit(143)``; ``exit_code`` is 130
         or 143 (the command line's exit status).
     """
-    from voxelomics.settings import Settings, load_preset
+    from voxelomics.extract import _resolve_settings
 
     started_at, t0 = utc_now(), time.monotonic()
     _check_args(workers, scheduler, client, retries, case_timeout, naming)
     memory_bytes = _parse_memory(memory_limit)
-    if settings is None:
-        settings = load_preset("default")
-    if not isinstance(settings, Settings):
-        raise SettingsError(f"settings must be a voxelomics Settings object, got {type(settings).__name__}")
+    settings = _resolve_settings(settings)  # the forms extract_features takes
     cases, source = _load_cases(manifest)
     extra_names = check_extra_columns(cases, source)
     keys = [case_key(c) for c in cases]

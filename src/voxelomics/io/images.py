@@ -476,8 +476,9 @@ def read_mask(
         Label map: the label value (default rule in the module docstring). SEG: the
         segment number, when ``roi`` is not given.
     roi : str or None, default=None
-        RTSTRUCT: the ROI name (required). SEG: the segment label or number. Label map: a
-        string of digits is read as ``label``.
+        RTSTRUCT: the ROI name (``None``: the only ROI of a file that holds one; the mask's
+        ``name`` records it). SEG: the segment label or number (``None``: the only
+        segment). Label map: a string of digits is read as ``label``.
     reference : Volume
         Image the mask belongs to; RTSTRUCT and SEG masks are built on its grid.
     case_id : str or None, default=None
@@ -492,8 +493,8 @@ def read_mask(
     Raises
     ------
     InputError
-        Missing or unreadable file, or a folder; RTSTRUCT without ``roi``; ROI or segment
-        not found.
+        Missing or unreadable file, or a folder; RTSTRUCT or SEG without ``roi`` that
+        holds several ROIs or segments (the message lists them); ROI or segment not found.
     MaskError
         Non-integer label values; ambiguous default label; an image given as a mask (more
         than :data:`MAX_LABELS` distinct values).
@@ -514,10 +515,14 @@ def read_mask(
             raise InputError("mask file does not exist", path=path)
         kind = _dicom_modality(path) if _suffix(path) not in IMAGE_SUFFIXES else None
         if kind == "RTSTRUCT":
-            if roi is None:
+            if roi is None:  # like a label map's only label: an RTSTRUCT's only ROI
                 from voxelomics.io.rtstruct import rtstruct_roi_names
 
-                raise InputError(f"an RTSTRUCT needs roi= (an ROI name); ROIs in the file: {rtstruct_roi_names(path)}")
+                names = rtstruct_roi_names(path)
+                if len(names) != 1:
+                    raise InputError(f"an RTSTRUCT with {len(names)} ROIs needs roi= (an ROI name); "
+                                     f"ROIs in the file: {names}")
+                roi = names[0]
             return rtstruct_to_mask(path, roi, reference, case_id=case_id)
         if kind == "SEG":
             if roi is None and label is None:
@@ -562,7 +567,8 @@ def align_mask(image: Volume, mask: RoiMask, *, case_id: str | None = None) -> R
     RoiMask
         ``mask`` itself when the geometries are identical; a copy with the image's
         spacing, origin and direction when they differ by less than 1e-3 voxel (with a
-        :class:`~voxelomics.errors.GeometryWarning`).
+        :class:`~voxelomics.errors.GeometryWarning` that names which of origin, spacing
+        and direction differ, and by how much).
 
     Raises
     ------
@@ -579,12 +585,21 @@ def align_mask(image: Volume, mask: RoiMask, *, case_id: str | None = None) -> R
              and np.array_equal(image.direction, mask.direction))
     if exact:
         return mask
-    off = np.asarray(mask.origin_mm) - np.asarray(image.origin_mm)
+    what, g = [], "{:.3g}".format  # only the parts that differ, with their sizes
+    off = np.asarray(mask.origin_mm, float) - np.asarray(image.origin_mm, float)
+    if off.any():
+        what.append(f"origin offset (x, y, z) ({', '.join(g(v) for v in off)}) mm")
+    dsp = np.asarray(mask.spacing_mm, float) - np.asarray(image.spacing_mm, float)
+    if dsp.any():
+        what.append(f"spacing (z, y, x) {tuple(float(v) for v in mask.spacing_mm)} mm vs image "
+                    f"{tuple(float(v) for v in image.spacing_mm)} mm (up to {g(np.abs(dsp).max())} mm)")
+    ddir = np.abs(np.asarray(mask.direction, float) - np.asarray(image.direction, float)).max()
+    if ddir:
+        what.append(f"direction cosines differ by up to {g(ddir)}")
     where = f"case {case_id!r}, " if case_id else ""
     warnings.warn(
         f"{where}mask {mask.source}: geometry differs from the image by less than {_TOL_VOXELS} voxel "
-        f"(origin offset (x, y, z) {tuple(float(f'{v:.3g}') for v in off)} mm); the mask takes the image geometry",
-        GeometryWarning, stacklevel=2)
+        f"({'; '.join(what)}); the mask takes the image geometry", GeometryWarning, stacklevel=2)
     return mask.with_array(mask.array, spacing_mm=image.spacing_mm, origin_mm=image.origin_mm,
                            direction=image.direction)
 

@@ -100,6 +100,29 @@ def test_tiny_shift_is_absorbed_with_warning(image, tmp_path):
     assert aligned.origin_mm == image.origin_mm and aligned.n_voxels == 8
 
 
+def test_tiny_difference_warning_names_what_differs(image, tmp_path):
+    mask = read_mask(_write(tmp_path / "lab.nii.gz", _labels()), reference=image)
+    zyx = tuple(float(v) for v in image.spacing_mm)
+    spacing = (zyx[0], zyx[1], zyx[2] * (1 + 2e-5))  # 2e-5 voxel along x
+    with pytest.warns(GeometryWarning) as caught:
+        aligned = align_mask(image, mask.with_array(mask.array, spacing_mm=spacing), case_id="c1")
+    text = str(caught[0].message)
+    assert f"spacing (z, y, x) {spacing} mm vs image {zyx} mm (up to 1.6e-05 mm)" in text
+    assert "origin" not in text and "direction" not in text
+    assert aligned.spacing_mm == image.spacing_mm and aligned.n_voxels == 8
+
+    direction = np.array(image.direction, float).reshape(3, 3)
+    direction[0, 1] = 3e-5
+    with pytest.warns(GeometryWarning, match=r"\(direction cosines differ by up to 3e-05\); the mask takes") as caught:
+        align_mask(image, mask.with_array(mask.array, direction=direction))
+    assert "origin" not in str(caught[0].message) and "spacing" not in str(caught[0].message)
+
+    shifted = mask.with_array(mask.array, origin_mm=(ORIGIN[0] + 8e-6, ORIGIN[1], ORIGIN[2] - 4e-6),
+                              spacing_mm=spacing)
+    with pytest.warns(GeometryWarning, match=r"\(origin offset \(x, y, z\) \(8e-06, 0, -4e-06\) mm; spacing "):
+        align_mask(image, shifted)
+
+
 def test_size_mismatch(image, tmp_path):
     mask = read_mask(_write(tmp_path / "lab.nii.gz", np.ones((4, 5, 7), np.uint8)), reference=image)
     with pytest.raises(GeometryError, match=r"size \(z, y, x\) \(4, 5, 7\) != image \(4, 5, 6\)"):

@@ -51,8 +51,33 @@ def test_missing_roi_lists_names(ct_phantom):
     assert rtstruct_roi_names(CT_RTSTRUCT) == ["GTV-1"]
     with pytest.raises(InputError, match=r"case 'p1'.*ROI 'GTV-2' not found; ROIs in the file: \['GTV-1'\]"):
         rtstruct_to_mask(CT_RTSTRUCT, "GTV-2", ct_phantom, case_id="p1")
-    with pytest.raises(InputError, match=r"needs roi=.*\['GTV-1'\]"):
-        read_mask(CT_RTSTRUCT, reference=ct_phantom)
+
+
+def test_single_roi_is_the_default_like_a_label_maps_only_label(ct_phantom):
+    named = read_mask(CT_RTSTRUCT, roi="GTV-1", reference=ct_phantom)
+    default = read_mask(CT_RTSTRUCT, reference=ct_phantom)
+    assert default.name == "GTV-1"
+    np.testing.assert_array_equal(default.array, named.array)
+
+
+def test_several_rois_need_roi_and_the_message_lists_them(ct_phantom, tmp_path):
+    import copy
+
+    import pydicom
+
+    ds = pydicom.dcmread(CT_RTSTRUCT)
+    roi = copy.deepcopy(ds.StructureSetROISequence[0])
+    roi.ROINumber, roi.ROIName = 99, "GTV-copy"
+    contours = copy.deepcopy(ds.ROIContourSequence[0])
+    contours.ReferencedROINumber = 99
+    ds.StructureSetROISequence.append(roi)
+    ds.ROIContourSequence.append(contours)
+    two = tmp_path / "two_rois.dcm"
+    ds.save_as(two)
+    with pytest.raises(InputError, match=r"case 'p1', file .*two_rois.dcm: an RTSTRUCT with 2 ROIs needs roi= "
+                                         r"\(an ROI name\); ROIs in the file: \['GTV-1', 'GTV-copy'\]"):
+        read_mask(two, reference=ct_phantom, case_id="p1")
+    assert read_mask(two, roi="GTV-copy", reference=ct_phantom).name == "GTV-copy"
 
 
 def test_read_mask_dispatches_rtstruct(ct_phantom):
