@@ -85,11 +85,11 @@ class EarlyMask:
         """Image and aligned mask, read only around the ROI when that is exactly equivalent.
 
         When the mask was read and its grid equals the image file's exactly, only the crop
-        box is read from the image file (:func:`~voxelomics.io.images.read_image_around_roi`);
+        box is read from the image file (:func:`~voxelomics.io.around_roi.read_image_around_roi`);
         otherwise the whole image (``read_image``), with the ordinary errors and warnings.
         """
         from voxelomics.io import align_mask, read_image
-        from voxelomics.io.images import read_image_around_roi, readable_around_roi
+        from voxelomics.io.around_roi import read_image_around_roi, readable_around_roi
 
         try:
             part = mask = None
@@ -161,7 +161,7 @@ def load_around_roi(image, mask, settings, label, roi, modality, case_id) -> tup
     (image first).
     """
     from voxelomics.io import align_mask, read_mask
-    from voxelomics.io.images import read_image_around_roi, readable_around_roi
+    from voxelomics.io.around_roi import read_image_around_roi, readable_around_roi
 
     if not _two_label_map_files(image, mask) or not readable_around_roi(image):
         return None  # the image is read whole: no need to read the mask first

@@ -55,6 +55,7 @@ from voxelomics.errors import (
     VoxelomicsError,
 )
 from voxelomics.io.dicom import is_dicom_file, read_dicom_series, warn_once
+from voxelomics.io.nifti import nifti_data_problem
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
 
 __all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES", "MAX_LABELS"]
@@ -87,7 +88,7 @@ def _read_sitk(path: Path):
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
         raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
-    problem = _nifti_data_problem(path)
+    problem = nifti_data_problem(path)
     if problem:
         raise InputError(f"cannot read image: {problem}", path=path)
     if img.GetNumberOfComponentsPerPixel() != 1:
@@ -97,72 +98,6 @@ def _read_sitk(path: Path):
         img = sitk.JoinSeries(img)
         img.voxelomics_from_2d = True  # read_image warns (the mask of a 2-D image need not)
     return img
-
-
-def _nifti_expected_bytes(head: bytes) -> int | None:
-    """Bytes a NIfTI-1/2 file must hold (header offset plus voxel data), from its header."""
-    import struct
-
-    for endian in "<>":
-        if len(head) >= 348 and struct.unpack(endian + "i", head[:4])[0] == 348:  # NIfTI-1
-            dims = struct.unpack(endian + "8h", head[40:56])
-            bitpix = struct.unpack(endian + "h", head[72:74])[0]
-            offset = int(struct.unpack(endian + "f", head[108:112])[0])
-            break
-        if len(head) >= 540 and struct.unpack(endian + "i", head[:4])[0] == 540:  # NIfTI-2
-            bitpix = struct.unpack(endian + "h", head[14:16])[0]
-            dims = struct.unpack(endian + "8q", head[16:80])
-            offset = struct.unpack(endian + "q", head[168:176])[0]
-            break
-    else:
-        return None
-    n_dim = dims[0]
-    if not 1 <= n_dim <= 7 or bitpix <= 0 or offset < 0:
-        return None
-    n_vox = 1
-    for d in dims[1:n_dim + 1]:
-        n_vox *= max(int(d), 1)
-    return int(offset) + n_vox * bitpix // 8
-
-
-def _nifti_data_problem(path: Path) -> str | None:
-    """Why a NIfTI file holds less voxel data than its header declares, or None.
-
-    SimpleITK fills the missing part of a truncated NIfTI file with zeros without an error,
-    so the size is checked here: the file length for ``.nii``; for ``.nii.gz`` the gzip
-    trailer's uncompressed size (no decompression), and only when that does not match
-    (a damaged file, or several gzip members) the whole stream is decompressed and counted.
-    """
-    import gzip
-    import zlib
-
-    name = path.name.lower()
-    if not name.endswith((".nii", ".nii.gz")):
-        return None
-    gz = name.endswith(".gz")
-    try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
-            expected = _nifti_expected_bytes(f.read(544))
-        if expected is None:
-            return None  # not a header we know: SimpleITK decides
-        if not gz:
-            size = path.stat().st_size
-        else:
-            with open(path, "rb") as f:
-                f.seek(-4, 2)
-                trailer = int.from_bytes(f.read(4), "little")
-            if trailer == expected % (1 << 32):
-                return None
-            size = 0
-            with gzip.open(path, "rb") as f:
-                while chunk := f.read(1 << 22):
-                    size += len(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        return f"the compressed data is damaged ({type(exc).__name__}: {exc})"
-    if size < expected:
-        return (f"the file holds {size} bytes but its header declares {expected} (voxel data "
-                "missing: truncated or incompletely copied)")
-    return None
 
 
 def _check_modality(modality: str | None, vol: Volume) -> None:
@@ -273,88 +208,6 @@ def read_image(
     except VoxelomicsError as exc:
         exc.with_context(case_id=case_id, path=path, step="read_image")
         raise
-
-
-def readable_around_roi(path: str | Path) -> bool:
-    """Whether :func:`read_image_around_roi` may apply to this image path (a NIfTI file).
-
-    Lets callers skip reading the mask first when the image will be read whole anyway.
-    """
-    path = Path(path)
-    return _suffix(path) in (".nii", ".nii.gz") and path.is_file()
-
-
-def read_image_around_roi(
-    path: str | Path, mask: RoiMask, *, margin_mm: float, modality: str | None = None,
-) -> tuple[Volume, RoiMask] | None:
-    """Read only the part of an image file around the ROI, when that is exactly equivalent.
-
-    A shortcut of ``read_image`` + ``align_mask`` + :func:`~voxelomics.preprocess.crop_to_roi`
-    for a NIfTI file whose grid equals the mask's exactly: the file header is read, then only
-    the crop box (ROI bounding box plus ``margin_mm``) is requested from SimpleITK, which
-    decodes NIfTI no further than the box (about half the reading time and memory of the CT
-    phantom). NRRD is always read whole by SimpleITK and a truncated MetaImage file can
-    stream a box from the part that is present, so both take the ordinary path. The result
-    equals the cropped
-    output of the ordinary path voxel for voxel, with the same origin and the whole file's
-    grid in ``metadata["parent_grid"]`` (IBSI grid alignment is unchanged).
-
-    Parameters
-    ----------
-    path : str or Path
-        Image file.
-    mask : RoiMask
-        ROI read from its own file (any grid).
-    margin_mm : float
-        Crop margin (mm), as given to :func:`~voxelomics.preprocess.crop_to_roi`.
-    modality : str or None, default=None
-        Modality recorded on the volume.
-
-    Returns
-    -------
-    (Volume, RoiMask) or None
-        The cropped image (array (z, y, x) in the file's type) and the mask cropped alike;
-        None whenever the shortcut does not apply (not a NIfTI 3-D scalar file of several
-        slices, unreadable header or data, truncated file, grids not exactly equal, empty
-        ROI, non-finite margin). The caller then takes the ordinary path, which reports any
-        problem with its usual message.
-    """
-    import SimpleITK as sitk
-
-    from voxelomics.preprocess.roi import PARENT_GRID_KEY, crop_box
-    from voxelomics.volume import Grid
-
-    path = Path(path)
-    if not readable_around_roi(path) or not np.isfinite(margin_mm):
-        return None
-    if _nifti_data_problem(path):
-        return None  # the ordinary path reports it
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError:
-        return None
-    if reader.GetDimension() != 3 or reader.GetNumberOfComponents() != 1 or reader.GetSize()[2] < 2:
-        return None  # 2-D or one-slice files warn on the ordinary path
-    full = Grid(tuple(reader.GetSize())[::-1], tuple(reader.GetSpacing())[::-1], tuple(reader.GetOrigin()),
-                np.asarray(reader.GetDirection(), dtype=float).reshape(3, 3))
-    if not (tuple(full.shape) == tuple(mask.array.shape) and np.array_equal(full.spacing_mm, mask.spacing_mm)
-            and np.array_equal(full.origin_mm, mask.origin_mm) and np.array_equal(full.direction, mask.direction)):
-        return None
-    if not mask.array.any():
-        return None
-    crop = crop_box(mask.array, full.spacing_mm, margin_mm)
-    reader.SetExtractIndex([c.start for c in crop][::-1])
-    reader.SetExtractSize([c.stop - c.start for c in crop][::-1])
-    try:
-        img = reader.Execute()
-    except RuntimeError:
-        return None
-    origin = tuple(float(v) for v in full.index_to_physical(np.array([[c.start for c in crop]], dtype=float))[0])
-    volume = from_sitk(img, modality=modality, source=str(path), metadata={PARENT_GRID_KEY: full})
-    volume = volume.with_array(volume.array, origin_mm=origin)  # as crop_to_roi computes it
-    return volume, mask.with_array(np.ascontiguousarray(mask.array[crop]), origin_mm=origin)
 
 
 def _dicom_modality(path: Path) -> str | None:

@@ -32,7 +32,6 @@ row, a join that matches no rows, features that are entirely missing.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +40,18 @@ import numpy as np
 import pandas as pd
 
 from voxelomics.errors import ModelError
+from voxelomics.model.columns import (  # re-exported: part of this module's API
+    EXCLUDED,
+    OUTCOME_LIKE,
+    _column_missing,
+    did_you_mean,
+    extraction_features,
+)
 
 __all__ = [
+    "EXCLUDED",
     "IDENTIFIER_COLUMNS",
+    "OUTCOME_LIKE",
     "ModelData",
     "default_id_column",
     "did_you_mean",
@@ -59,11 +67,6 @@ __all__ = [
 IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
                       "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
                       "image", "mask", "label")
-#: Column names (lower case) that usually hold an outcome; used as features only with a warning.
-OUTCOME_LIKE = ("target", "outcome", "y", "class", "response", "status", "event", "death",
-                "dead", "time", "survival", "os", "pfs", "dfs", "recurrence", "progression")
-#: Reason recorded for columns removed with ``--exclude``.
-EXCLUDED = "excluded with --exclude"
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 
@@ -172,38 +175,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
     )
 
 
-def did_you_mean(name: str, columns) -> str:
-    """A "did you mean" hint for a column name that is not in a table.
-
-    Parameters
-    ----------
-    name : str
-        Column asked for.
-    columns : iterable of str
-        Columns of the table.
-
-    Returns
-    -------
-    hint : str
-        ``" (did you mean 'Target'?)"`` when a column matches case-insensitively or
-        closely (:func:`difflib.get_close_matches`), else ``""``.
-    """
-    cols = [str(c) for c in columns]
-    lower = {c.lower(): c for c in cols}
-    hit = lower.get(str(name).lower())
-    if hit is None:
-        close = difflib.get_close_matches(str(name).lower(), list(lower), n=1, cutoff=0.75)
-        hit = lower[close[0]] if close else None
-    return f" (did you mean {hit!r}?)" if hit is not None else ""
-
-
-def _column_missing(name: str, columns, what: str, where=None, place: str = "found") -> ModelError:
-    cols = [str(c) for c in columns]
-    hint = did_you_mean(name, cols)
-    listing = "" if hint else f" (columns: {cols[:10]}{'...' if len(cols) > 10 else ''})"
-    return ModelError(f"{what} {name!r} not {place}{hint}{listing}", path=where)
-
-
 def join_clinical(
     features: pd.DataFrame, clinical: pd.DataFrame, on: str, *, clinical_path: str | Path | None = None
 ) -> pd.DataFrame:
@@ -257,47 +228,6 @@ def join_clinical(
     known = set(right[on])
     joined.attrs["without_clinical"] = [v for v in left[on] if v not in known]
     return joined
-
-
-def extraction_features(path: str | Path, columns) -> list[str] | None:
-    """Radiomic feature columns of a ``features.parquet`` written by ``voxelomics extract``.
-
-    Such a file carries provenance metadata (``voxelomics.settings_hash``, ``voxelomics.naming``,
-    see :mod:`voxelomics.cohort.outputs`) and holds identifier columns first, then the
-    features, then the manifest's extra columns (``outcome``, ``centre``, ...). The
-    features are the columns named like a registered feature
-    (:func:`voxelomics.features.registry.readable_to_ibsi`, readable names or IBSI tags).
-
-    Parameters
-    ----------
-    path : str or Path
-        Table file.
-    columns : iterable of str
-        Its columns.
-
-    Returns
-    -------
-    features : list of str or None
-        Feature columns in table order; None when the file is not a voxelomics
-        extraction (no provenance metadata) or no column has a registered feature name
-        (a custom case function), so that the generic rules apply.
-    """
-    if Path(path).suffix.lower() not in {".parquet", ".pq"}:
-        return None
-    try:
-        import pyarrow.parquet as pq
-
-        meta = pq.read_schema(path).metadata or {}
-    except (OSError, ValueError):
-        return None
-    if b"voxelomics.settings_hash" not in meta:
-        return None
-    from voxelomics.features.registry import readable_to_ibsi
-
-    table = readable_to_ibsi()
-    names = set(table) | set(table.values())
-    feats = [c for c in columns if c in names]
-    return feats or None
 
 
 def encode_batch(values: pd.Series, levels: list[str] | None = None) -> tuple[np.ndarray, list[str]]:

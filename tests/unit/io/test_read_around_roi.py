@@ -7,7 +7,7 @@ import SimpleITK as sitk
 from testdata import DATA, IBSI1
 from voxelomics import extract_features
 from voxelomics.io import align_mask, read_image, read_mask
-from voxelomics.io.images import read_image_around_roi
+from voxelomics.io.around_roi import read_image_around_roi
 from voxelomics.preprocess import crop_to_roi
 from voxelomics.preprocess.roi import PARENT_GRID_KEY
 
