@@ -23,6 +23,16 @@ def readable_around_roi(path: str | Path) -> bool:
     """Whether :func:`read_image_around_roi` may apply to this image path (a NIfTI file).
 
     Lets callers skip reading the mask first when the image will be read whole anyway.
+
+    Parameters
+    ----------
+    path : str or Path
+        Image path.
+
+    Returns
+    -------
+    bool
+        True for an existing ``.nii`` / ``.nii.gz`` file.
     """
     path = Path(path)
     return _suffix(path) in (".nii", ".nii.gz") and path.is_file()
