@@ -23,6 +23,8 @@ Van Calster B et al. Calibration: the Achilles heel of predictive analytics. BMC
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -274,7 +276,10 @@ def bootstrap_metrics(
     n_cal = min(n_boot, 200)
     cal = np.array([[calibration_slope_intercept(yb[b], row[idx[b]]) for b in range(n_cal)]
                     for row in p])  # (n_repeats, n_cal, 2)
-    with np.errstate(invalid="ignore"):
+    # a resample where the calibration fit is undefined in every repeat gives NaN (dropped
+    # from the interval below) rather than numpy's "Mean of empty slice" warning
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         boots["calibration_slope"] = np.nanmean(cal[:, :, 0], axis=0) if cal.size else np.array([])
         boots["calibration_intercept"] = np.nanmean(cal[:, :, 1], axis=0) if cal.size else np.array([])
     for key in per[0]:
