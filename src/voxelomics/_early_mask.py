@@ -154,13 +154,15 @@ def _two_label_map_files(image, mask) -> bool:
 def load_around_roi(image, mask, settings, label, roi, modality, case_id) -> tuple[Volume, RoiMask] | None:
     """Serial counterpart of :meth:`EarlyMask.load`: mask first, then the image around it.
 
-    For two files with a label-map mask whose grid equals the image's exactly, returns the
-    image read only around the ROI and the mask cropped alike (equal to the ordinary path
-    followed by :func:`~voxelomics.preprocess.crop_to_roi`); otherwise None, and the caller
-    takes the ordinary path (``load_case``), which reports any problem in its usual order
-    (image first).
+    For two files with a NIfTI image and a label-map mask: when the grids are exactly
+    equal, the image read only around the ROI and the mask cropped alike (equal to the
+    ordinary path followed by :func:`~voxelomics.preprocess.crop_to_roi`); otherwise the
+    whole image and the mask already read, aligned as ``load_case`` does (its errors and
+    warnings, the mask read once). None when the mask cannot be read or the files do not
+    qualify: the caller then takes ``load_case``, which reports problems in its usual
+    order (image first).
     """
-    from voxelomics.io import align_mask, read_mask
+    from voxelomics.io import align_mask, read_image, read_mask
     from voxelomics.io.around_roi import read_image_around_roi, readable_around_roi
 
     if not _two_label_map_files(image, mask) or not readable_around_roi(image):
@@ -172,10 +174,8 @@ def load_around_roi(image, mask, settings, label, roi, modality, case_id) -> tup
     effective = settings.for_modality(modality)
     part = read_image_around_roi(image, roi_mask, margin_mm=_crop_margin(effective, roi_mask.spacing_mm),
                                  modality=modality)
-    if part is None:
-        return None
-    volume, roi_mask = part
-    try:
-        return volume, align_mask(volume, roi_mask, case_id=case_id)
-    except VoxelomicsError:  # not expected (grids equal); the ordinary path reports it
-        return None
+    if part is None:  # the whole image, with the mask already read (label maps need no reference)
+        volume = read_image(image, modality=modality, case_id=case_id)
+    else:
+        volume, roi_mask = part
+    return volume, align_mask(volume, roi_mask, case_id=case_id)

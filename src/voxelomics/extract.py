@@ -572,6 +572,8 @@ def _extract(
     finally:
         if early is not None:
             early.close()
+    from voxelomics.preprocess.roi import PARENT_GRID_KEY  # loaded by now (preprocessing ran)
+
     provenance = {
         "modality": used_modality,
         "settings": effective.name,
@@ -580,7 +582,7 @@ def _extract(
         # the ROI actually used: RTSTRUCT/SEG name, or the label-map value chosen
         "roi": roi_mask.name if roi_mask.name else (str(roi_mask.label) if roi_mask.label is not None else None),
         # without the file grid that a read around the ROI records (an implementation detail)
-        "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != "parent_grid"}),
+        "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != PARENT_GRID_KEY}),
     }
     return feats, provenance
 
