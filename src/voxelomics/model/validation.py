@@ -40,6 +40,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from voxelomics.errors import ModelError
+from voxelomics.model.splits import outer_folds
 from voxelomics.model.survival import event_field as _ev
 
 __all__ = ["CVResult", "nested_cv", "permutation_test", "predict_scores", "check_cv_target"]
@@ -244,17 +245,15 @@ def nested_cv(
     X = np.asarray(X, dtype=float)
     n = X.shape[0]
     check_cv_target(y, task, n_splits, inner_splits=inner_splits)
-    strata = _ev(y).astype(int) if task == "survival" else np.asarray(y)
     oof = np.full((n_repeats, n), np.nan)
     best = []
-    for r in range(n_repeats):
-        outer = StratifiedKFold(n_splits, shuffle=True, random_state=random_state + r)
-        for f, (tr, te) in enumerate(outer.split(X, strata)):
-            search = _inner_search(pipeline, param_grid, task, inner_splits,
-                                   random_state + 1000 + 100 * r + f)
-            _fit_search(search, X[tr], y[tr], task)
-            oof[r, te] = predict_scores(search.best_estimator_, X[te])
-            best.append(search.best_params_)
+    for r, f, tr, te in outer_folds(y, task=task, n_splits=n_splits, n_repeats=n_repeats,
+                                    random_state=random_state):
+        search = _inner_search(pipeline, param_grid, task, inner_splits,
+                               random_state + 1000 + 100 * r + f)
+        _fit_search(search, X[tr], y[tr], task)
+        oof[r, te] = predict_scores(search.best_estimator_, X[te])
+        best.append(search.best_params_)
     metrics: dict = {}
     if compute_metrics:
         if task == "classification":
