@@ -143,3 +143,17 @@ def test_report_of_a_model_folder_and_of_metrics_a_later_version_may_write(study
     assert any("no figures are defined for task regression" in s for s in page.skipped)
     assert any("_km_internal_" in n for n in (a.get("download", "") for a in page.links))
     assert any("no features.parquet" in s for s in page.skipped)
+
+
+def test_a_section_that_fails_is_reported_not_fatal(study_run, monkeypatch):
+    from voxelomics.report import sections
+
+    _, out = study_run
+
+    def broken(ctx):
+        raise KeyError("a column a later version renamed")
+
+    monkeypatch.setattr(sections, "features", broken)
+    page = Page(build_report(out, qc=False))
+    assert any("could not be drawn" in s and "renamed" in s for s in page.skipped)
+    assert "models" in page.ids and len(page.images) > 20  # the rest of the page is there

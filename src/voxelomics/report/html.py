@@ -246,9 +246,19 @@ def build_report(folder: str | Path, *, title: str | None = None, qc: bool = Tru
 
     res = read_results(folder)
     ctx = sections.Context(res, qc=qc, qc_settings=qc_settings, progress=progress)
-    parts = [sections.summary(ctx), sections.run_steps(ctx), sections.cohort(ctx),
-             sections.quality_control(ctx), sections.failures(ctx), sections.features(ctx),
-             model_sections.models(ctx), sections.provenance(ctx)]
+    builders = [("summary", "Summary", sections.summary), ("run", "Run log", sections.run_steps),
+                ("cohort", "Cohort", sections.cohort),
+                ("qc", "Quality control per case", sections.quality_control),
+                ("failures", "Failures", sections.failures), ("features", "Features", sections.features),
+                ("models", "Models", model_sections.models),
+                ("provenance", "Provenance", sections.provenance)]
+    parts = []
+    for anchor, heading, builder in builders:
+        try:
+            parts.append(builder(ctx))
+        except Exception as exc:  # noqa: BLE001 - one unreadable output must not cost the whole page
+            parts.append(Section(anchor, heading, skipped=f"this section could not be drawn from the "
+                                 f"results folder ({type(exc).__name__}: {exc})"))
     name = title or (res.study or {}).get("name") or Path(folder).resolve().name
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = env.from_string(_TEMPLATE).render(
