@@ -284,7 +284,7 @@ def run_steps(ctx: Context) -> Section:
     if col is not None and len(steps):
         t = steps.assign(value=pd.to_numeric(steps[col], errors="coerce").fillna(0.0))
         fig = FF.selection_figure(t.rename(columns={"step": "feature"}), value="value",
-                                 title="Where the time went (seconds per step, when last computed)")
+                                 title="Where the time went (last run of each step)")
         fig.axes[0].set_xlabel("seconds")
         body.append(figure_html(fig, name="run_steps", data=steps,
                                 caption="Wall time of each step the last time it ran."))

@@ -39,6 +39,7 @@ class _Strict(BaseModel):
 
 
 def _listify(v):
+    """One path or a list of paths -> a list."""
     return [v] if isinstance(v, (str, Path)) else (v or [])
 
 
@@ -50,7 +51,10 @@ class CohortSpec(_Strict):
     patient_id: str | None = None
     timepoint: str | None = None
 
-    _lists = field_validator("manifest", "dicom", mode="before")(lambda cls, v: _listify(v))
+    @field_validator("manifest", "dicom", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return _listify(v)
 
     @model_validator(mode="after")
     def _some(self):
@@ -141,7 +145,10 @@ class ExternalSpec(_Strict):
     dicom: list[Path] = []
     clinical: ClinicalSpec | None = None
 
-    _lists = field_validator("manifest", "dicom", mode="before")(lambda cls, v: _listify(v))
+    @field_validator("manifest", "dicom", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return _listify(v)
 
     @model_validator(mode="after")
     def _some(self):
