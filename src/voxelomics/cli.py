@@ -198,9 +198,9 @@ def run_cmd(
 ):
     """Run a whole study from one file: cohort, extraction, QC, models and the HTML report.
 
-    Steps whose inputs and settings have not changed since the last run are skipped. Exit
-    codes: 0 every step completed (failed cases are listed in the report), 1 a step failed
-    (e.g. a model could not be fitted), 2 the study was refused before any work.
+    Steps whose inputs and settings have not changed since the last run are skipped.
+
+    Exit codes: 0 every step completed (failed cases are listed in the report), 1 a step failed (e.g. a model could not be fitted), 2 the study was refused before any work.
     """
     if example:
         from voxelomics.study import example_study

@@ -11,6 +11,7 @@ the study again work on a private copy (``study_copy``).
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from study_data import make_study
 
 
 def _shared(tmp_path_factory) -> Path:
-    shared = tmp_path_factory.getbasetemp().parent / "voxelomics-study"
+    # this session's temporary root: shared by the xdist workers (each has its own
+    # basetemp below it), never by two sessions
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "voxelomics-study"
     shared.mkdir(exist_ok=True)
     return shared
 
