@@ -189,7 +189,7 @@ def demo(
 
 @app.command("run")
 def run_cmd(
-    study: Annotated[Path | None, typer.Argument(help="Study YAML file (see --example and docs/studies.md)")] = None,
+    study: Annotated[Path | None, typer.Argument(help="Study YAML file (see --example and docs/run_and_report.md)")] = None,
     example: Annotated[bool, typer.Option("--example", help="Print a commented example study and exit")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (overrides the study's 'out')")] = None,
     force: Annotated[bool, typer.Option("--force", help="Run every step again, recomputing every case")] = False,

@@ -8,7 +8,7 @@
   models -> report through the public functions of the separate commands, skipping
   unchanged steps, and writes ``run_log.json``.
 
-``docs/studies.md`` documents the file, the steps and the outputs.
+``docs/run_and_report.md`` documents the file, the steps and the outputs.
 """
 
 from voxelomics.study.checks import check_study

@@ -9,7 +9,7 @@ and :func:`run_study` runs every step through the same public functions as the s
 commands (:func:`voxelomics.io.index_dicom`, :func:`voxelomics.extract_cohort`,
 :func:`voxelomics.model.workflow.run_cv` / ``fit_model`` / ``validate_model``,
 :func:`voxelomics.report.write_report`), skipping each step whose inputs and settings have
-not changed since the last run. ``docs/studies.md`` documents the file and the outputs;
+not changed since the last run. ``docs/run_and_report.md`` documents the file and the outputs;
 ``voxelomics run --example`` prints a commented example.
 """
 
@@ -61,7 +61,8 @@ class CohortSpec(_Strict):
         if not self.manifest and not self.dicom:
             raise ValueError("give a manifest or a dicom folder (or both)")
         if self.timepoint is not None:
-            raise ValueError("timepoint designs (delta radiomics) are not supported by this version")
+            raise ValueError("timepoint designs (delta radiomics: voxelomics delta) cannot be run "
+                             "from a study file yet")
         return self
 
 
