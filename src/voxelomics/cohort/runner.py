@@ -432,7 +432,7 @@ def extract_cohort(
         ``KeyboardInterrupt``, for SIGTERM a ``SystemExit(143)``; ``exit_code`` is 130
         or 143 (the command line's exit status).
     """
-    from voxelomics.extract import _resolve_settings
+    from voxelomics.extract.pipeline import _resolve_settings
 
     started_at, t0 = utc_now(), time.monotonic()
     _check_args(workers, scheduler, client, retries, case_timeout, naming)
