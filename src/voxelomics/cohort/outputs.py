@@ -4,15 +4,15 @@
     One row per case and region: identifier columns ``case_id``, ``roi``, ``image_type``
     first, then ``modality`` and ``provenance``, then the study columns
     (:data:`STUDY_COLUMNS`: ``patient_id``, which is the ``case_id`` when the manifest has
-    no such column, ``timepoint`` when the manifest has one, ``lesion_id``, ``region``),
-    then the DICOM header covariates (``dicom_*``, for DICOM images), then features, then
-    the manifest's other extra columns.
-    When every case failed it is still written, with no row and the columns ``case_id,
-    roi, image_type, modality, provenance, lesion_id, region, patient_id`` plus the extra
-    columns (no feature column: the features are known only from a computed case). Its Parquet key-value metadata
-    holds the provenance: ``voxelomics.settings_yaml``, ``voxelomics.settings_hash``,
-    ``voxelomics.versions`` (JSON), ``voxelomics.created`` (ISO 8601, UTC) and
-    ``voxelomics.naming``. Read it back with :func:`read_provenance`.
+    no such column or an empty cell; ``timepoint`` when the manifest has one;
+    ``lesion_id``; ``region``), then the DICOM header covariates (``dicom_*``, for DICOM
+    images), then features, then the manifest's other extra columns. When every case
+    failed it is still written, with no row and the columns ``case_id, roi, image_type,
+    modality, provenance, patient_id, lesion_id, region`` plus the extra columns (no
+    feature column: the features are known only from a computed case). Its Parquet
+    key-value metadata holds the provenance: ``voxelomics.settings_yaml``,
+    ``voxelomics.settings_hash``, ``voxelomics.versions`` (JSON), ``voxelomics.created``
+    (ISO 8601, UTC) and ``voxelomics.naming``. Read it back with :func:`read_provenance`.
 ``OUT/errors.csv``
     ``case_id, step, error_type, message, roi, log``; the header is written even when
     no case failed.
@@ -219,7 +219,7 @@ def merge_table(parts, extras: list[dict], names: list[str], naming: str):
     pandas.DataFrame
         ``parts`` columns and one typed column per extra name, ordered: identifiers,
         ``modality``, ``provenance``, :data:`STUDY_COLUMNS` (``patient_id`` filled with
-        ``case_id`` when the manifest has none), ``dicom_*`` covariates, the rest (features,
+        ``case_id`` where the manifest gives none), ``dicom_*`` covariates, the rest (features,
         then the other extra columns).
 
     Raises
@@ -249,9 +249,11 @@ def merge_table(parts, extras: list[dict], names: list[str], naming: str):
         extra = pd.DataFrame({n: _extra_column([e.get(n) for e in extras]) for n in names},
                              index=parts.index)
         parts = pd.concat([parts, extra], axis=1)
-    if "patient_id" not in parts.columns:  # every row names its patient: one per case unless told
-        parts["patient_id"] = pd.array([None if v is None else str(v) for v in parts["case_id"]],
-                                       dtype=object)
+    # every row names its patient: one patient per case unless the manifest says otherwise
+    given = parts["patient_id"] if "patient_id" in parts.columns else [None] * len(parts)
+    parts["patient_id"] = pd.array(
+        [str(c) if p is None or (isinstance(p, float) and p != p) else p
+         for p, c in zip(given, parts["case_id"], strict=True)], dtype=object)
     return _ordered(parts)
 
 

@@ -79,6 +79,13 @@ def _date(value) -> _dt.date | None:
         return None
 
 
+def _get(ds, keyword):
+    try:
+        return getattr(ds, keyword, None)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def header_covariates(datasets) -> dict[str, object]:
     """The covariate columns of one image series (see the module docstring for the rules).
 
@@ -117,8 +124,7 @@ def header_covariates(datasets) -> dict[str, object]:
     for name, (keyword, kind, _) in HEADER_COLUMNS.items():
         if not keyword or kind == "date":
             continue
-        value = first.get(keyword) if hasattr(first, "get") else getattr(first, keyword, None)
-        value = getattr(value, "value", value)  # a DataElement from Dataset.get
+        value = _get(first, keyword)  # a value pydicom cannot convert is missing, not a failure
         if name == "dicom_pixel_spacing_y_mm":
             out[name] = _number(value, 0)
         elif name == "dicom_pixel_spacing_x_mm":
@@ -127,11 +133,11 @@ def header_covariates(datasets) -> dict[str, object]:
             out[name] = _number(value)
         else:
             out[name] = _text(value)
-    dates = [d for d in (_date(getattr(ds, "AcquisitionDate", None)) for ds in datasets) if d is not None]
+    dates = [d for d in (_date(_get(ds, "AcquisitionDate")) for ds in datasets) if d is not None]
     source = "AcquisitionDate" if dates else None
     if not dates:
         for keyword in ("SeriesDate", "StudyDate"):
-            found = _date(getattr(first, keyword, None))
+            found = _date(_get(first, keyword))
             if found is not None:
                 dates, source = [found], keyword
                 break
