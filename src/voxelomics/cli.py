@@ -158,6 +158,34 @@ def index(
 
 
 @app.command()
+def delta(
+    features_table: Annotated[Path, typer.Argument(help="features.parquet (or CSV) with patient_id and timepoint columns")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Delta table to write (Parquet)")],
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline time point (default: the first)")] = None,
+    followup: Annotated[str | None, typer.Option("--followup", help="Follow-up time point (default: the last)")] = None,
+    relative: Annotated[str, typer.Option("--relative", help="Relative change over |baseline| ('baseline') or over the mean of both ('symmetric')")] = "baseline",
+    drop_incomplete: Annotated[bool, typer.Option("--drop-incomplete", help="Leave out patients/ROIs without both time points (listed) instead of failing")] = False,
+):
+    """Delta-radiomics: change of every feature between two time points of each patient and ROI."""
+    import warnings
+
+    from voxelomics.delta import write_delta
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = write_delta(features_table, out, baseline=baseline, followup=followup,
+                                 relative=relative, drop_incomplete=drop_incomplete)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
+    info = result.attrs["delta"]
+    console.print(f"{info['n_pairs']} patient/ROI pairs, {info['n_features']} features, "
+                  f"{info['baseline']} -> {info['followup']}: written to {out}", highlight=False)
+
+
+@app.command()
 def ibsi(
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="dig, A, B, C, D or E, any letter case (repeatable; default: all)")] = None,
 ):
