@@ -22,7 +22,10 @@ __all__ = ["Context", "summary", "run_steps", "cohort", "quality_control", "fail
 
 #: Columns that name a centre or scanner, tried in this order to group distributions.
 GROUP_CANDIDATES = ("centre", "center", "site", "institution", "scanner", "manufacturer",
-                    "vendor", "batch")
+                    "vendor", "batch", "dicom_institution", "dicom_manufacturer")
+#: DICOM header columns of the feature table counted in the cohort section (scanners).
+SCANNER_COLUMNS = ("dicom_manufacturer", "dicom_manufacturer_model", "dicom_institution",
+                   "dicom_convolution_kernel")
 #: Features drawn by centre when no model says which matter (readable name, IBSI tag).
 DEFAULT_FEATURES = (("morphology_volume", "morph_volume"), ("morphology_sphericity", "morph_sphericity"),
                     ("statistics_mean", "stat_mean"), ("histogram_entropy", "ih_entropy"),
@@ -318,9 +321,9 @@ def cohort(ctx: Context) -> Section:
         base = ctx.joined(coh, qc) if isinstance(qc, pd.DataFrame) else table
         body.append(f"<h3>{esc(name)}</h3>")
         counts = []
-        for col in dict.fromkeys(["modality", ctx.group_column(table) or "modality"]):
+        for col in dict.fromkeys(["modality", ctx.group_column(table) or "modality", *SCANNER_COLUMNS]):
             src = base if col in base else table
-            if col in src:
+            if col in src and src[col].notna().any():
                 vc = src[col].fillna("?").astype(str).value_counts()
                 counts += [{"column": col, "value": k, "cases": int(v)} for k, v in vc.items()]
         if counts:
