@@ -324,7 +324,7 @@ def cohort(ctx: Context) -> Section:
         for col in dict.fromkeys(["modality", ctx.group_column(table) or "modality", *SCANNER_COLUMNS]):
             src = base if col in base else table
             if col in src and src[col].notna().any():
-                vc = src[col].fillna("?").astype(str).value_counts()
+                vc = src[col].fillna("(not recorded)").astype(str).value_counts()
                 counts += [{"column": col, "value": k, "cases": int(v)} for k, v in vc.items()]
         if counts:
             body.append(table_html(pd.DataFrame(counts)))
