@@ -157,3 +157,18 @@ def test_a_section_that_fails_is_reported_not_fatal(study_run, monkeypatch):
     page = Page(build_report(out, qc=False))
     assert any("could not be drawn" in s and "renamed" in s for s in page.skipped)
     assert "models" in page.ids and len(page.images) > 20  # the rest of the page is there
+
+
+def test_extraction_warnings_are_listed_when_the_outputs_record_them(study_run, tmp_path):
+    """A per-case 'warnings' record (text or a JSON list) is shown under Failures, with its CSV."""
+    _, out = study_run
+    folder = shutil.copytree(out / "extraction", tmp_path / "extraction")
+    table = pd.read_parquet(folder / "features.parquet")
+    table["warnings"] = ""
+    table.loc[0, "warnings"] = json.dumps([{"code": "few_grey_levels", "message": "only 2 grey levels"}])
+    table.loc[1, "warnings"] = "rounding changed 90 % of the values"
+    table.to_parquet(folder / "features.parquet")
+    page = Page(build_report(folder, qc=False))
+    links = {a["download"]: a for a in page.links if a.get("download")}
+    warned = _csv(links["extraction_warnings.csv"])
+    assert list(warned["message"]) == ["only 2 grey levels", "rounding changed 90 % of the values"]

@@ -158,9 +158,12 @@ def _cohort(folder: Path, manifest: Path | None, qc_dir: Path) -> CohortResults 
 
     try:
         features = pd.read_parquet(path)
-        provenance = read_provenance(path)
     except Exception:  # noqa: BLE001 - an unreadable table is reported as absent
-        features, provenance = None, {}
+        features = None
+    try:
+        provenance = read_provenance(path)
+    except Exception:  # noqa: BLE001 - a table written by other tools has no provenance
+        provenance = {}
     return CohortResults(folder=folder, features=features, provenance=provenance,
                          errors=_csv(folder / "errors.csv"), run=_json(folder / "run.json"),
                          manifest=manifest if manifest is not None and manifest.is_file() else None,

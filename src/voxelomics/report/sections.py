@@ -453,17 +453,56 @@ def failures(ctx: Context) -> Section:
                 frames.append(pd.DataFrame({"case_id": bad["case_id"], "roi": bad["roi"], "step": "qc",
                                             "error_type": "", "message": bad["error"],
                                             "cohort": name, "source": "qc"}))
+    warned = _extraction_warnings(ctx)
     if ctx.res.cohort is None or ctx.res.cohort.errors is None:
-        if not frames:
+        if not frames and warned is None:
             sec.skipped = "no errors.csv in the results folder"
             return sec
-    if not frames:
-        sec.body = '<p class="ok">No case failed.</p>'
-        return sec
-    table = pd.concat(frames, ignore_index=True)
-    sec.body = (f"<p>{len(table)} failure(s). {csv_link(table, 'failures', 'failures (CSV)')}</p>"
-                + table_html(table))
+    body = ['<p class="ok">No case failed.</p>']
+    if frames:
+        table = pd.concat(frames, ignore_index=True)
+        body = [f"<p>{len(table)} failure(s). {csv_link(table, 'failures', 'failures (CSV)')}</p>",
+                table_html(table)]
+    if warned is not None and len(warned):
+        body += [f"<h3>Warnings recorded during extraction</h3><p>{len(warned)} warning(s): the "
+                 "case's features were computed but may be degraded. "
+                 f"{csv_link(warned, 'extraction_warnings', 'warnings (CSV)')}</p>", table_html(warned)]
+    sec.body = "\n".join(body)
     return sec
+
+
+def _extraction_warnings(ctx: Context) -> pd.DataFrame | None:
+    """Per-case warnings of the extraction, if its outputs record them.
+
+    Read from a ``warnings.csv`` beside ``errors.csv`` or from a ``warnings`` column of the
+    feature table (text, or a JSON list of messages or of ``{"message": ...}`` records).
+    """
+    frames = []
+    for name, coh in (("cohort", ctx.res.cohort), ("external", ctx.res.external)):
+        if coh is None:
+            continue
+        path = coh.folder / "warnings.csv"
+        if path.is_file():
+            try:
+                frames.append(pd.read_csv(path).assign(cohort=name))
+            except (OSError, ValueError, pd.errors.EmptyDataError):
+                pass
+        elif coh.features is not None and "warnings" in coh.features:
+            rows = []
+            for _, r in coh.features.iterrows():
+                value = r["warnings"]
+                if not isinstance(value, str) or not value.strip() or value.strip() in ("[]", "{}"):
+                    continue
+                try:
+                    items = json.loads(value)
+                except ValueError:
+                    items = [value]
+                for item in items if isinstance(items, list) else [items]:
+                    msg = item.get("message", json.dumps(item)) if isinstance(item, dict) else str(item)
+                    rows.append({"case_id": r["case_id"], "roi": r.get("roi", ""), "message": msg,
+                                 "cohort": name})
+            frames.append(pd.DataFrame(rows, columns=["case_id", "roi", "message", "cohort"]))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 # --------------------------------------------------------------------------- features
