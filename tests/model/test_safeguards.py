@@ -124,3 +124,22 @@ def test_nogueira_stability_index():
     # feature; k/p (1 - k/p) = 1/4; stability 1 - 0.5/0.25 = -1
     assert nogueira_stability([["a", "b"], ["c", "d"]], 4) == pytest.approx(-1.0)
     assert np.isnan(nogueira_stability([["a"]], 4))
+
+
+def test_clinical_comparator_uses_the_clinical_variables_only(tmp_path):
+    df = _radiomic_table("texture", n=90)
+    rng = np.random.default_rng(2)
+    clin = pd.DataFrame({
+        "case_id": df["case_id"], "outcome": df["outcome"],
+        "age": rng.normal(60, 10, 90).round(), "sex": rng.choice(["F", "M"], 90),
+        "stage": rng.choice(["I", "II", "III"], 90), "os_time": rng.exponential(20, 90)})
+    df.drop(columns="outcome").to_csv(tmp_path / "f.csv", index=False)
+    clin.to_csv(tmp_path / "c.csv", index=False)
+    res = _run("cv", tmp_path / "f.csv", "--clinical", tmp_path / "c.csv", "--on", "case_id",
+               "--target", "outcome", "--out", tmp_path / "o", *FAST)
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    c = m["comparators"]["clinical"]
+    assert c["inputs"] == ["age", "sex=M", "stage=II", "stage=III"]
+    assert c["left_out"] == {"os_time": "named like an outcome"}
+    assert "clinical     auc" in res.output
+    assert m["n_features"] == 21  # clinical columns are not features of the model

@@ -262,7 +262,7 @@ def _comparator_scores(saved, data: ModelData, unseen_batch: str | None):
         elif name == "clinical":
             inputs = info[name]["inputs"]
             if data.clinical is None:
-                skipped[name] = "no clinical table given (--clinical)"
+                skipped[name] = "no clinical table (--clinical)"
                 info.pop(name)
                 continue
             missing = [c for c in inputs if c not in data.clinical.columns and "=" not in c]

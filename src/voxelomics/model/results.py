@@ -62,7 +62,8 @@ def build_comparators(names: list[str], data: ModelData, *, volume: str | None,
     comparators : list of (name, pipeline, X)
         ``X`` is a DataFrame with the comparator's input columns.
     info : dict
-        name -> ``{"description", "inputs"}``.
+        name -> ``{"description", "inputs"}`` (``clinical`` also ``left_out``: clinical
+        columns not used, with the reason; columns named like an outcome are left out).
     skipped : dict
         name -> why it did not run (no volume column, no clinical table, ...).
     """
@@ -77,13 +78,19 @@ def build_comparators(names: list[str], data: ModelData, *, volume: str | None,
             out.append((name, volume_pipeline(task, random_state=random_state), data.X[[volume]]))
             info[name] = {"description": describe(name, task), "inputs": [volume]}
         elif name == "clinical":
-            if data.clinical is None or data.clinical.shape[1] == 0:
-                skipped[name] = ("no clinical variables (give --clinical FILE with columns "
-                                 "besides the outcome and identifiers)")
+            if data.clinical is None:
+                skipped[name] = "no clinical table (--clinical)"
+                continue
+            if data.clinical.shape[1] == 0:
+                left = data.clinical.attrs.get("left_out", {})
+                skipped[name] = ("the clinical table holds no variable besides the outcome, "
+                                 "batch and identifiers" + ("; left out: " + ", ".join(
+                                     f"{c} ({r})" for c, r in left.items()) if left else ""))
                 continue
             out.append((name, clinical_pipeline(task, random_state=random_state), data.clinical))
             info[name] = {"description": describe(name, task),
-                          "inputs": [str(c) for c in data.clinical.columns]}
+                          "inputs": [str(c) for c in data.clinical.columns],
+                          "left_out": dict(data.clinical.attrs.get("left_out", {}))}
         elif name == "batch":
             if data.batch_levels is None:
                 skipped[name] = "no batch column (--batch)"

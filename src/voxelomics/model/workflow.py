@@ -8,6 +8,7 @@ the CLI only parses options, calls these and prints. They are the Python API too
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from voxelomics.model.survival import event_field as _ev
 from voxelomics.model.tables import (
     EXCLUDED,
     IDENTIFIER_COLUMNS,
+    OUTCOME_LIKE,
     ModelData,
     default_id_column,
     did_you_mean,
@@ -186,9 +188,23 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
         role_cols = {spec.target, spec.time, spec.event, spec.batch, group, id_col, spec.on}
         usable = [c for c in clinical_cols if c not in role_cols
                   and str(c).lower() not in IDENTIFIER_COLUMNS]
-        clinical, _ = clinical_matrix(df, usable)
+        # another outcome of the clinical table (a survival time beside a binary target)
+        # would make the clinical comparator look better than clinical variables can
+        left_out = {c: "named like an outcome" for c in usable if _outcome_like(c)}
+        clinical, dropped = clinical_matrix(df, [c for c in usable if c not in left_out])
         clinical = clinical.reset_index(drop=True)
+        clinical.attrs["left_out"] = {**left_out, **dropped}
     return replace(data, without_clinical=without, clinical=clinical, tables=tables)
+
+
+#: Name parts of clinical columns that hold an outcome (left out of the clinical comparator).
+OUTCOME_PARTS = {"time", "os", "pfs", "dfs", "rfs", "efs", "survival", "death", "dead",
+                 "event", "recurrence", "progression", "outcome", "target", "response"}
+
+
+def _outcome_like(name) -> bool:
+    low = str(name).lower()
+    return low in OUTCOME_LIKE or bool(set(re.split(r"[^a-z0-9]+", low)) & OUTCOME_PARTS)
 
 
 def _pipeline(settings: ModelSettings, data: ModelData):
