@@ -18,6 +18,7 @@ Usage::
 
     python benchmarks/radmlbench.py [--data DIR] [--out DIR] [--only A,B] [--jobs N]
     python benchmarks/radmlbench.py --protocol published [--jobs N]
+    python benchmarks/radmlbench.py --markdown --out OUT   # the README table of a finished run
 
 ``--jobs N`` runs the outer folds of each table in N worker processes (``model cv
 --jobs N``); tables run one after the other, so each table's wall time is what a user
@@ -44,23 +45,15 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINES = ("anova16_lr", "lasso16_lr", "et32_rf")
 
 
-def _one(table: str, out: str, plots: bool, jobs: int) -> dict:
-    from voxelomics.model.config import ModelSettings
-    from voxelomics.model.workflow import TableSpec, run_cv
-
-    settings = ModelSettings(baselines=["volume", *BASELINES], n_jobs=jobs)
-    t0 = time.perf_counter()
-    m = run_cv(TableSpec(table=Path(table), target="Target", id_col="ID"), settings, out,
-               plots=plots)
+def _row(m: dict, dataset: str) -> dict:
+    """One line of ``summary.csv`` from a table's ``metrics.json``."""
     row = {
-        "dataset": Path(table).stem, "n": m["n_samples"], "features": m["n_features"],
+        "dataset": dataset, "n": m["n_samples"], "features": m["n_features"],
         "auc": m["auc"]["mean"], "ci_low": m["auc"]["ci95"][0], "ci_high": m["auc"]["ci95"][1],
         "brier": m["brier"]["mean"], "calibration_slope": m["calibration_slope"]["mean"],
         "chosen": "; ".join(f"{k} x{v}" for k, v in m["chosen_in_inner_loop"].items()),
         "volume_column": m["safeguards"]["volume_column"],
         "flags": ",".join(k for k, v in m["flags"].items() if v),
-        "wall_s": round(time.perf_counter() - t0, 1),
-        "load_1min": round(os.getloadavg()[0], 2),
     }
     for name in ("volume", *BASELINES):
         c = m["comparators"].get(name)
@@ -70,7 +63,22 @@ def _one(table: str, out: str, plots: bool, jobs: int) -> dict:
         row[f"{name}_auc"] = c["auc"]["mean"]
         row[f"{name}_diff"] = d["mean"]
         row[f"{name}_diff_low"], row[f"{name}_diff_high"] = d["ci95"]
+        row[f"{name}_brier"] = c["brier"]["mean"]
+        row[f"{name}_brier_diff"] = c["difference"]["brier"]["mean"]
+        row[f"{name}_calibration_slope"] = c["calibration_slope"]["mean"]
     return row
+
+
+def _one(table: str, out: str, plots: bool, jobs: int) -> dict:
+    from voxelomics.model.config import ModelSettings
+    from voxelomics.model.workflow import TableSpec, run_cv
+
+    settings = ModelSettings(baselines=["volume", *BASELINES], n_jobs=jobs)
+    t0 = time.perf_counter()
+    m = run_cv(TableSpec(table=Path(table), target="Target", id_col="ID"), settings, out,
+               plots=plots)
+    return {**_row(m, Path(table).stem), "wall_s": round(time.perf_counter() - t0, 1),
+            "load_1min": round(os.getloadavg()[0], 2)}
 
 
 def _one_published(args: tuple[str, str, bool]) -> dict:
@@ -161,6 +169,52 @@ def summarise(df) -> str:
         lines.append(f"{name:<14} {sub[f'{name}_auc'].mean():8.3f}  {m:+.3f} ({lo:+.3f} to {hi:+.3f})"
                      f"{'':<38} {better} / {worse} of {len(sub)}"
                      + ("" if len(sub) == len(df) else f" (default on these: {sub['auc'].mean():.3f})"))
+    if "et32_rf_brier" in df:
+        lines.append(f"\n{'':<14} {'mean Brier':>10}  {'mean paired Brier difference default - baseline (95% CI over tables)':<70} median calibration slope")
+        lines.append(f"{'default':<14} {df['brier'].mean():10.4f}  {'':<70} {df['calibration_slope'].median():.2f}")
+        for name in BASELINES:
+            m, lo, hi = _mean_ci(df[f"{name}_brier_diff"])
+            lines.append(f"{name:<14} {df[name + '_brier'].mean():10.4f}  {m:+.4f} ({lo:+.4f} to {hi:+.4f})"
+                         f"{'':<44} {df[name + '_calibration_slope'].median():.2f}")
+    return "\n".join(lines)
+
+
+def markdown(df) -> str:
+    """The per-table results as a Markdown table (for ``benchmarks/README.md``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        ``summary.csv`` content.
+
+    Returns
+    -------
+    text : str
+    """
+    def cell(r, b):
+        if f"{b}_auc" not in r or r[f"{b}_auc"] != r[f"{b}_auc"]:
+            return "-"
+        return (f"{r[b + '_auc']:.3f} / {r[b + '_diff']:+.3f} "
+                f"({r[b + '_diff_low']:+.3f} to {r[b + '_diff_high']:+.3f})")
+
+    names = ("volume", *BASELINES)
+    head = ("| dataset | n | p | default AUC (95% CI) | "
+            + " | ".join(f"{b}: AUC / default - {b} (95% CI)" for b in names) + " | time (s) |")
+    lines = [head, "|" + "---|" * (5 + len(names))]
+    for _, r in df.iterrows():
+        lines.append(f"| {r['dataset']} | {r['n']} | {r['features']} | {r['auc']:.3f} "
+                     f"({r['ci_low']:.3f}-{r['ci_high']:.3f}) | "
+                     + " | ".join(cell(r, b) for b in names) + f" | {r['wall_s']:.0f} |")
+    mean = [f"**{df['auc'].mean():.3f}**"]
+    for b in names:
+        if f"{b}_diff" in df:
+            sub = df.dropna(subset=[f"{b}_diff"])
+            m, lo, hi = _mean_ci(sub[f"{b}_diff"])
+            mean.append(f"**{sub[b + '_auc'].mean():.3f} / {m:+.3f} ({lo:+.3f} to {hi:+.3f})**"
+                        + (f" ({len(sub)} tables)" if len(sub) < len(df) else ""))
+        else:
+            mean.append("-")
+    lines.append("| **mean** | | | " + " | ".join(mean) + f" | {df['wall_s'].sum():.0f} |")
     return "\n".join(lines)
 
 
@@ -186,11 +240,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1,
                     help="worker processes for the outer folds of each table (model cv --jobs)")
     ap.add_argument("--plots", action="store_true", help="also write figures")
+    ap.add_argument("--markdown", action="store_true",
+                    help="print the Markdown table of the results already in --out (its "
+                         "summary.csv and <dataset>/metrics.json) and exit")
     ap.add_argument("--protocol", choices=["nested", "published"], default="nested",
                     help="nested: default model cv against fixed baselines (honest); published: "
                          "best of a grid on one 10-fold CV, the radMLBench paper's optimistic "
                          "protocol (comparison only)")
     a = ap.parse_args(argv)
+    if a.markdown:
+        import json
+
+        df = pd.read_csv(a.out / "summary.csv")
+        fresh = [_row(json.loads((a.out / d / "metrics.json").read_text()), d) for d in df["dataset"]]
+        df = pd.DataFrame(fresh).assign(wall_s=df["wall_s"].to_numpy(),
+                                        load_1min=df["load_1min"].to_numpy())
+        print(markdown(df))
+        print(summarise(df))
+        return 0
     tables = sorted(a.data.glob("*.parquet"))
     if a.only:
         keep = set(a.only.split(","))
