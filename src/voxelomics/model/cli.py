@@ -48,7 +48,7 @@ model_app = typer.Typer(
 TablesArg = Annotated[list[Path] | None, typer.Argument(
     help="Feature table(s) (CSV, TSV or Parquet); several are joined on the case (case_id/roi, "
          "else the --id column): radiomics + deep features + clinical variables.",
-    show_default=False)]
+    show_default=False, metavar="TABLE")]
 TableArg = Annotated[Path, typer.Argument(help="Feature table (CSV, TSV or Parquet).")]
 Features = Annotated[list[Path] | None, typer.Option(
     "--features", metavar="TABLE", help="A further feature table to join on the case "
