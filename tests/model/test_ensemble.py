@@ -46,6 +46,12 @@ def test_ensemble_learns_and_reports_its_choices():
     sel = est.selected_features()
     assert len(sel["linear"]) == est.k_ and {0, 1} <= set(sel["linear"])
     assert "L2 logistic regression" in est.describe()
+    imp = est.feature_importances_
+    assert imp.shape == (60,) and imp.sum() == pytest.approx(1.0)
+    assert set(np.flatnonzero(imp)) <= set(sel["linear"]) | set(sel["forest"])
+    assert imp[0] > np.median(imp[imp > 0])
+    with pytest.raises(AttributeError):
+        RadiomicsEnsemble().feature_importances_  # noqa: B018
     assert set(est.predict(X[:5])) <= {0, 1}
 
 

@@ -87,3 +87,21 @@ def test_cv_with_jobs_on_the_command_line(tmp_path):
         out[jobs] = json.loads((tmp_path / jobs / "metrics.json").read_text())
     assert out["1"]["auc"] == out["2"]["auc"]
     assert out["2"]["settings"]["n_jobs"] == 2
+
+
+def test_run_cv_takes_progress_as_a_flag_or_a_callback(tmp_path):
+    from voxelomics.model.config import ModelSettings
+    from voxelomics.model.workflow import TableSpec, run_cv
+
+    X, y = _xy(n=60, p=10)
+    pd.DataFrame(X, columns=[f"f{i}" for i in range(10)]).assign(y=y).to_csv(
+        tmp_path / "t.csv", index=False)
+    s = ModelSettings(n_splits=3, n_repeats=1, inner_splits=3, baselines=[], n_boot=100)
+    seen = []
+    a = run_cv(TableSpec(table=tmp_path / "t.csv", target="y"), s, tmp_path / "a", plots=False,
+               progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert seen == [("cv", 1, 3), ("cv", 2, 3), ("cv", 3, 3)]
+    b = run_cv(TableSpec(table=tmp_path / "t.csv", target="y"), s, tmp_path / "b", plots=False,
+               progress=True)  # no terminal here: nothing drawn, same result
+    assert a["auc"] == b["auc"]
+    assert a["selection_frequency"] == a["selection_stability"]["linear"]["frequency"]

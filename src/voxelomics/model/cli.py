@@ -120,47 +120,6 @@ def _spec(tables, target=None, id_col=None, time=None, event=None, clinical=None
                      batch=batch, exclude=tuple(exclude or ()), group=group, volume=volume)
 
 
-class _Bar:
-    """Progress bars of a model command (on standard error, only on a terminal)."""
-
-    def __init__(self):
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
-        self.progress = None
-        self.tasks: dict[str, int] = {}
-
-    def __enter__(self):
-        if self.console.is_terminal:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                     MofNCompleteColumn(), TimeElapsedColumn(),
-                                     TextColumn("ETA"), TimeRemainingColumn(),
-                                     console=self.console, transient=False)
-            self.progress.__enter__()
-        return self
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.progress is None:
-            return
-        label = {"cv": "outer folds", "permutations": "permutation folds"}.get(stage, stage)
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(label, total=total)
-        self.progress.update(self.tasks[stage], completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self.progress is not None:
-            self.progress.__exit__(*exc)
-
-
 def _unseen(value: str | None) -> str | None:
     from voxelomics.errors import SettingsError
 
@@ -298,8 +257,7 @@ def cv(
                                 random_state=seed, n_jobs=jobs)
         spec = _spec(tables, target, id_col, time, event, clinical, on, batch, exclude, group,
                      volume, features)
-        with _Bar() as bar:
-            metrics = run_cv(spec, s, out, plots=plots, progress=bar)
+        metrics = run_cv(spec, s, out, plots=plots, progress=True)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(metrics, "the median of each training fold")

@@ -398,6 +398,34 @@ class RadiomicsEnsemble(ClassifierMixin, BaseEstimator):
         return {"linear": np.flatnonzero(self.linear_.named_steps["select"].support_).tolist(),
                 "forest": np.flatnonzero(self.forest_.named_steps["select"].support_).tolist()}
 
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Share of the ensemble's weight on each input column, summing to 1.
+
+        Half from the linear member (|coefficient| on standardised features, normalised),
+        half from the forest (impurity importances, normalised); columns neither member
+        uses get 0.
+
+        Returns
+        -------
+        importances : ndarray of shape (n_features_in_,)
+
+        Raises
+        ------
+        AttributeError
+            Before ``fit``.
+        """
+        if not hasattr(self, "linear_"):
+            raise AttributeError("RadiomicsEnsemble is not fitted")
+        imp = np.zeros(self.n_features_in_)
+        sel = self.selected_features()
+        coef = np.abs(self.linear_.named_steps["clf"].coef_.ravel())
+        trees = self.forest_.named_steps["clf"].feature_importances_
+        for idx, w in ((sel["linear"], coef), (sel["forest"], trees)):
+            if w.sum() > 0:
+                np.add.at(imp, idx, 0.5 * w / w.sum())
+        return imp / imp.sum() if imp.sum() > 0 else imp
+
     def describe(self) -> str:
         """One line naming the members and the chosen hyper-parameters.
 

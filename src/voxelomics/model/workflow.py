@@ -286,7 +286,7 @@ def _stage(progress: Progress | None, stage: str):
 
 
 def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: bool = True,
-           progress: Progress | None = None) -> dict:
+           progress: bool | Progress | None = None) -> dict:
     """Nested cross-validation of the model and its comparators; writes ``out/metrics.json``.
 
     Also writes ``out/oof_predictions.csv`` (long form: one row per patient and repeat,
@@ -303,9 +303,10 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
     out : str or Path
         Output folder (created).
     plots : bool, default=True
-    progress : callable or None
+    progress : bool or callable or None
+        True: progress bars on a terminal (outer folds, permutation folds); a callable:
         ``progress(stage, done, total)`` after each outer fold (stage ``"cv"``) and each
-        fold of the permutation test (``"permutations"``).
+        fold of the permutation test (``"permutations"``); False/None: silent.
 
     Returns
     -------
@@ -317,6 +318,14 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
     ModelError
         Invalid tables, too few samples per class for the folds, constant features.
     """
+    from voxelomics.model.progress import progress_callback
+
+    with progress_callback(progress) as callback:
+        return _run_cv(spec, settings, Path(out), plots=plots, progress=callback)
+
+
+def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
+            progress: Progress | None) -> dict:
     from voxelomics.model import safeguards as sg
     from voxelomics.model.join import find_volume_column
     from voxelomics.model.results import build_comparators, compare, headline_metric, oof_frame
@@ -366,6 +375,7 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
         "chosen_in_inner_loop": res.chosen_models(),
         "folds": res.folds,
         "selection_stability": stability,
+        "selection_frequency": dict(stability.get(member, {}).get("frequency", {})),
         "comparators": comparators,
         "comparators_skipped": skipped,
         "safeguards": {"volume_column": volume, "batch_column": spec.batch,
