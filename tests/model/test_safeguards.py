@@ -143,3 +143,35 @@ def test_clinical_comparator_uses_the_clinical_variables_only(tmp_path):
     assert c["left_out"] == {"os_time": "named like an outcome"}
     assert "clinical     auc" in res.output
     assert m["n_features"] == 21  # clinical columns are not features of the model
+
+
+def test_cv_on_an_extracted_feature_table_prints_the_volume_comparator(tmp_path):
+    """A features.parquet as ``voxelomics extract`` writes it (provenance metadata kept)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from testdata import IBSI1
+    from voxelomics.extract import extract_case
+    from voxelomics.io.manifest import Case
+    from voxelomics.settings import load_preset
+
+    phantom = IBSI1 / "digital_phantom"
+    row = extract_case(Case(case_id="dp0", image=phantom / "image" / "phantom.nii.gz",
+                            mask=phantom / "mask" / "mask.nii.gz"), load_preset("ibsi-digital"))
+    rng = np.random.default_rng(0)
+    n = 60
+    rows = pd.DataFrame([row] * n)
+    feats = [c for c in rows.columns if c.startswith(("morphology_", "glcm_", "statistics_"))]
+    rows[feats] = rows[feats].to_numpy(float) * rng.uniform(0.5, 1.5, (n, len(feats)))
+    rows = rows.copy().assign(
+        case_id=[f"P{i:02d}" for i in range(n)],
+        outcome=(rows["morphology_volume"] > rows["morphology_volume"].median()).astype(int))
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    table = table.replace_schema_metadata({b"voxelomics.settings_hash": b"test"})
+    pq.write_table(table, tmp_path / "features.parquet")
+    res = _run("cv", tmp_path / "features.parquet", "--target", "outcome", "--out",
+               tmp_path / "o", *FAST)
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m["comparators"]["volume"]["inputs"] == ["morphology_volume"]
+    assert "volume       auc" in res.output and "difference" in res.output
+    assert m["flags"]["does_not_beat_volume"] is True  # the outcome is the volume
