@@ -120,3 +120,18 @@ def test_duplicate_ids_suggest_group(tmp_path):
     res = _run("cv", tmp_path / "t.csv", "--id", "patient_id", "--target", "y",
                "--out", tmp_path / "o", code=2)
     assert "--group" in res.output
+
+
+def test_too_few_patients_for_grouped_folds_is_a_clear_error(tmp_path):
+    # 8 rows of 5 patients, one patient with 4 lesions (as the dcmqi SEG case): whole
+    # patients cannot fill 2 outer x 2 inner folds with both classes
+    df = pd.DataFrame({
+        "case_id": [f"c{i}" for i in range(8)],
+        "patient_id": ["a", "b", "c", "d", "e", "e", "e", "e"],
+        "f1": np.arange(8.0), "f2": np.arange(8.0) ** 2 % 5,
+        "y": [1, 1, 0, 0, 1, 0, 1, 0]})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    res = _run("cv", tmp_path / "t.csv", "--target", "y", "--folds", "2", "--inner-folds", "2",
+               "--repeats", "1", "--model", "enet_lr", "--out", tmp_path / "o", code=2)
+    assert "whole patients" in res.output and "8 rows belong to 5 patients" in res.output
+    assert "--group none" in res.output and "Traceback" not in res.output

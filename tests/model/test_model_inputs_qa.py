@@ -283,5 +283,10 @@ def test_oof_predictions_hold_the_observed_outcome(tmp_path):
                                  "baseline_anova16_lr"]
     assert oof["observed"].tolist() == df["Target"].tolist()
     assert set(oof["fold"]) == {0, 1, 2} and set(oof["repeat"]) == {0}
+    from voxelomics.model.results import oof_wide
+
+    wide = oof_wide(oof)
+    assert list(wide.columns) == ["id", "observed", "repeat_0"]
+    assert wide["repeat_0"].tolist() == oof["predicted"].tolist()
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert m["classes"] == ["no", "yes"] and set(m["class_balance"]) == {"no", "yes"}

@@ -24,8 +24,8 @@ from voxelomics.model.baselines import (
 )
 from voxelomics.model.tables import ModelData
 
-__all__ = ["build_comparators", "compare", "oof_frame", "observed_columns", "write_json",
-           "headline_metric"]
+__all__ = ["build_comparators", "compare", "oof_frame", "oof_wide", "observed_columns",
+           "write_json", "headline_metric"]
 
 
 def headline_metric(task: str) -> str:
@@ -225,6 +225,30 @@ def oof_frame(data: ModelData, oof: np.ndarray, fold_of: np.ndarray,
     for name, pred in (comparators or {}).items():
         cols[f"baseline_{name}"] = np.asarray(pred, float).reshape(-1)
     return pd.DataFrame(cols)
+
+
+def oof_wide(table: pd.DataFrame, column: str = "predicted") -> pd.DataFrame:
+    """One row per patient and one column per repeat, from the long ``oof_predictions.csv``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``oof_predictions.csv`` as written by :func:`oof_frame`.
+    column : str, default="predicted"
+        Prediction column to spread (``predicted`` or ``baseline_<name>``).
+
+    Returns
+    -------
+    wide : pandas.DataFrame
+        ``id``, the observed outcome column(s), then ``repeat_0``, ``repeat_1``, ... in the
+        table's row order (the layout before issue 15).
+    """
+    first = table[table["repeat"] == table["repeat"].min()]
+    keep = [c for c in ("id", "observed", "observed_time", "observed_event") if c in table]
+    out = first[keep].reset_index(drop=True)
+    for r in sorted(table["repeat"].unique()):
+        out[f"repeat_{r}"] = table.loc[table["repeat"] == r, column].to_numpy()
+    return out
 
 
 def write_json(path: Path, obj: dict) -> None:

@@ -50,7 +50,8 @@ from voxelomics.model.runner import fold_task, predict_scores, run_tasks, summar
 from voxelomics.model.splits import outer_folds
 from voxelomics.model.survival import event_field as _ev
 
-__all__ = ["CVResult", "nested_cv", "permutation_test", "predict_scores", "check_cv_target"]
+__all__ = ["CVResult", "nested_cv", "permutation_test", "predict_scores", "check_cv_target",
+           "check_grouped_folds"]
 
 
 @dataclass
@@ -171,6 +172,48 @@ def check_cv_target(
             )
 
 
+def check_grouped_folds(y, folds, groups, *, task: str, inner_splits: int) -> None:
+    """Check that patient-grouped folds leave both classes (or events) to learn from.
+
+    Stratification cannot be exact when whole patients are kept together: with few
+    patients, an outer training fold (or an inner fold of it) can lack a class.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    folds : list of (repeat, fold, train, test)
+        Outer folds (:func:`~voxelomics.model.splits.outer_folds`).
+    groups : ndarray of shape (n_samples,)
+    task : {"classification", "survival"}
+    inner_splits : int
+
+    Raises
+    ------
+    ModelError
+        Naming the fold, the number of patients and what to change.
+    """
+    from voxelomics.model.splits import inner_folds, split_strata
+
+    strata = split_strata(y, task, 2)
+    n_groups = np.unique(groups).size
+    hint = (f"the {len(strata)} rows belong to {n_groups} patients (--group); use fewer outer "
+            "folds (--folds) or inner folds (--inner-folds), or --group none if the rows are "
+            "independent patients")
+    for r, f, tr, _ in folds:
+        if np.unique(strata[tr]).size < 2:
+            raise ModelError(f"the outer training fold {f} of repeat {r} holds one class only "
+                             f"when whole patients are kept together; {hint}")
+        try:
+            inner = inner_folds(y[tr], task=task, n_splits=inner_splits, groups=groups[tr])
+        except (ValueError, ModelError) as exc:
+            raise ModelError(f"the outer training fold {f} of repeat {r} cannot be split into "
+                             f"{inner_splits} inner folds of whole patients ({exc}); {hint}") from exc
+        for itr, _ in inner:
+            if np.unique(strata[tr][itr]).size < 2:
+                raise ModelError(f"an inner training fold of outer fold {f} (repeat {r}) holds "
+                                 f"one class only when whole patients are kept together; {hint}")
+
+
 def _jobs(X, y, pipeline, grid, folds, *, task, inner_splits, inner_repeats, random_state,
           groups, names=None, comparators=None, key_prefix=()):
     return [{"X": X, "y": y, "train": tr, "test": te, "pipeline": pipeline, "grid": grid,
@@ -254,6 +297,8 @@ def nested_cv(
     groups = None if groups is None else np.asarray(groups)
     folds = outer_folds(y, task=task, n_splits=n_splits, n_repeats=n_repeats,
                         random_state=random_state, groups=groups)
+    if groups is not None:
+        check_grouped_folds(y, folds, groups, task=task, inner_splits=inner_splits)
     comps = [(nm, pipe, np.asarray(Xc, float)) for nm, pipe, Xc in comparators or []]
     jobs = _jobs(X, y, pipeline, param_grid, folds, task=task, inner_splits=inner_splits,
                  inner_repeats=inner_repeats, random_state=random_state, groups=groups,

@@ -445,12 +445,16 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
     from voxelomics.model.persist import save_model, training_summary
     from voxelomics.model.results import build_comparators
     from voxelomics.model.runner import fit_predict, summarise_warnings
-    from voxelomics.model.validation import check_cv_target
+    from voxelomics.model.validation import check_cv_target, check_grouped_folds
 
     data = load_data(spec)
     if data.task == "none":
         raise ModelError("model fit needs --target COL, or --time COL and --event COL")
     check_cv_target(data.y, data.task, settings.inner_splits, option="--inner-folds")
+    if data.groups is not None:
+        everyone = np.arange(len(data.y))
+        check_grouped_folds(data.y, [(0, 0, everyone, everyone[:0])], data.groups,
+                            task=data.task, inner_splits=settings.inner_splits)
     name, pipe, grid = _pipeline(settings, data)
     X = np.asarray(data.X, float)
     import warnings
