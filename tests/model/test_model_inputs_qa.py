@@ -232,7 +232,8 @@ def test_validate_warns_about_meaningless_checks(tmp_path):
                    "--out", tmp_path / "v3", "--no-plots"))
     assert "4 of the 24 validation identifier(s) (column 'ID') were also in the training" in res.output
     pred = pd.read_csv(tmp_path / "v3" / "predictions.csv")
-    assert list(pred.columns) == ["id", "observed", "probability", "predicted_class"]
+    assert list(pred.columns) == ["id", "observed", "probability", "predicted_class",
+                                  "baseline_anova16_lr"]
     assert pred["observed"].tolist() == pd.concat([ext, train.iloc[:4]])["Target"].tolist()
 
 
@@ -269,7 +270,7 @@ def test_unknown_settings_key_lists_valid_keys(tmp_path):
     (tmp_path / "s.yaml").write_text("model:\n  n_split: 3\n  n_boot: 10\n")
     with pytest.raises(SettingsError, match=r"unknown key\(s\) 'n_split' \(did you mean "
                                             r"'n_splits'\?\); valid keys: model, selector.*"
-                                            r"unseen_batch; also n_boot"):
+                                            r"unseen_batch, baselines, n_jobs; also n_boot"):
         load_model_settings(tmp_path / "s.yaml")
 
 
@@ -278,7 +279,14 @@ def test_oof_predictions_hold_the_observed_outcome(tmp_path):
     df.to_csv(tmp_path / "t.csv", index=False)
     _ok(_run("cv", tmp_path / "t.csv", "--target", "Target", "--out", tmp_path / "o", *FAST))
     oof = pd.read_csv(tmp_path / "o" / "oof_predictions.csv")
-    assert list(oof.columns) == ["id", "observed", "repeat_0"]
+    assert list(oof.columns) == ["id", "repeat", "fold", "observed", "predicted",
+                                 "baseline_anova16_lr"]
     assert oof["observed"].tolist() == df["Target"].tolist()
+    assert set(oof["fold"]) == {0, 1, 2} and set(oof["repeat"]) == {0}
+    from voxelomics.model.results import oof_wide
+
+    wide = oof_wide(oof)
+    assert list(wide.columns) == ["id", "observed", "repeat_0"]
+    assert wide["repeat_0"].tolist() == oof["predicted"].tolist()
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert m["classes"] == ["no", "yes"] and set(m["class_balance"]) == {"no", "yes"}

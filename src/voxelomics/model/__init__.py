@@ -2,20 +2,32 @@
 
 Modules (import what you need; nothing heavy is imported here, so that the CLI starts fast):
 
-- :mod:`~voxelomics.model.tables`: read CSV/Parquet tables, join a clinical table, split
-  features / outcome / batch (:func:`~voxelomics.model.tables.prepare_data`).
+- :mod:`~voxelomics.model.tables`, :mod:`~voxelomics.model.columns`: read CSV/Parquet
+  tables, join a clinical table, split features / outcome / batch / patient groups
+  (:func:`~voxelomics.model.tables.prepare_data`).
+- :mod:`~voxelomics.model.join`: several feature tables joined on the case (fusion), the
+  volume column, the clinical-only inputs.
+- :mod:`~voxelomics.model.splits`: the outer and inner folds every model uses
+  (:func:`~voxelomics.model.splits.outer_folds`), grouped by patient.
 - :mod:`~voxelomics.model.harmonise`: :class:`~voxelomics.model.harmonise.ComBat`
   (empirical-Bayes batch harmonisation fitted on training rows only).
-- :mod:`~voxelomics.model.select`: correlation filter, univariate (ANOVA, Mann-Whitney),
-  mRMR and L1/elastic-net selection.
-- :mod:`~voxelomics.model.estimators`: model pipelines and their hyper-parameter grids
-  (elastic-net LR, SVM, random forest, gradient boosting; Cox elastic-net, random
-  survival forest).
+- :mod:`~voxelomics.model.select`: correlation filter, univariate (ANOVA, Mann-Whitney,
+  Cox score), mRMR and L1/elastic-net selection.
+- :mod:`~voxelomics.model.ensemble`: the default classifier (linear signature + random
+  forest, one-SE rule, recalibrated).
+- :mod:`~voxelomics.model.estimators`: model pipelines and their hyper-parameter grids.
+- :mod:`~voxelomics.model.baselines`: comparators (volume, clinical, batch, fixed pipelines).
+- :mod:`~voxelomics.model.runner`: one outer fold, many folds in parallel, solver warnings.
 - :mod:`~voxelomics.model.validation`: nested cross-validation and the permutation test.
 - :mod:`~voxelomics.model.metrics`, :mod:`~voxelomics.model.survival`: metrics with
-  bootstrap confidence intervals.
+  bootstrap confidence intervals over patients and paired differences.
+- :mod:`~voxelomics.model.safeguards`: selection stability, volume and batch surrogates,
+  flags (Welch et al. 2019).
+- :mod:`~voxelomics.model.results`: comparators' results and the result files.
 - :mod:`~voxelomics.model.persist`: skops model files with a JSON sidecar.
-- :mod:`~voxelomics.model.plots`: ROC, calibration and Kaplan-Meier figures.
-- :mod:`~voxelomics.model.workflow`: the ``cv``, ``fit``, ``predict`` and ``validate``
-  workflows; :mod:`~voxelomics.model.cli` exposes them as ``voxelomics model``.
+- :mod:`~voxelomics.model.plots`: ROC, calibration, Kaplan-Meier, comparators and
+  permutation-null figures.
+- :mod:`~voxelomics.model.workflow`, :mod:`~voxelomics.model.external`: the ``cv``, ``fit``,
+  ``predict`` and ``validate`` workflows; :mod:`~voxelomics.model.cli` exposes them as
+  ``voxelomics model``.
 """

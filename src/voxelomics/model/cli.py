@@ -45,7 +45,25 @@ model_app = typer.Typer(
     add_completion=False,
 )
 
+TablesArg = Annotated[list[Path] | None, typer.Argument(
+    help="Feature table(s) (CSV, TSV or Parquet); several are joined on the case (case_id/roi, "
+         "else the --id column): radiomics + deep features + clinical variables.",
+    show_default=False, metavar="TABLE")]
 TableArg = Annotated[Path, typer.Argument(help="Feature table (CSV, TSV or Parquet).")]
+Features = Annotated[list[Path] | None, typer.Option(
+    "--features", metavar="TABLE", help="A further feature table to join on the case "
+    "(repeatable; the same as giving several tables).")]
+Group = Annotated[str | None, typer.Option(
+    "--group", help="Patient column: no patient is in a training and a test fold at once "
+    "(outer and inner folds), and the bootstrap resamples whole patients (default: "
+    "patient_id when the table has it; 'none' to switch off).")]
+Volume = Annotated[str | None, typer.Option(
+    "--volume", help="Tumour-volume column for the volume-only comparator and the "
+    "safeguards (default: recognised by name, e.g. morphology_volume, "
+    "*original_shape_MeshVolume).")]
+Jobs = Annotated[int | None, typer.Option(
+    "--jobs", "-j", help="Worker processes for the outer folds (and permutations); -1 = every "
+    "core (default 1).")]
 Target = Annotated[str | None, typer.Option(
     "--target", help="Binary outcome column (classification); not with --time/--event.")]
 IdCol = Annotated[str | None, typer.Option(
@@ -85,16 +103,21 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _spec(table, target=None, id_col=None, time=None, event=None, clinical=None, on=None,
-          batch=None, exclude=None):
+def _spec(tables, target=None, id_col=None, time=None, event=None, clinical=None, on=None,
+          batch=None, exclude=None, group=None, volume=None, features=None):
     from voxelomics.errors import ModelError
     from voxelomics.model.workflow import TableSpec
 
     if target is not None and (time is not None or event is not None):
         raise ModelError("give either --target (classification) or --time and --event "
                          "(survival), not both")
-    return TableSpec(table=table, target=target, id_col=id_col, time=time, event=event,
-                     clinical=clinical, on=on, batch=batch, exclude=tuple(exclude or ()))
+    paths = [*(tables if isinstance(tables, (list, tuple)) else [tables] if tables else []),
+             *(features or [])]
+    if not paths:
+        raise ModelError("give a feature table (TABLE, or --features TABLE)")
+    return TableSpec(table=tuple(paths) if len(paths) > 1 else paths[0], target=target,
+                     id_col=id_col, time=time, event=event, clinical=clinical, on=on,
+                     batch=batch, exclude=tuple(exclude or ()), group=group, volume=volume)
 
 
 def _unseen(value: str | None) -> str | None:
@@ -139,39 +162,79 @@ def _column_notes(report: dict, imputed_with: str) -> None:
         typer.echo(f"warning: {n_without} feature row(s) have no row in the clinical table and "
                    "were left out, e.g. " + ", ".join(map(str, report.get(
                        "rows_without_clinical", [])[:5])), err=True)
-    for w in report.get("warnings") or []:
-        typer.echo(f"warning: {w}", err=True)
 
 
 def _fmt(metric: dict) -> str:
-    lo, hi = metric["ci95"]
-    return f"{metric['mean']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+    from voxelomics.model.metrics import format_ci
+
+    return f"{metric['mean']:.3f} (95% CI {format_ci(metric['ci95'])})"
 
 
 def _summary(metrics: dict) -> None:
+    task = metrics["task"]
     keys = (["auc", "balanced_accuracy", "brier", "calibration_slope", "calibration_intercept"]
-            if metrics["task"] == "classification" else ["c_index", "uno_c_index", "td_auc"])
-    typer.echo(f"{metrics['task']}: n_samples={metrics['n_samples']} "
-               f"n_features={metrics['n_features']}")
+            if task == "classification" else ["c_index", "uno_c_index", "td_auc"])
+    model = metrics.get("model")
+    typer.echo(f"{task}: n_samples={metrics['n_samples']} n_features={metrics['n_features']}"
+               + (f" model={model}" if model else ""))
     for k in keys:
         if k in metrics:
             typer.echo(f"  {k:<22} {_fmt(metrics[k])}")
     if "permutation_test" in metrics:
         typer.echo(f"  permutation p-value    {metrics['permutation_test']['p_value']:.3g}")
+    _comparators(metrics)
+    _flags(metrics)
 
 
-@model_app.command("cv", help=("Nested cross-validation; writes OUT/metrics.json, predictions and figures. "
+def _comparators(metrics: dict) -> None:
+    from voxelomics.model.metrics import format_ci
+
+    key = "auc" if metrics["task"] == "classification" else "c_index"
+    comps = metrics.get("comparators") or {}
+    if comps:
+        typer.echo(f"comparators (same {'folds' if 'folds' in metrics else 'rows'}; "
+                   f"{key} and paired difference model - comparator):")
+    for name, c in comps.items():
+        if "error" in c:
+            typer.echo(f"  {name:<12} could not be fitted: {c['error']}")
+            continue
+        d = c["difference"][key]
+        verdict = "model better" if c.get("model_better") else "not shown better"
+        typer.echo(f"  {name:<12} {key} {_fmt(c[key])}   difference {d['mean']:+.3f} "
+                   f"(95% CI {format_ci(d['ci95'], signed=True)}) {verdict}")
+    for name, why in (metrics.get("comparators_skipped") or {}).items():
+        if why not in ("no clinical table (--clinical)", "no batch column (--batch)"):
+            typer.echo(f"  {name:<12} not run: {why}")
+
+
+def _flags(metrics: dict) -> None:
+    flags = metrics.get("flags") or {}
+    raised = [k for k, v in flags.items() if v]
+    if raised:
+        typer.echo("flags: " + ", ".join(raised))
+    for w in metrics.get("warnings") or []:
+        typer.echo(f"warning: {w}", err=True)
+    for w in metrics.get("fit_warnings") or []:
+        typer.echo(f"notice: {w['count']} solver warning(s) '{w['message']}' "
+                   f"({w['category']}){': ' + w['meaning'] if w['meaning'] else ''}", err=True)
+
+
+@model_app.command("cv", help=("Nested cross-validation; writes OUT/metrics.json, "
+          "OUT/oof_predictions.csv and figures, with the volume-only, clinical-only, "
+          "batch-only and fixed-pipeline comparators on the same folds (paired differences) "
+          "and the Welch et al. safeguards. Several feature tables are joined on the case. "
           "Columns: identifiers and non-numeric text are not features (a warning and "
           "dropped_columns in metrics.json name them); text holding numbers is converted; "
           "missing values are imputed inside each training fold and counted per column "
           "(missing_values); inf/-inf count as missing (infinite_values). The --target, "
-          "--time, --event, --batch, --id and --on columns are never features; --exclude COL "
-          "(repeatable) leaves out more. See 'voxelomics model --help'."))
+          "--time, --event, --batch, --group, --id and --on columns are never features; "
+          "--exclude COL (repeatable) leaves out more. See 'voxelomics model --help'."))
 def cv(
-    table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Output folder for metrics.json and figures.")],
+    tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
+    group: Group = None, volume: Volume = None,
     settings: SettingsOpt = None, model: ModelOpt = None,
     folds: Annotated[int | None, typer.Option(
         "--folds", min=2, max=20, help="Outer folds, 2-20 (default 5).")] = None,
@@ -182,7 +245,7 @@ def cv(
     permutations: Annotated[int | None, typer.Option(
         "--permutations", min=0,
         help="Label permutations for a permutation-test p-value (0 = off).")] = None,
-    seed: Seed = None, plots: Plots = True,
+    jobs: Jobs = None, seed: Seed = None, plots: Plots = True,
 ) -> None:
     """Nested cross-validation; writes OUT/metrics.json, predictions and figures."""
     try:
@@ -191,9 +254,10 @@ def cv(
 
         s = load_model_settings(settings, model=model, n_splits=folds, n_repeats=repeats,
                                 inner_splits=inner_folds, n_permutations=permutations,
-                                random_state=seed)
-        metrics = run_cv(_spec(table, target, id_col, time, event, clinical, on, batch, exclude),
-                         s, out, plots=plots)
+                                random_state=seed, n_jobs=jobs)
+        spec = _spec(tables, target, id_col, time, event, clinical, on, batch, exclude, group,
+                     volume, features)
+        metrics = run_cv(spec, s, out, plots=plots, progress=True)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(metrics, "the median of each training fold")
@@ -201,14 +265,16 @@ def cv(
     typer.echo(f"metrics written to {Path(out) / 'metrics.json'}")
 
 
-@model_app.command("fit", help=("Tune on all rows, refit and save the final model (skops + JSON sidecar). "
-          "Columns as for 'model cv' (--exclude COL leaves a column out); dropped columns "
-          "and missing values are recorded in model.json."))
+@model_app.command("fit", help=("Tune on all rows (inner CV), refit and save the final model "
+          "(skops + JSON sidecar) with its comparators; prints the model, hyper-parameters "
+          "and inner-CV score it chose. Columns as for 'model cv' (--exclude COL leaves a "
+          "column out); dropped columns and missing values are recorded in model.json."))
 def fit(
-    table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
+    tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
+    group: Group = None, volume: Volume = None,
     settings: SettingsOpt = None, model: ModelOpt = None, seed: Seed = None,
     inner_folds: Annotated[int | None, typer.Option(
         "--inner-folds", min=2, max=20, help="Tuning folds, 2-20 (default 5).")] = None,
@@ -219,23 +285,37 @@ def fit(
         from voxelomics.model.workflow import fit_model
 
         s = load_model_settings(settings, model=model, random_state=seed, inner_splits=inner_folds)
-        meta = fit_model(_spec(table, target, id_col, time, event, clinical, on, batch, exclude),
-                         s, out)
+        spec = _spec(tables, target, id_col, time, event, clinical, on, batch, exclude, group,
+                     volume, features)
+        from rich.console import Console
+
+        with Console(stderr=True).status("tuning and fitting the model"):
+            meta = fit_model(spec, s, out)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(meta, "the median of the training rows")
-    typer.echo(f"{meta['model']} fitted on {meta['training']['n']} samples, "
+    _flags({"fit_warnings": meta.get("fit_warnings")})
+    metric = meta.get("inner_cv_metric", "score")
+    typer.echo(f"{meta['model']}: {meta['description']}")
+    scores = meta.get("inner_cv_scores") or {}
+    extra = ("" if not scores else " (" + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+             + ")")
+    typer.echo(f"inner-CV {metric} of the chosen model: {meta['inner_cv_score']:.3f}{extra}")
+    if meta.get("comparators"):
+        typer.echo("comparators saved for 'model validate': " + ", ".join(meta["comparators"]))
+    typer.echo(f"fitted on {meta['training']['n']} samples, "
                f"{len(meta['features'])} features; saved to {out}")
 
 
 @model_app.command("predict", help=("Predict a table with a saved model; refuses tables missing model features. "
+          "Several tables are joined on the case as in training. "
           "Ids come from --id, else the case_id column, else ID, else row numbers. Missing "
           "feature values are imputed with the training medians stored in the model (a "
           "notice counts them per column)."))
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'model fit'.")],
-    table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Predictions CSV to write.")],
+    tables: TablesArg = None, features: Features = None,
     id_col: IdCol = None, clinical: Clinical = None, on: On = None,
     unseen_batch: UnseenBatch = None,
 ) -> None:
@@ -243,7 +323,8 @@ def predict(
     try:
         from voxelomics.model.workflow import predict_table
 
-        pred = predict_table(model_dir, _spec(table, id_col=id_col, clinical=clinical, on=on), out,
+        pred = predict_table(model_dir, _spec(tables, id_col=id_col, clinical=clinical, on=on,
+                                              features=features), out,
                              unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
@@ -258,25 +339,28 @@ def predict(
 
 @model_app.command("validate", help=(
     "External validation of a saved model on a second table: give the outcome the model "
-    "was trained for (--target COL, or --time COL --event COL). Writes OUT/metrics.json "
+    "was trained for (--target COL, or --time COL --event COL). Scores the comparators "
+    "saved with the model (volume-only, clinical-only, fixed pipeline) on the same rows "
+    "with paired differences. Writes OUT/metrics.json "
     "(with 'warnings': fewer than 10 rows of the minority class or events, the training "
-    "table itself, or patients shared with the training table), OUT/predictions.csv "
-    "(id, observed outcome, prediction) and figures."))
+    "table itself, patients shared with the training table, a model that does not beat "
+    "volume), OUT/predictions.csv (id, observed outcome, prediction) and figures."))
 def validate(
     model_dir: Annotated[Path, typer.Argument(help="Model folder written by 'model fit'.")],
-    table: TableArg,
     out: Annotated[Path, typer.Option("--out", help="Output folder for metrics.json and figures.")],
+    tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
-    clinical: Clinical = None, on: On = None, seed: Seed = None, plots: Plots = True,
-    unseen_batch: UnseenBatch = None,
+    clinical: Clinical = None, on: On = None, group: Group = None, seed: Seed = None,
+    plots: Plots = True, unseen_batch: UnseenBatch = None,
 ) -> None:
     """External validation of a saved model on a second table."""
     try:
         from voxelomics.model.workflow import validate_model
 
-        metrics = validate_model(model_dir, _spec(table, target, id_col, time, event, clinical, on),
-                                 out, seed=seed or 0, plots=plots,
-                                 unseen_batch=_unseen(unseen_batch))
+        metrics = validate_model(
+            model_dir, _spec(tables, target, id_col, time, event, clinical, on, group=group,
+                             features=features),
+            out, seed=seed or 0, plots=plots, unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(metrics, "the training medians stored in the model")

@@ -6,11 +6,21 @@ Split out of :mod:`voxelomics.model.tables`, which re-exports them.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
+
+import pandas as pd
 
 from voxelomics.errors import ModelError
 
-__all__ = ["EXCLUDED", "OUTCOME_LIKE", "did_you_mean", "extraction_features"]
+__all__ = ["EXCLUDED", "IDENTIFIER_COLUMNS", "OUTCOME_LIKE", "did_you_mean",
+           "extraction_features", "feature_columns"]
+
+#: Column names (lower case) that are identifiers, never features.
+IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
+                      "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
+                      "image", "mask", "label")
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 #: Column names (lower case) that usually hold an outcome; used as features only with a warning.
 OUTCOME_LIKE = ("target", "outcome", "y", "class", "response", "status", "event", "death",
@@ -90,3 +100,67 @@ def extraction_features(path: str | Path, columns) -> list[str] | None:
     names = set(table) | set(table.values())
     feats = [c for c in columns if c in names]
     return feats or None
+
+
+def _as_number(col: pd.Series) -> tuple[pd.Series | None, str]:
+    """Column as float, or (None, reason it is not a feature)."""
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype("float"), ""
+    if pd.api.types.is_numeric_dtype(col):
+        return col.astype(float), ""
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+            or isinstance(col.dtype, pd.CategoricalDtype)):
+        return None, f"not numeric (dtype {col.dtype})"
+    text = col.astype("string").str.strip()
+    text = text.mask(text == "")
+    values = text.dropna()
+    num = pd.to_numeric(values, errors="coerce")
+    bad = values[num.isna() & values.str.lower().ne("nan")]
+    if len(bad):
+        levels = values.nunique()
+        if len(bad) < len(values):
+            return None, (f"text with {len(bad)} non-numeric value(s), e.g. {bad.iloc[0]!r}; "
+                          "fix them to use the column")
+        if levels == len(values) and levels > 10:
+            return None, "identifier-like text (a different value in every row)"
+        return None, (f"non-numeric text ({levels} level(s), e.g. {sorted(values.unique())[:3]}); "
+                      "categories are not encoded: code them as numbers to use them")
+    if values.str.match(_LEADING_ZERO).any():
+        return None, "identifier-like numbers written with leading zeros"
+    return pd.to_numeric(text, errors="coerce").astype(float), ""
+
+
+def feature_columns(table: pd.DataFrame, candidates) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Numeric feature matrix from candidate columns; the others with reasons.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    candidates : list of str
+        Columns that may be features (id, outcome and batch already removed).
+
+    Returns
+    -------
+    X : pandas.DataFrame of float
+        Feature columns in table order.
+    dropped : dict of str to str
+        Column -> reason it is not a feature (identifier, non-numeric text, ...).
+    coerced : list of str
+        Text or boolean columns converted to numbers.
+    """
+    cols: dict[str, pd.Series] = {}
+    dropped: dict[str, str] = {}
+    coerced: list[str] = []
+    for c in candidates:
+        if str(c).lower() in IDENTIFIER_COLUMNS:
+            dropped[c] = "identifier column"
+            continue
+        values, reason = _as_number(table[c])
+        if values is None:
+            dropped[c] = reason
+            continue
+        if not pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c]):
+            coerced.append(c)
+        cols[c] = values
+    X = pd.DataFrame(cols, index=table.index, columns=list(cols))
+    return X, dropped, coerced

@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from voxelomics.errors import SettingsError
 
@@ -22,12 +22,12 @@ class ModelSettings(BaseModel):
 
     Attributes
     ----------
-    model : {"auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"} or None
-        ``None`` picks ``auto`` for a binary target and ``coxnet`` for survival.
+    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"} or None
+        ``None`` picks ``ensemble`` for a binary target and ``coxnet`` for survival.
     selector : {"anova", "mannwhitney", "mrmr", "none"}
     correlation_threshold : float in (0, 1]
-    n_splits, n_repeats, inner_splits : int
-        Outer folds, outer repeats and inner folds of the nested CV.
+    n_splits, n_repeats, inner_splits, inner_repeats : int
+        Outer folds, outer repeats, inner folds and inner repeats of the nested CV.
     n_boot : int
         Bootstrap resamples for confidence intervals.
     n_permutations : int
@@ -37,22 +37,41 @@ class ModelSettings(BaseModel):
         What ComBat does with a batch level missing from the rows it was fitted on (an
         outer training fold in ``cv``; the training table for a saved model): refuse, or
         leave those rows unadjusted. ``predict``/``validate --unseen-batch`` override it.
+    baselines : list of str
+        Comparators scored beside the model on the same folds
+        (:mod:`voxelomics.model.baselines`): ``volume``, ``clinical``, ``batch`` (each when
+        its input exists), ``fixed`` (``anova16_lr`` for classification, ``cox16`` for
+        survival) or a fixed pipeline by name (``anova16_lr``, ``lasso16_lr``,
+        ``et32_rf``, ``cox16``).
+    n_jobs : int
+        Worker processes for the outer folds (``--jobs``; -1 = every core).
 
     See ``docs/modelling.md`` for meanings, defaults and an example file.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Literal["auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"] | None = None
+    model: Literal["ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"] | None = None
     selector: Literal["anova", "mannwhitney", "mrmr", "none"] = "anova"
     correlation_threshold: float = Field(0.9, gt=0, le=1)
     n_splits: int = Field(5, ge=2, le=20)
     n_repeats: int = Field(3, ge=1, le=100)
     inner_splits: int = Field(5, ge=2, le=20)
+    inner_repeats: int = Field(2, ge=1, le=20)
     n_boot: int = Field(1000, ge=50)
     n_permutations: int = Field(0, ge=0)
     random_state: int = 0
     unseen_batch: Literal["error", "pooled"] = "error"
+    baselines: list[Literal["volume", "clinical", "batch", "fixed", "anova16_lr", "lasso16_lr",
+                            "et32_rf", "cox16"]] = ["volume", "clinical", "batch", "fixed"]
+    n_jobs: int = Field(1, ge=-1)
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _jobs_not_zero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("n_jobs must be a number of processes >= 1, or -1 for every core")
+        return v
 
     def resolved_model(self, task: str) -> str:
         """Model name for a task.
@@ -72,13 +91,36 @@ class ModelSettings(BaseModel):
         """
         surv = {"coxnet", "rsf"}
         if self.model is None:
-            return "coxnet" if task == "survival" else "auto"
+            return "coxnet" if task == "survival" else "ensemble"
         if (self.model in surv) != (task == "survival"):
             raise SettingsError(
                 f"model {self.model!r} does not fit a {task} task; use "
-                f"{sorted(surv) if task == 'survival' else ['auto', 'enet_lr', 'svm', 'rf', 'gb']}"
+                f"{sorted(surv) if task == 'survival' else ['ensemble', 'auto', 'enet_lr', 'svm', 'rf', 'gb']}"
             )
         return self.model
+
+    def resolved_baselines(self, task: str) -> list[str]:
+        """Comparator names for a task (``fixed`` resolved; others of the task kept).
+
+        Parameters
+        ----------
+        task : {"classification", "survival"}
+
+        Returns
+        -------
+        names : list of str
+            In the order given, without duplicates; fixed pipelines of the other task
+            are left out.
+        """
+        from voxelomics.model.baselines import FIXED
+
+        other = FIXED["survival" if task == "classification" else "classification"]
+        out: list[str] = []
+        for b in self.baselines:
+            name = FIXED[task][0] if b == "fixed" else b
+            if name not in other and name not in out:
+                out.append(name)
+        return out
 
 
 def load_model_settings(path: str | Path | None, **overrides) -> ModelSettings:

@@ -12,11 +12,15 @@ data-driven choice inside the training folds)::
     select      top-k features by ANOVA F / Mann-Whitney / mRMR (classification only)
     clf         the model
 
+The default ``ensemble`` has no ``scale``/``select`` steps of its own: its members
+scale and select inside it (see :mod:`voxelomics.model.ensemble`).
+
 Hyper-parameter spaces (tuned by the inner cross-validation loop):
 
 =========== ======================================================== ==================
 model       estimator                                                grid
 =========== ======================================================== ==================
+ensemble    mean of L2 LR (k, C tuned inside, one-SE rule) and RF    none (tuned inside)
 enet_lr     LogisticRegression(l1_ratio=0.5, saga)                   k in {8, 32}, C in {0.05, 0.5}
 svm         SVC(rbf, probability=True)                               k in {8, 32}, C in {0.3, 3}
 rf          RandomForestClassifier(250 trees, min leaf 2)            k in {16, 64}
@@ -26,9 +30,10 @@ coxnet      CoxnetSurvivalAnalysis(l1_ratio=0.5)                     alpha in {0
 rsf         RandomSurvivalForest(200 trees, min leaf 5)              max_features in {sqrt, 0.2}
 =========== ======================================================== ==================
 
-The default classifier is ``auto``: an elastic-net logistic regression and a random
-forest compete inside the inner loop, which on the radMLBench tables does better than
-either alone (linear signals in some tables, interactions in others) at modest cost.
+The default classifier is ``ensemble`` (:class:`~voxelomics.model.ensemble.RadiomicsEnsemble`):
+a linear signature and a random forest are averaged rather than made to compete on a
+noisy inner loop (the former default, ``auto``, picks one of them per outer fold);
+``docs/modelling.md`` gives the reasoning.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ __all__ = [
     "make_pipeline",
 ]
 
-CLASSIFIERS = ("auto", "enet_lr", "svm", "rf", "gb")
+CLASSIFIERS = ("ensemble", "auto", "enet_lr", "svm", "rf", "gb")
 SURVIVAL_MODELS = ("coxnet", "rsf")
 SELECTORS = ("anova", "mannwhitney", "mrmr", "none")
 
@@ -96,7 +101,7 @@ def _survival_model(name: str, random_state: int):
 
 
 def make_pipeline(
-    model: str = "auto",
+    model: str = "ensemble",
     *,
     batch: bool = False,
     selector: str = "anova",
@@ -107,7 +112,7 @@ def make_pipeline(
 
     Parameters
     ----------
-    model : {"auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"}, default="auto"
+    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"}, default="ensemble"
         Classifier (binary target) or survival model (time/event); see the module table.
     batch : bool, default=False
         Whether column 0 of X holds batch codes to harmonise with :class:`ComBat`.
@@ -123,7 +128,8 @@ def make_pipeline(
     pipeline : sklearn.pipeline.Pipeline
         Unfitted.
     param_grid : list of dict
-        Grid for :class:`~sklearn.model_selection.GridSearchCV` (step-prefixed names).
+        Grid for :class:`~sklearn.model_selection.GridSearchCV` (step-prefixed names);
+        empty for ``ensemble``, which tunes inside its ``fit``.
 
     Raises
     ------
@@ -146,6 +152,10 @@ def make_pipeline(
         raise ModelError(
             f"unknown model {model!r}; expected one of {CLASSIFIERS + SURVIVAL_MODELS}"
         )
+    if model == "ensemble":
+        from voxelomics.model.ensemble import RadiomicsEnsemble
+
+        return Pipeline([*steps[:-1], ("clf", RadiomicsEnsemble(random_state=random_state))]), []
     if selector == "mrmr":
         sel = MRMRSelector(k=16)
     elif selector == "none":

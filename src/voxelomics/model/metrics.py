@@ -5,25 +5,35 @@ Confidence intervals
 Cross-validation yields, for every repeat ``r`` of the outer loop, one out-of-fold
 probability per patient. The point estimate of a metric is its mean over repeats
 (each repeat's metric computed on the pooled out-of-fold predictions of that repeat).
-The 95% interval is a *percentile bootstrap over patients*: patients are resampled with
-replacement (stratified by class, so every resample has both classes), the metric is
-recomputed on every repeat for the resampled patients and averaged over repeats, and
-the 2.5th and 97.5th percentiles of those averages are reported. Resampling patients
-captures the sampling variability that matters for a reader (another cohort of the same
-size); the spread over repeats alone only reflects the randomness of the splits and is
-far too narrow. The interval does not include the variability of refitting the model
-on a different training set, so it is slightly optimistic for small cohorts.
+The 95% interval is a *percentile bootstrap over patients*: patients are drawn with
+replacement (a plain bootstrap, **not** stratified by class, so that the prevalence
+varies between resamples as it varies between cohorts of the same size; with patient
+groups, whole patients are drawn with all their rows), the metric is recomputed on
+every repeat for the resampled patients and averaged over repeats, and the 2.5th and
+97.5th percentiles of those averages are reported. A class-stratified bootstrap holds
+the prevalence fixed and makes the intervals of prevalence-dependent metrics (Brier
+score, calibration intercept) several times too narrow; the coverage of these
+intervals is tested on simulated data with a known truth
+(``tests/model/test_metrics.py``). The interval does not include the variability of
+refitting the model on a different training set, so it is slightly optimistic for small
+cohorts. Resamples in which a metric is undefined (one class drawn) are left out; their
+count is reported (``n_boot``).
+
+Resamples are represented as multiplicities (how often each row is drawn), so every
+metric is computed for all resamples at once (:func:`weighted_auc`, a vectorised
+Newton-Raphson fit for the calibration). :func:`paired_difference` scores two sets of
+predictions of the same patients on the same resamples (paired bootstrap).
 
 References
 ----------
 Efron B, Tibshirani R. An Introduction to the Bootstrap. Chapman & Hall, 1993, ch. 13.
+Field CA, Welsh AH. Bootstrapping clustered data. J R Stat Soc B 69 (2007) 369-390
+(resampling whole clusters).
 Van Calster B et al. Calibration: the Achilles heel of predictive analytics. BMC Med 17
 (2019) 230 (calibration slope and intercept).
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 from scipy import stats
@@ -35,8 +45,14 @@ __all__ = [
     "brier_score",
     "calibration_slope_intercept",
     "classification_metrics",
+    "METRIC_KEYS",
+    "bootstrap_weights",
     "bootstrap_indices",
     "bootstrap_metrics",
+    "paired_difference",
+    "paired_differences",
+    "weighted_auc",
+    "format_ci",
 ]
 
 _EPS = 1e-12
@@ -207,35 +223,203 @@ def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
-def bootstrap_indices(y: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Class-stratified bootstrap resamples of sample indices.
+def bootstrap_weights(n: int, n_boot: int, seed: int, *, groups=None) -> np.ndarray:
+    """Bootstrap resamples of patients as multiplicities (how often each row is drawn).
+
+    A plain (non-stratified) bootstrap: ``n`` patients are drawn with replacement, so the
+    class balance varies between resamples as it would between cohorts. With ``groups``
+    (e.g. several lesions of one patient), whole groups are drawn: every row of a drawn
+    group gets the group's multiplicity.
 
     Parameters
     ----------
-    y : ndarray of shape (n_samples,)
-        Strata (class labels); each resample keeps the class counts.
+    n : int
+        Number of rows.
     n_boot : int
         Number of resamples.
     seed : int
         Seed of the random generator.
+    groups : array-like of shape (n,) or None, default=None
+        Group (patient) of each row; None: each row is its own patient.
 
     Returns
     -------
-    idx : ndarray of shape (n_boot, n_samples) of int
+    weights : ndarray of shape (n_boot, n) of float
+        Multiplicity of each row in each resample (each row of ``weights`` sums to ``n``
+        without groups).
     """
     rng = np.random.default_rng(seed)
-    y = np.asarray(y)
-    parts = []
-    for cls in np.unique(y):
-        members = np.flatnonzero(y == cls)
-        parts.append(members[rng.integers(0, members.size, size=(n_boot, members.size))])
-    return np.concatenate(parts, axis=1)
+    if groups is None:
+        codes, n_groups = np.arange(n), n
+    else:
+        _, codes = np.unique(np.asarray(groups), return_inverse=True)
+        n_groups = int(codes.max()) + 1 if n else 0
+    draws = rng.integers(0, n_groups, size=(n_boot, n_groups))
+    counts = np.zeros((n_boot, n_groups))
+    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1.0)
+    return counts[:, codes]
+
+
+def bootstrap_indices(y: np.ndarray, n_boot: int, seed: int, *, groups=None):
+    """Bootstrap resamples of row indices (patients drawn with replacement, not stratified).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Outcome (only its length is used).
+    n_boot : int
+        Number of resamples.
+    seed : int
+        Seed of the random generator.
+    groups : array-like of shape (n_samples,) or None, default=None
+        Patient of each row; whole patients are drawn.
+
+    Returns
+    -------
+    idx : ndarray of shape (n_boot, n_samples) of int, or list of ndarray
+        Row indices of each resample; a list of arrays (of varying length) with groups.
+    """
+    n = len(y)
+    w = bootstrap_weights(n, n_boot, seed, groups=groups).astype(int)
+    if groups is None:
+        return np.stack([np.repeat(np.arange(n), row) for row in w]) if n_boot else np.empty((0, n), int)
+    return [np.repeat(np.arange(n), row) for row in w]
+
+
+def weighted_auc(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC of one set of scores under many row weightings (bootstrap multiplicities).
+
+    The AUC of a resample in which row ``i`` appears ``w_i`` times is
+    ``sum_{i in 1, j in 0} w_i w_j [p_i > p_j + ties/2] / (W_1 W_0)``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Labels 0/1.
+    p : ndarray of shape (n_samples,)
+        Scores.
+    weights : ndarray of shape (n_boot, n_samples)
+        Non-negative row weights.
+
+    Returns
+    -------
+    auc : ndarray of shape (n_boot,)
+        NaN where a weighting holds one class only.
+    """
+    order = np.argsort(p, kind="stable")
+    ps, ys = np.asarray(p, float)[order], np.asarray(y)[order].astype(bool)
+    w = np.asarray(weights, float)[:, order]
+    starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+    pos = np.add.reduceat(np.where(ys, w, 0.0), starts, axis=1)
+    neg = np.add.reduceat(np.where(ys, 0.0, w), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    n1, n0 = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (pos * (below + 0.5 * neg)).sum(axis=1) / (n1 * n0)
+    return np.where((n1 > 0) & (n0 > 0), auc, np.nan)
+
+
+def _weighted_calibration(y, p, weights, max_iter: int = 30):
+    """Calibration slope and intercept of one set of probabilities under many weightings.
+
+    Newton-Raphson on all weightings at once (2x2 or 1x1 systems).
+
+    Returns
+    -------
+    slope, intercept : ndarray of shape (n_boot,)
+    """
+    y = np.asarray(y, float)
+    lp = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+    w = np.asarray(weights, float)
+    nb = w.shape[0]
+    # slope: logit P = a + b lp
+    beta = np.zeros((nb, 2))
+    ok = np.full(nb, np.ptp(lp) > 1e-9)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(max_iter):
+            eta = beta[:, :1] + beta[:, 1:] * lp
+            mu = 1.0 / (1.0 + np.exp(-eta))
+            r = w * (y - mu)
+            v = np.maximum(w * mu * (1 - mu), 0.0)
+            g = np.stack([r.sum(1), (r * lp).sum(1)], axis=1)
+            h00, h01, h11 = v.sum(1), (v * lp).sum(1), (v * lp * lp).sum(1)
+            det = h00 * h11 - h01 ** 2
+            step = np.stack([(h11 * g[:, 0] - h01 * g[:, 1]), (h00 * g[:, 1] - h01 * g[:, 0])],
+                            axis=1) / det[:, None]
+            step[~np.isfinite(step)] = np.inf
+            done = np.abs(step).max(axis=1) < 1e-8
+            beta += np.where(np.isfinite(step), step, 0.0)
+            if done.all():
+                break
+        # no convergence (e.g. a resample whose classes are separated by lp): undefined
+        slope = np.where(ok & done & (np.abs(beta[:, 1]) < 1e6), beta[:, 1], np.nan)
+        # intercept: logit P = a + lp (slope fixed to 1)
+        a = np.zeros(nb)
+        for _ in range(max_iter):
+            mu = 1.0 / (1.0 + np.exp(-(a[:, None] + lp)))
+            g = (w * (y - mu)).sum(1)
+            h = (w * mu * (1 - mu)).sum(1)
+            step = g / h
+            done_a = np.abs(step) < 1e-8
+            a += np.where(np.isfinite(step), step, 0.0)
+            if done_a.all():
+                break
+        intercept = np.where(done_a & (np.abs(a) < 1e6), a, np.nan)
+    # a resample holding one class has no calibration
+    wy = (w * y).sum(1)
+    one_class = (wy <= 0) | (wy >= w.sum(1))
+    slope[one_class] = np.nan
+    intercept[one_class] = np.nan
+    return slope, intercept
+
+
+def _boot_matrix(y, p, weights) -> dict[str, np.ndarray]:
+    """Every metric under every weighting, for every repeat: ``{key: (n_repeats, n_boot)}``."""
+    y = np.asarray(y).astype(int)
+    w = np.asarray(weights, float)
+    tot = w.sum(1)
+    out: dict[str, list] = {k: [] for k in METRIC_KEYS}
+    yf = y.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for row in p:
+            out["auc"].append(weighted_auc(y, row, w))
+            out["brier"].append(w @ ((row - yf) ** 2) / tot)
+            pred = (row >= 0.5).astype(float)
+            sens = (w @ (pred * yf)) / (w @ yf)
+            spec = (w @ ((1 - pred) * (1 - yf))) / (w @ (1 - yf))
+            out["balanced_accuracy"].append(0.5 * (sens + spec))
+            slope, intercept = _weighted_calibration(y, row, w)
+            out["calibration_slope"].append(slope)
+            out["calibration_intercept"].append(intercept)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+#: Classification metrics reported by :func:`bootstrap_metrics`, in order.
+METRIC_KEYS = ("auc", "balanced_accuracy", "brier", "calibration_slope", "calibration_intercept")
+
+
+def _repeat_mean(values: np.ndarray) -> np.ndarray:
+    """Mean over repeats (axis 0) ignoring NaN; NaN where every repeat is NaN."""
+    finite = np.isfinite(values)
+    cnt = finite.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, values, 0.0).sum(axis=0) / cnt
+    return np.where(cnt > 0, mean, np.nan)
+
+
+def _interval(boot: np.ndarray, level: float) -> tuple[list[float], int]:
+    b = boot[np.isfinite(boot)]
+    alpha = (1 - level) / 2
+    if not b.size:
+        return [float("nan"), float("nan")], 0
+    return [float(np.quantile(b, alpha)), float(np.quantile(b, 1 - alpha))], int(b.size)
 
 
 def bootstrap_metrics(
-    y: np.ndarray, p: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+    y: np.ndarray, p: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+    groups=None,
 ) -> dict[str, dict]:
-    """Repeat-averaged metrics with percentile-bootstrap confidence intervals.
+    """Repeat-averaged metrics with percentile-bootstrap confidence intervals over patients.
 
     Parameters
     ----------
@@ -244,52 +428,135 @@ def bootstrap_metrics(
     p : ndarray of shape (n_repeats, n_samples) or (n_samples,)
         Out-of-fold probabilities of class 1, one row per CV repeat.
     n_boot : int, default=1000
-        Bootstrap resamples of patients (see module notes).
+        Bootstrap resamples of patients (plain, not stratified by class; see module notes).
     seed : int, default=0
     level : float, default=0.95
         Coverage of the interval.
+    groups : array-like of shape (n_samples,) or None, default=None
+        Patient of each row: whole patients are resampled (several lesions of one patient
+        are not independent).
 
     Returns
     -------
     metrics : dict
-        For each metric of :func:`classification_metrics`:
-        ``{"mean": float, "ci95": [low, high], "per_repeat": [float, ...]}``.
+        For each metric of :func:`classification_metrics`: ``{"mean": float, "ci95": [low,
+        high], "per_repeat": [float, ...], "n_boot": int}`` (``n_boot``: resamples in which
+        the metric was defined, e.g. both classes drawn).
     """
     y = np.asarray(y).astype(int)
     p = np.atleast_2d(np.asarray(p, float))
     per = [classification_metrics(y, row) for row in p]
-    idx = bootstrap_indices(y, n_boot, seed)
-    yb = y[idx]
-    alpha = (1 - level) / 2
+    weights = bootstrap_weights(y.size, n_boot, seed, groups=groups)
+    boots = _boot_matrix(y, p, weights)
     out: dict[str, dict] = {}
-    # AUC, Brier and balanced accuracy are vectorised over resamples; calibration loops.
-    boots: dict[str, np.ndarray] = {}
-    boots["auc"] = np.mean([auc_matrix(yb, row[idx]) for row in p], axis=0)
-    boots["brier"] = np.mean([np.mean((row[idx] - yb) ** 2, axis=1) for row in p], axis=0)
-    bacc = []
-    for row in p:
-        pred = row[idx] >= 0.5
-        sens = (pred & (yb == 1)).sum(1) / (yb == 1).sum(1)
-        spec = (~pred & (yb == 0)).sum(1) / (yb == 0).sum(1)
-        bacc.append(0.5 * (sens + spec))
-    boots["balanced_accuracy"] = np.mean(bacc, axis=0)
-    n_cal = min(n_boot, 200)
-    cal = np.array([[calibration_slope_intercept(yb[b], row[idx[b]]) for b in range(n_cal)]
-                    for row in p])  # (n_repeats, n_cal, 2)
-    # a resample where the calibration fit is undefined in every repeat gives NaN (dropped
-    # from the interval below) rather than numpy's "Mean of empty slice" warning
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        boots["calibration_slope"] = np.nanmean(cal[:, :, 0], axis=0) if cal.size else np.array([])
-        boots["calibration_intercept"] = np.nanmean(cal[:, :, 1], axis=0) if cal.size else np.array([])
-    for key in per[0]:
+    for key in METRIC_KEYS:
         values = np.array([m[key] for m in per])
-        b = boots[key][np.isfinite(boots[key])]
-        ci = ([float(np.quantile(b, alpha)), float(np.quantile(b, 1 - alpha))]
-              if b.size else [float("nan"), float("nan")])
+        ci, n_ok = _interval(_repeat_mean(boots[key]), level)
         out[key] = {
             "mean": float(np.nanmean(values)) if np.isfinite(values).any() else float("nan"),
             "ci95": ci,
             "per_repeat": [float(v) for v in values],
+            "n_boot": n_ok,
         }
     return out
+
+
+def paired_difference(
+    y: np.ndarray, p_model: np.ndarray, p_other: np.ndarray, *, n_boot: int = 1000,
+    seed: int = 0, level: float = 0.95, groups=None, keys=("auc", "brier"),
+) -> dict[str, dict]:
+    """Difference of metrics between two sets of predictions of the same patients.
+
+    Both sets are scored on the *same* bootstrap resamples of patients (a paired
+    bootstrap), so the interval reflects the correlation between the two models.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Labels 0/1.
+    p_model, p_other : ndarray of shape (n_repeats, n_samples) or (n_samples,)
+        Probabilities of the model and of the comparator on the same folds.
+    n_boot, seed, level, groups
+        As for :func:`bootstrap_metrics`.
+    keys : tuple of str, default=("auc", "brier")
+        Metrics to compare (any of :data:`METRIC_KEYS`).
+
+    Returns
+    -------
+    difference : dict
+        ``{key: {"mean": model - other, "ci95": [low, high], "per_repeat": [...],
+        "p_value": float, "n_boot": int}}``; ``p_value`` is the two-sided bootstrap p-value
+        of no difference: ``2 (1 + m) / (1 + B)`` with ``m`` the resampled differences on
+        the smaller side of 0 and ``B`` the resamples (never 0; at most 1).
+    """
+    return paired_differences(y, p_model, {"other": p_other}, n_boot=n_boot, seed=seed,
+                              level=level, groups=groups, keys=keys)["other"]
+
+
+def paired_differences(
+    y: np.ndarray, p_model: np.ndarray, others: dict, *, n_boot: int = 1000, seed: int = 0,
+    level: float = 0.95, groups=None, keys=("auc", "brier"),
+) -> dict[str, dict]:
+    """:func:`paired_difference` of one model against several comparators at once.
+
+    The model is scored once on the resamples, and every comparator on the same ones.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    p_model : ndarray of shape (n_repeats, n_samples) or (n_samples,)
+    others : dict of str to ndarray of shape (n_repeats, n_samples) or (n_samples,)
+    n_boot, seed, level, groups, keys
+        As for :func:`paired_difference`.
+
+    Returns
+    -------
+    differences : dict
+        Comparator name -> the output of :func:`paired_difference`.
+    """
+    y = np.asarray(y).astype(int)
+    a = np.atleast_2d(np.asarray(p_model, float))
+    weights = bootstrap_weights(y.size, n_boot, seed, groups=groups)
+    ba = _boot_matrix(y, a, weights)
+    per_a = [classification_metrics(y, row) for row in a]
+    result = {}
+    for name, p_other in others.items():
+        b = np.atleast_2d(np.asarray(p_other, float))
+        bb = _boot_matrix(y, b, weights)
+        per_b = [classification_metrics(y, row) for row in b]
+        out = {}
+        for key in keys:
+            d = np.array([ma[key] - mb[key] for ma, mb in zip(per_a, per_b, strict=True)])
+            boot = _repeat_mean(ba[key]) - _repeat_mean(bb[key])
+            ci, n_ok = _interval(boot, level)
+            fin = boot[np.isfinite(boot)]
+            tail = min(np.sum(fin <= 0), np.sum(fin >= 0))
+            pval = float(min(1.0, 2 * (1 + tail) / (1 + fin.size))) if fin.size else float("nan")
+            out[key] = {"mean": float(np.nanmean(d)) if np.isfinite(d).any() else float("nan"),
+                        "ci95": ci, "per_repeat": [float(v) for v in d], "p_value": pval,
+                        "n_boot": n_ok}
+        result[name] = out
+    return result
+
+
+def format_ci(ci, *, signed: bool = False, digits: int = 3) -> str:
+    """A confidence interval as text, unambiguous with negative bounds.
+
+    Parameters
+    ----------
+    ci : sequence of two float
+        Lower and upper bound.
+    signed : bool, default=False
+        Always show the sign (for differences).
+    digits : int, default=3
+
+    Returns
+    -------
+    text : str
+        ``"0.612-0.701"`` for two non-negative bounds, else ``"-0.042 to +0.031"``.
+    """
+    lo, hi = (float(v) for v in ci)
+    fmt = f"{{:{'+' if signed else ''}.{digits}f}}"
+    if not signed and lo >= 0 and hi >= 0:
+        return f"{fmt.format(lo)}-{fmt.format(hi)}"
+    return f"{fmt.format(lo)} to {fmt.format(hi)}"

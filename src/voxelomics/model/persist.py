@@ -9,6 +9,9 @@ A model folder holds two files:
 - ``model.json``: a sidecar with the task, model settings, feature list, batch levels,
   target classes, a training-data summary (n, class balance or events, per-feature
   mean and sd) and package versions.
+- ``comparators.skops`` (optional): the comparators fitted on the same training rows
+  (volume-only, clinical-only, batch-only, fixed pipeline) as a dict name -> pipeline,
+  loaded with the same trusted-type check; ``model validate`` scores them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = ["SavedModel", "save_model", "load_model", "training_summary", "versio
 
 MODEL_FILE = "model.skops"
 SIDECAR_FILE = "model.json"
+COMPARATORS_FILE = "comparators.skops"
 _TRUSTED_PREFIXES = ("sklearn.", "sksurv.", "numpy.", "scipy.", "voxelomics.model.")
 _TRUSTED_BUILTINS = {"builtins.slice", "builtins.list", "builtins.dict", "builtins.tuple"}
 
@@ -46,11 +50,14 @@ class SavedModel:
         ``settings``, ``training``, ``versions``).
     path : Path
         Model folder.
+    comparators : dict of str to estimator or None
+        Comparators fitted with the model (None for a model folder without them).
     """
 
     estimator: object
     meta: dict
     path: Path
+    comparators: dict | None = None
 
 
 def versions() -> dict[str, str]:
@@ -119,7 +126,8 @@ def training_summary(X, y, feature_names: list[str], task: str, classes=None) ->
     return out
 
 
-def save_model(estimator, meta: dict, folder: str | Path) -> Path:
+def save_model(estimator, meta: dict, folder: str | Path, *,
+               comparators: dict | None = None) -> Path:
     """Write a fitted model and its sidecar to a folder.
 
     Parameters
@@ -129,6 +137,8 @@ def save_model(estimator, meta: dict, folder: str | Path) -> Path:
         JSON-serialisable metadata; ``versions`` and ``saved_at`` are added.
     folder : str or Path
         Created if missing; existing model files are overwritten.
+    comparators : dict of str to fitted estimator or None, default=None
+        Written to ``comparators.skops`` when given.
 
     Returns
     -------
@@ -139,6 +149,10 @@ def save_model(estimator, meta: dict, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sio.dump(estimator, folder / MODEL_FILE)
+    if comparators:
+        sio.dump(dict(comparators), folder / COMPARATORS_FILE)
+    elif (folder / COMPARATORS_FILE).exists():
+        (folder / COMPARATORS_FILE).unlink()
     meta = {**meta, "versions": versions(),
             "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "format": {"model": MODEL_FILE, "serialiser": "skops"}}
@@ -177,7 +191,6 @@ def load_model(folder: str | Path) -> SavedModel:
         If the folder or a file is missing, the sidecar is not valid JSON, the model
         file is corrupt, or it names a type outside the trusted packages.
     """
-    import skops.io as sio
 
     folder = Path(folder)
     model_file, sidecar = folder / MODEL_FILE, folder / SIDECAR_FILE
@@ -191,17 +204,25 @@ def load_model(folder: str | Path) -> SavedModel:
         meta = json.loads(sidecar.read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"model sidecar is not valid JSON: {exc}", path=sidecar) from exc
+    est = _load_skops(model_file)
+    comp_file = folder / COMPARATORS_FILE
+    comps = _load_skops(comp_file) if comp_file.is_file() else None
+    return SavedModel(estimator=est, meta=meta, path=folder, comparators=comps)
+
+
+def _load_skops(path: Path):
+    import skops.io as sio
+
     try:
-        types = sio.get_untrusted_types(file=model_file)
+        types = sio.get_untrusted_types(file=path)
     except Exception as exc:  # noqa: BLE001 - skops raises zipfile/JSON/key errors
         raise ModelError(f"model file is corrupt or not a skops file: {exc}",
-                         path=model_file) from exc
+                         path=path) from exc
     ok, bad = _trusted(types)
     if bad:
         raise ModelError(f"model file names untrusted types {bad}; refusing to load",
-                         path=model_file)
+                         path=path)
     try:
-        est = sio.load(model_file, trusted=ok)
+        return sio.load(path, trusted=ok)
     except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"model file could not be loaded: {exc}", path=model_file) from exc
-    return SavedModel(estimator=est, meta=meta, path=folder)
+        raise ModelError(f"model file could not be loaded: {exc}", path=path) from exc

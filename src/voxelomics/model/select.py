@@ -43,6 +43,8 @@ __all__ = [
     "CorrelationFilter",
     "UnivariateSelector",
     "MRMRSelector",
+    "CoxScoreSelector",
+    "cox_score",
     "make_l1_selector",
     "VarianceThreshold",
     "StandardScaler",
@@ -339,6 +341,96 @@ class MRMRSelector(SelectorMixin, BaseEstimator):
         self.ranking_ = np.asarray(chosen)
         support = np.zeros(X.shape[1], dtype=bool)
         support[self.ranking_] = True
+        self.support_ = support
+        return self
+
+    def _get_support_mask(self):
+        check_is_fitted(self, "support_")
+        return self.support_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+def cox_score(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Univariate Cox score-test statistic of every column of ``X`` (Breslow ties).
+
+    For feature ``x`` the score of ``beta = 0`` is ``U = sum_i d_i (x_i - m_i)`` and its
+    information ``I = sum_i d_i v_i``, where ``m_i`` and ``v_i`` are the mean and variance
+    of ``x`` over the risk set of row ``i`` (rows with ``time >= time_i``); the statistic
+    ``U^2 / I`` is chi-squared with 1 degree of freedom under no association.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    time : ndarray of shape (n_samples,)
+        Follow-up times (any unit).
+    event : ndarray of shape (n_samples,) of bool
+        Event indicator.
+
+    Returns
+    -------
+    chi2 : ndarray of shape (n_features,)
+        0 for features with no information (constant over the risk sets).
+    """
+    order = np.argsort(time, kind="stable")
+    t, d, Z = np.asarray(time, float)[order], np.asarray(event, bool)[order], X[order]
+    Z = Z - Z.mean(axis=0)  # shift-invariant; better conditioned sums
+    s0 = np.arange(t.size, 0, -1, dtype=float)
+    s1 = np.cumsum(Z[::-1], axis=0)[::-1]
+    s2 = np.cumsum((Z * Z)[::-1], axis=0)[::-1]
+    start = np.searchsorted(t, t[d], side="left")  # tied times share the risk set
+    m = s1[start] / s0[start, None]
+    v = s2[start] / s0[start, None] - m * m
+    U = (Z[d] - m).sum(axis=0)
+    info = v.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chi2 = U * U / info
+    return np.where(np.isfinite(chi2) & (info > 1e-12), chi2, 0.0)
+
+
+class CoxScoreSelector(SelectorMixin, BaseEstimator):
+    """Keep the ``k`` features with the largest univariate Cox score statistic.
+
+    Parameters
+    ----------
+    k : int >= 1, default=16
+        Number of features to keep (all when fewer are available).
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_features_in_,)
+        Score-test chi-squared of each column (:func:`cox_score`).
+    support_ : ndarray of shape (n_features_in_,) of bool
+    """
+
+    _parameter_constraints = {"k": [Interval(Integral, 1, None, closed="left")]}
+
+    def __init__(self, k: int = 16):
+        self.k = k
+
+    def fit(self, X, y):
+        """Score every column on the training rows and keep the top ``k``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : structured ndarray of shape (n_samples,)
+            scikit-survival outcome (event field first, time second).
+
+        Returns
+        -------
+        self : CoxScoreSelector
+        """
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float64)
+        names = y.dtype.names
+        self.scores_ = cox_score(X, np.asarray(y[names[1]], float), np.asarray(y[names[0]], bool))
+        top = np.argsort(-self.scores_, kind="stable")[: min(self.k, X.shape[1])]
+        support = np.zeros(X.shape[1], dtype=bool)
+        support[top] = True
         self.support_ = support
         return self
 

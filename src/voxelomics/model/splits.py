@@ -31,7 +31,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from voxelomics.errors import ModelError
 
-__all__ = ["Fold", "outer_folds", "split_strata"]
+__all__ = ["Fold", "inner_folds", "outer_folds", "split_strata"]
 
 Task = Literal["classification", "survival", "regression"]
 
@@ -132,3 +132,45 @@ def outer_folds(
         for f, (tr, te) in enumerate(parts):
             folds.append((r, f, tr, te))
     return folds
+
+
+def inner_folds(
+    y,
+    *,
+    task: Task = "classification",
+    n_splits: int = 5,
+    n_repeats: int = 1,
+    random_state: int = 0,
+    groups=None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds of an inner (tuning) cross-validation on an outer training set.
+
+    The same rules as :func:`outer_folds` (stratified; grouped when ``groups`` is given, so
+    that no patient is on both sides of an inner split either), returned as the
+    ``(train, test)`` pairs that :class:`~sklearn.model_selection.GridSearchCV` takes as
+    ``cv``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Outcome of the outer training rows.
+    task : {"classification", "survival", "regression"}, default="classification"
+    n_splits : int, default=5
+    n_repeats : int, default=1
+        Repeats of the inner split (repeated inner CV lowers the noise of the choice).
+    random_state : int, default=0
+    groups : array-like of shape (n_samples,) or None, default=None
+
+    Returns
+    -------
+    folds : list of (train_idx, test_idx)
+        ``n_repeats * n_splits`` pairs of index arrays into the rows given.
+
+    Raises
+    ------
+    ModelError
+        Fewer groups than ``n_splits``.
+    """
+    return [(tr, te) for _, _, tr, te in outer_folds(
+        y, task=task, n_splits=n_splits, n_repeats=n_repeats, random_state=random_state,
+        groups=groups)]

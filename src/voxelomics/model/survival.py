@@ -13,8 +13,10 @@ scores (higher means earlier event).
   at the 25th, 50th and 75th percentiles of the event times; the reported value is its
   time-weighted mean.
 
-Confidence intervals are percentile bootstraps over patients of the repeat-averaged
-metric, as for classification (see :mod:`voxelomics.model.metrics`).
+Confidence intervals are percentile bootstraps over patients (plain, not stratified on
+the event indicator; whole patients with groups) of the repeat-averaged metric, as for
+classification (see :mod:`voxelomics.model.metrics`). :func:`paired_c_difference` compares
+two sets of risk scores on the same resamples.
 
 References
 ----------
@@ -31,7 +33,9 @@ import warnings
 
 import numpy as np
 
-__all__ = ["event_field", "time_field", "harrell_c", "uno_c", "time_dependent_auc", "survival_metrics", "logrank_split"]
+__all__ = ["event_field", "time_field", "harrell_c", "weighted_harrell_c", "uno_c",
+           "time_dependent_auc", "survival_metrics", "paired_c_difference", "logrank_split",
+           "SURVIVAL_KEYS"]
 
 
 def event_field(y: np.ndarray) -> np.ndarray:
@@ -79,13 +83,17 @@ def harrell_c(y: np.ndarray, risk: np.ndarray) -> float:
     Returns
     -------
     c : float
-        NaN when no pair is comparable (no event).
+        NaN when no pair is comparable (no event) or a score is missing.
     """
     from sksurv.metrics import concordance_index_censored
 
-    if not _ev(y).any():
+    risk = np.asarray(risk, float)
+    if not _ev(y).any() or not np.isfinite(risk).all():
         return float("nan")
-    return float(concordance_index_censored(_ev(y), _tm(y), risk)[0])
+    try:
+        return float(concordance_index_censored(_ev(y), _tm(y), risk)[0])
+    except ValueError:  # no comparable pair
+        return float("nan")
 
 
 def _tau(y):
@@ -159,8 +167,46 @@ def time_dependent_auc(
     return float(mean), times, auc
 
 
+def weighted_harrell_c(y: np.ndarray, risk: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Harrell's C-index of one risk score under many row weightings (bootstrap multiplicities).
+
+    Pairs are comparable as in :func:`sksurv.metrics.concordance_index_censored`: row ``i``
+    had an event and row ``j`` a longer time, or the same time without an event; tied
+    risks (within 1e-8) count one half. A pair of rows drawn ``w_i`` and ``w_j`` times
+    counts ``w_i w_j`` times, as in a resample of the rows.
+
+    Parameters
+    ----------
+    y : structured ndarray of shape (n_samples,)
+    risk : ndarray of shape (n_samples,)
+    weights : ndarray of shape (n_boot, n_samples)
+
+    Returns
+    -------
+    c : ndarray of shape (n_boot,)
+        NaN where no pair is comparable or a risk is missing.
+    """
+    t, d = _tm(y), _ev(y)
+    r = np.asarray(risk, float)
+    w = np.asarray(weights, float)
+    if not np.isfinite(r).all():
+        return np.full(w.shape[0], np.nan)
+    comp = d[:, None] & ((t[None, :] > t[:, None]) | ((t[None, :] == t[:, None]) & ~d[None, :]))
+    diff = r[:, None] - r[None, :]
+    conc = np.where(np.abs(diff) <= 1e-8, 0.5, (diff > 0).astype(float)) * comp
+    num = ((w @ conc) * w).sum(axis=1)
+    den = ((w @ comp.astype(float)) * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+#: Survival metrics reported by :func:`survival_metrics`.
+SURVIVAL_KEYS = ("c_index", "uno_c_index", "td_auc")
+
+
 def survival_metrics(
-    y: np.ndarray, risk: np.ndarray, *, n_boot: int = 200, seed: int = 0, level: float = 0.95
+    y: np.ndarray, risk: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+    groups=None, keys=SURVIVAL_KEYS, n_boot_slow: int = 200,
 ) -> dict[str, dict]:
     """Repeat-averaged survival metrics with percentile-bootstrap intervals.
 
@@ -169,44 +215,94 @@ def survival_metrics(
     y : structured ndarray of shape (n_samples,)
     risk : ndarray of shape (n_repeats, n_samples) or (n_samples,)
         Out-of-fold risk scores, one row per CV repeat.
-    n_boot : int, default=200
-        Bootstrap resamples of patients (stratified on the event indicator).
+    n_boot : int, default=1000
+        Bootstrap resamples of patients (plain, not stratified) for Harrell's C (vectorised).
     seed : int, default=0
     level : float, default=0.95
+    groups : array-like of shape (n_samples,) or None, default=None
+        Patient of each row; whole patients are resampled.
+    keys : tuple of str, default=("c_index", "uno_c_index", "td_auc")
+        Metrics to compute.
+    n_boot_slow : int, default=200
+        Resamples for Uno's C and the time-dependent AUC (scored one resample at a time;
+        the first ``n_boot_slow`` of the same resamples).
 
     Returns
     -------
     metrics : dict
-        ``c_index`` (Harrell), ``uno_c_index`` and ``td_auc``, each
-        ``{"mean": float, "ci95": [low, high], "per_repeat": [...]}``.
+        ``c_index`` (Harrell), ``uno_c_index`` and ``td_auc`` (those in ``keys``), each
+        ``{"mean": float, "ci95": [low, high], "per_repeat": [...], "n_boot": int}``.
     """
-    from voxelomics.model.metrics import bootstrap_indices
+    from voxelomics.model.metrics import _interval, _repeat_mean, bootstrap_weights
 
     risk = np.atleast_2d(np.asarray(risk, float))
+    weights = bootstrap_weights(len(y), n_boot, seed, groups=groups)
     fns = {
         "c_index": lambda yy, rr: harrell_c(yy, rr),
         "uno_c_index": lambda yy, rr: uno_c(yy, rr, y_train=y),
         "td_auc": lambda yy, rr: time_dependent_auc(yy, rr, times=_auc_times(y), y_train=y)[0],
     }
-    idx = bootstrap_indices(_ev(y).astype(int), n_boot, seed)
-    alpha = (1 - level) / 2
     out = {}
-    for key, fn in fns.items():
+    for key in keys:
+        fn = fns[key]
         per = np.array([fn(y, row) for row in risk])
-        boot = []
-        for b in idx:  # a resample that cannot be scored (e.g. no comparable pair) is skipped
-            vals = np.array([fn(y[b], row[b]) for row in risk], dtype=float)
-            if np.isfinite(vals).any():
-                boot.append(float(np.nanmean(vals)))
-        boot = np.asarray(boot)
-        ci = ([float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))]
-              if boot.size else [float("nan"), float("nan")])
+        if key == "c_index":
+            boot = _repeat_mean(np.array([weighted_harrell_c(y, row, weights) for row in risk]))
+        else:
+            boot = []
+            for wb in weights[:n_boot_slow]:  # a resample that cannot be scored is skipped
+                b = np.repeat(np.arange(len(y)), wb.astype(int))
+                vals = np.array([fn(y[b], row[b]) for row in risk], dtype=float)
+                boot.append(float(np.nanmean(vals)) if np.isfinite(vals).any() else np.nan)
+            boot = np.asarray(boot)
+        ci, n_ok = _interval(boot, level)
         out[key] = {
             "mean": float(np.nanmean(per)) if np.isfinite(per).any() else float("nan"),
             "ci95": ci,
             "per_repeat": [float(v) for v in per],
+            "n_boot": n_ok,
         }
     return out
+
+
+def paired_c_difference(
+    y: np.ndarray, risk_model: np.ndarray, risk_other: np.ndarray, *, n_boot: int = 1000,
+    seed: int = 0, level: float = 0.95, groups=None,
+) -> dict[str, dict]:
+    """Difference of Harrell's C-index between two risk scores of the same patients.
+
+    Both are scored on the same bootstrap resamples of patients (paired bootstrap).
+
+    Parameters
+    ----------
+    y : structured ndarray of shape (n_samples,)
+    risk_model, risk_other : ndarray of shape (n_repeats, n_samples) or (n_samples,)
+    n_boot : int, default=1000
+    seed : int, default=0
+    level : float, default=0.95
+    groups : array-like of shape (n_samples,) or None
+
+    Returns
+    -------
+    difference : dict
+        ``{"c_index": {"mean", "ci95", "per_repeat", "p_value", "n_boot"}}`` (model minus
+        other; p-value as in :func:`voxelomics.model.metrics.paired_difference`).
+    """
+    from voxelomics.model.metrics import _interval, _repeat_mean, bootstrap_weights
+
+    a = np.atleast_2d(np.asarray(risk_model, float))
+    b = np.atleast_2d(np.asarray(risk_other, float))
+    per = np.array([harrell_c(y, ra) - harrell_c(y, rb) for ra, rb in zip(a, b, strict=True)])
+    weights = bootstrap_weights(len(y), n_boot, seed, groups=groups)
+    boot = (_repeat_mean(np.array([weighted_harrell_c(y, r, weights) for r in a]))
+            - _repeat_mean(np.array([weighted_harrell_c(y, r, weights) for r in b])))
+    ci, n_ok = _interval(boot, level)
+    fin = boot[np.isfinite(boot)]
+    tail = min(np.sum(fin <= 0), np.sum(fin >= 0))
+    pval = float(min(1.0, 2 * (1 + tail) / (1 + fin.size))) if fin.size else float("nan")
+    return {"c_index": {"mean": float(np.nanmean(per)) if np.isfinite(per).any() else float("nan"),
+                        "ci95": ci, "per_repeat": [float(v) for v in per], "p_value": pval,
+                        "n_boot": n_ok}}
 
 
 def logrank_split(y: np.ndarray, risk: np.ndarray) -> tuple[np.ndarray, float]:

@@ -32,7 +32,6 @@ row, a join that matches no rows, features that are entirely missing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +41,13 @@ import pandas as pd
 from voxelomics.errors import ModelError
 from voxelomics.model.columns import (  # re-exported: part of this module's API
     EXCLUDED,
+    IDENTIFIER_COLUMNS,
     OUTCOME_LIKE,
+    _as_number,
     _column_missing,
     did_you_mean,
     extraction_features,
+    feature_columns,
 )
 
 __all__ = [
@@ -63,11 +65,6 @@ __all__ = [
     "read_table",
 ]
 
-#: Column names (lower case) that are identifiers, never features.
-IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
-                      "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
-                      "image", "mask", "label")
-_LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 
 @dataclass(frozen=True)
@@ -111,6 +108,17 @@ class ModelData:
         left out (None: no clinical table was joined).
     outcome_like : list of str
         Feature columns whose name suggests an outcome (e.g. ``Target``), for a warning.
+    groups : ndarray of shape (n_samples,) or None
+        Patient of each row (the ``--group`` column, as text): cross-validation never
+        splits a patient and the bootstrap resamples whole patients. None: each row is
+        its own patient.
+    group_col : str or None
+        Column the groups came from.
+    clinical : pandas.DataFrame or None
+        Inputs of the clinical-only comparator (clinical-table columns without a role,
+        numeric or one-hot coded; see :func:`voxelomics.model.join.clinical_matrix`).
+    tables : list of dict
+        The feature tables joined (see :func:`voxelomics.model.join.read_feature_tables`).
     """
 
     X: pd.DataFrame
@@ -128,6 +136,10 @@ class ModelData:
     id_col: str | None = None
     without_clinical: list[str] | None = None
     outcome_like: list[str] = field(default_factory=list)
+    groups: np.ndarray | None = None
+    group_col: str | None = None
+    clinical: pd.DataFrame | None = None
+    tables: list[dict] = field(default_factory=list)
 
     def dropped_report(self) -> list[dict[str, str]]:
         """Dropped columns with their reasons, for ``metrics.json`` and ``model.json``.
@@ -286,70 +298,6 @@ def default_id_column(columns) -> str | None:
     return next((c for c in cols if c.lower() == "id"), None)
 
 
-def _as_number(col: pd.Series) -> tuple[pd.Series | None, str]:
-    """Column as float, or (None, reason it is not a feature)."""
-    if pd.api.types.is_bool_dtype(col):
-        return col.astype("float"), ""
-    if pd.api.types.is_numeric_dtype(col):
-        return col.astype(float), ""
-    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
-            or isinstance(col.dtype, pd.CategoricalDtype)):
-        return None, f"not numeric (dtype {col.dtype})"
-    text = col.astype("string").str.strip()
-    text = text.mask(text == "")
-    values = text.dropna()
-    num = pd.to_numeric(values, errors="coerce")
-    bad = values[num.isna() & values.str.lower().ne("nan")]
-    if len(bad):
-        levels = values.nunique()
-        if len(bad) < len(values):
-            return None, (f"text with {len(bad)} non-numeric value(s), e.g. {bad.iloc[0]!r}; "
-                          "fix them to use the column")
-        if levels == len(values) and levels > 10:
-            return None, "identifier-like text (a different value in every row)"
-        return None, (f"non-numeric text ({levels} level(s), e.g. {sorted(values.unique())[:3]}); "
-                      "categories are not encoded: code them as numbers to use them")
-    if values.str.match(_LEADING_ZERO).any():
-        return None, "identifier-like numbers written with leading zeros"
-    return pd.to_numeric(text, errors="coerce").astype(float), ""
-
-
-def feature_columns(table: pd.DataFrame, candidates) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
-    """Numeric feature matrix from candidate columns; the others with reasons.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-    candidates : list of str
-        Columns that may be features (id, outcome and batch already removed).
-
-    Returns
-    -------
-    X : pandas.DataFrame of float
-        Feature columns in table order.
-    dropped : dict of str to str
-        Column -> reason it is not a feature (identifier, non-numeric text, ...).
-    coerced : list of str
-        Text or boolean columns converted to numbers.
-    """
-    cols: dict[str, pd.Series] = {}
-    dropped: dict[str, str] = {}
-    coerced: list[str] = []
-    for c in candidates:
-        if str(c).lower() in IDENTIFIER_COLUMNS:
-            dropped[c] = "identifier column"
-            continue
-        values, reason = _as_number(table[c])
-        if values is None:
-            dropped[c] = reason
-            continue
-        if not pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c]):
-            coerced.append(c)
-        cols[c] = values
-    X = pd.DataFrame(cols, index=table.index, columns=list(cols))
-    return X, dropped, coerced
-
-
 def _binary_target(col: pd.Series, where: str | None) -> tuple[np.ndarray, list]:
     if col.isna().any():
         raise ModelError(
@@ -418,6 +366,7 @@ def prepare_data(
     exclude: dict[str, str] | None = None,
     roles: tuple[str, ...] = (),
     path: str | Path | None = None,
+    group: str | None = None,
 ) -> ModelData:
     """Split a (joined) table into features, outcome, identifiers and batch.
 
@@ -452,6 +401,8 @@ def prepare_data(
         reported as dropped.
     path : str or Path or None
         File the table came from, named in errors.
+    group : str or None
+        Patient column (``--group``): rows of one patient stay on one side of every split.
 
     Returns
     -------
@@ -464,7 +415,7 @@ def prepare_data(
         survival columns; a non-binary target or degenerate survival outcome;
         duplicated identifiers; a batch level with fewer than 2 rows; missing or
         non-numeric features of a fitted model; no numeric feature; features with no
-        finite value at all.
+        finite value at all; every feature constant (with an outcome); a missing group.
     """
     where = None if path is None else str(path)
     if len(table) == 0:
@@ -472,10 +423,11 @@ def prepare_data(
     if target is not None and (time is not None or event is not None):
         raise ModelError("give either --target (classification) or --time and --event "
                          "(survival), not both", path=where)
-    for c, opt in ((target, "--target"), (id_col, "--id"), (batch, "--batch")):
+    for c, opt in ((target, "--target"), (id_col, "--id"), (batch, "--batch"),
+                   (group, "--group")):
         if c is not None and c not in table.columns:
             raise _column_missing(c, table.columns, f"{opt} column", where)
-    outcome = {c for c in (target, time, event, id_col, batch, *roles) if c}
+    outcome = {c for c in (target, time, event, id_col, batch, group, *roles) if c}
     reasons: dict[str, str] = {}
     coerced: list[str] = []
     if features is not None:
@@ -522,8 +474,17 @@ def prepare_data(
     missing_counts = {c: int(k) - infinite.get(c, 0) for c, k in n_missing.items()
                       if int(k) - infinite.get(c, 0)}
     has_outcome = target is not None or time is not None or event is not None
+    if has_outcome:
+        _check_not_all_constant(Xf, where)
     if id_col is not None and has_outcome:
-        _check_unique_ids(table[id_col], where)
+        _check_unique_ids(table[id_col], where, group)
+    groups = None
+    if group is not None:
+        g = table[group].astype("string").str.strip()
+        if g.isna().any() or (g == "").any():
+            raise ModelError(f"group column {group!r} has {int((g.isna() | (g == '')).sum())} "
+                             "missing values; every row needs its patient", path=where)
+        groups = g.astype(str).to_numpy()
     levels = None
     if batch is not None:
         codes, levels = encode_batch(table[batch], batch_levels)
@@ -547,11 +508,22 @@ def prepare_data(
         X=Xf.reset_index(drop=True), y=y, ids=ids, feature_names=feats, task=task,
         classes=classes, batch_levels=levels, dropped=list(reasons), drop_reasons=reasons,
         coerced=coerced, missing=missing_counts, infinite=infinite, id_col=id_col,
-        outcome_like=suspects,
+        outcome_like=suspects, groups=groups, group_col=group,
     )
 
 
-def _check_unique_ids(ids: pd.Series, where) -> None:
+def _check_not_all_constant(X: pd.DataFrame, where) -> None:
+    """Refuse a table in which no feature varies (nothing to learn; the filters would fail)."""
+    lo, hi = X.min(skipna=True), X.max(skipna=True)
+    if bool((lo == hi).all()):
+        raise ModelError(
+            f"all {X.shape[1]} feature column(s) are constant (each holds one value in every "
+            f"row, e.g. {X.columns[0]!r} = {lo.iloc[0]:g}); there is nothing to learn from. "
+            "Check the extraction (an empty or identical ROI?) or the --exclude options",
+            path=where)
+
+
+def _check_unique_ids(ids: pd.Series, where, group: str | None = None) -> None:
     text = ids.astype(str).str.strip()
     dup = text[text.duplicated(keep=False)]
     if len(dup):
@@ -560,7 +532,9 @@ def _check_unique_ids(ids: pd.Series, where) -> None:
             f"identifier column {ids.name!r} holds {len(names)} duplicated identifier(s) "
             f"in {len(dup)} rows, e.g. {names[:10]}; expected one row per patient (copies "
             "of a patient in both training and test folds leak). Keep one row per "
-            "patient (e.g. one ROI), or give --id a column that is unique",
+            "patient (e.g. one ROI), or give --id a column that is unique"
+            + ("" if group else " (with several lesions per patient: a lesion id for --id "
+               "and the patient column for --group)"),
             path=where,
         )
 

@@ -1,4 +1,5 @@
-"""The modelling workflows behind ``voxelomics model``: cv, fit, predict, validate.
+"""The modelling workflows behind ``voxelomics model``: cv and fit (predict and validate
+live in :mod:`voxelomics.model.external` and are re-exported here).
 
 Each function takes file paths and settings, does one job and returns plain results;
 the CLI only parses options, calls these and prints. They are the Python API too.
@@ -7,34 +8,55 @@ the CLI only parses options, calls these and prints. They are the Python API too
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from voxelomics.errors import ModelError
 from voxelomics.model.config import ModelSettings
+from voxelomics.model.join import NOT_EXTRACTED, clinical_matrix, read_feature_tables
+from voxelomics.model.results import write_json
 from voxelomics.model.survival import event_field as _ev
 from voxelomics.model.tables import (
     EXCLUDED,
     IDENTIFIER_COLUMNS,
+    OUTCOME_LIKE,
     ModelData,
     default_id_column,
     did_you_mean,
-    extraction_features,
     join_clinical,
     prepare_data,
     read_table,
 )
 
-__all__ = ["TableSpec", "column_report", "load_data", "run_cv", "fit_model", "predict_table",
-           "validate_model"]
+__all__ = ["TableSpec", "Progress", "column_report", "load_data", "run_cv", "fit_model",
+           "NOT_EXTRACTED"]
 
-CI_METHOD = ("percentile bootstrap over patients (class-stratified) of the metric averaged "
-             "over CV repeats; see voxelomics.model.metrics")
+#: ``progress(stage, done, total)``: called by long workflows after each unit of work.
+Progress = Callable[[str, int, int], None]
+
+
+def ci_method(groups: str | None) -> str:
+    """How the confidence intervals were computed, for ``metrics.json``.
+
+    Parameters
+    ----------
+    groups : str or None
+        Patient (group) column.
+
+    Returns
+    -------
+    text : str
+    """
+    unit = (f"patients (column {groups!r}; all rows of a drawn patient come along)"
+            if groups else "patients (rows)")
+    return (f"percentile bootstrap over {unit}, plain (not stratified by class or event, so "
+            "the prevalence varies as between cohorts), of the metric averaged over CV "
+            "repeats; comparators on the same resamples (paired); see voxelomics.model.metrics")
 
 
 @dataclass(frozen=True)
@@ -43,8 +65,9 @@ class TableSpec:
 
     Attributes
     ----------
-    table : Path
-        Feature table (CSV/TSV/Parquet).
+    table : Path or tuple of Path
+        Feature table (CSV/TSV/Parquet), or several joined on the case (fusion, see
+        :mod:`voxelomics.model.join`).
     target : str or None
         Binary outcome column.
     id_col : str or None
@@ -54,17 +77,24 @@ class TableSpec:
     time, event : str or None
         Survival columns.
     clinical : Path or None
-        Clinical table joined on ``on``.
+        Clinical table joined on ``on``; its other columns feed the clinical-only comparator.
     on : str or None
         Join column (defaults to the identifier column).
     batch : str or None
         Batch column for ComBat.
     exclude : tuple of str
         Columns of the feature table that are not features (``--exclude``). The id,
-        outcome, batch and join columns are never features anyway.
+        outcome, batch, group and join columns are never features anyway.
+    group : str or None
+        Patient column (``--group``): no patient in a training and a test fold at once.
+        None: ``patient_id`` when the table has one (and it is not the id column);
+        ``"none"``: no grouping.
+    volume : str or None
+        Tumour-volume column for the volume-only comparator and the safeguards; None:
+        recognised by name (:func:`~voxelomics.model.join.find_volume_column`).
     """
 
-    table: Path
+    table: Path | tuple
     target: str | None = None
     id_col: str | None = None
     time: str | None = None
@@ -73,12 +103,23 @@ class TableSpec:
     on: str | None = None
     batch: str | None = None
     exclude: tuple[str, ...] = ()
+    group: str | None = None
+    volume: str | None = None
+
+    @property
+    def tables(self) -> tuple[Path, ...]:
+        """The feature tables as a tuple of paths."""
+        if isinstance(self.table, (tuple, list)):
+            return tuple(Path(t) for t in self.table)
+        return (Path(self.table),)
 
 
-#: Reason recorded for the manifest columns of a ``voxelomics extract`` table.
-NOT_EXTRACTED = "not a radiomic feature of the extraction (a manifest column)"
-#: Warn when the minority class (or the events) of a validation table has fewer rows.
-MIN_VALIDATION_ROWS = 10
+def _group_column(spec: TableSpec, columns, id_col: str | None) -> str | None:
+    if spec.group is not None:
+        return None if spec.group.lower() == "none" else spec.group
+    if "patient_id" in columns and id_col != "patient_id":
+        return "patient_id"
+    return None
 
 
 def load_data(spec: TableSpec, *, features: list[str] | None = None,
@@ -96,52 +137,74 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
     Returns
     -------
     ModelData
-        Features are the feature table's numeric columns other than the id, outcome,
-        batch, join and ``spec.exclude`` columns; for a ``features.parquet`` written by
-        ``voxelomics extract`` only its radiomic feature columns
+        Features are the feature tables' numeric columns other than the id, outcome,
+        batch, group, join and ``spec.exclude`` columns; for a ``features.parquet`` written
+        by ``voxelomics extract`` only its radiomic feature columns
         (:func:`~voxelomics.model.tables.extraction_features`), the manifest columns
         being reported as dropped. ``without_clinical`` lists feature rows the clinical
-        table had no row for.
+        table had no row for; ``clinical`` holds the clinical-only comparator's inputs;
+        ``tables`` describes the joined feature tables.
 
     Raises
     ------
     ModelError
         Unreadable or empty tables, missing columns, failed join, invalid outcome.
     """
-    df = read_table(spec.table)
-    if len(df) == 0:
-        raise ModelError("the table has no rows", path=spec.table)
+    df, not_features, tables = read_feature_tables(spec.tables, id_col=spec.id_col)
+    first = spec.tables[0] if len(spec.tables) == 1 else None
     candidates = list(df.columns)  # clinical columns are outcome/batch, never features
     id_col = spec.id_col or default_id_column(df.columns)
     exclude: dict[str, str] = {}
     for c in spec.exclude:
         if c not in df.columns:
             raise ModelError(f"--exclude column {c!r} not found{did_you_mean(c, df.columns)}",
-                             path=spec.table)
+                             path=first)
         exclude[c] = EXCLUDED
     if features is None:
-        extracted = extraction_features(spec.table, df.columns)
-        if extracted is not None:
-            keep = set(extracted)
-            exclude.update({c: NOT_EXTRACTED for c in df.columns if c not in keep
-                            and c not in exclude and str(c).lower() not in IDENTIFIER_COLUMNS})
+        exclude.update({c: r for c, r in not_features.items() if c not in exclude})
     roles: tuple[str, ...] = ()
     without = None
+    clinical_cols: list[str] = []
     if spec.clinical is not None:
         on = spec.on or id_col
         if on is None:
             raise ModelError("a clinical table needs --on COL (or --id COL) to join on",
                              path=spec.clinical)
-        df = join_clinical(df, read_table(spec.clinical), on, clinical_path=spec.clinical)
+        clin = read_table(spec.clinical)
+        df = join_clinical(df, clin, on, clinical_path=spec.clinical)
         without = list(df.attrs.get("without_clinical", []))
         roles = (on,)
-    where = spec.table if spec.clinical is None else f"{spec.table} + {spec.clinical}"
+        clinical_cols = [f"{c}_clinical" if c in candidates else c for c in clin.columns if c != on]
+    group = _group_column(spec, df.columns, id_col)
+    names = ", ".join(str(t) for t in spec.tables)
+    where = names if spec.clinical is None else f"{names} + {spec.clinical}"
     data = prepare_data(
         df, target=spec.target, id_col=id_col, time=spec.time, event=spec.event,
         batch=spec.batch, features=features, batch_levels=batch_levels,
-        candidates=candidates, exclude=exclude, roles=roles, path=where,
+        candidates=candidates, exclude=exclude, roles=roles, path=where, group=group,
     )
-    return data if without is None else replace(data, without_clinical=without)
+    clinical = None
+    if clinical_cols:
+        role_cols = {spec.target, spec.time, spec.event, spec.batch, group, id_col, spec.on}
+        usable = [c for c in clinical_cols if c not in role_cols
+                  and str(c).lower() not in IDENTIFIER_COLUMNS]
+        # another outcome of the clinical table (a survival time beside a binary target)
+        # would make the clinical comparator look better than clinical variables can
+        left_out = {c: "named like an outcome" for c in usable if _outcome_like(c)}
+        clinical, dropped = clinical_matrix(df, [c for c in usable if c not in left_out])
+        clinical = clinical.reset_index(drop=True)
+        clinical.attrs["left_out"] = {**left_out, **dropped}
+    return replace(data, without_clinical=without, clinical=clinical, tables=tables)
+
+
+#: Name parts of clinical columns that hold an outcome (left out of the clinical comparator).
+OUTCOME_PARTS = {"time", "os", "pfs", "dfs", "rfs", "efs", "survival", "death", "dead",
+                 "event", "recurrence", "progression", "outcome", "target", "response"}
+
+
+def _outcome_like(name) -> bool:
+    low = str(name).lower()
+    return low in OUTCOME_LIKE or bool(set(re.split(r"[^a-z0-9]+", low)) & OUTCOME_PARTS)
 
 
 def _pipeline(settings: ModelSettings, data: ModelData):
@@ -158,24 +221,19 @@ def _pipeline(settings: ModelSettings, data: ModelData):
     return name, pipe, grid
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    def default(o):
-        if isinstance(o, np.generic):
-            return o.item()
-        return str(o)
-
-    path.write_text(json.dumps(obj, indent=2, default=default, allow_nan=True))
-
-
-def _figures(data_y, scores, task: str, out: Path, prefix: str = "") -> dict:
+def _figures(data_y, scores, task: str, out: Path, *, prefix: str = "", groups=None,
+             where: str = "out-of-fold") -> dict:
     from voxelomics.model import plots
 
     figs = {}
     if task == "classification":
-        figs["roc"] = str(plots.plot_roc(data_y, scores, out / f"{prefix}roc.png"))
-        figs["calibration"] = str(plots.plot_calibration(data_y, scores, out / f"{prefix}calibration.png"))
+        figs["roc"] = str(plots.plot_roc(data_y, scores, out / f"{prefix}roc.png",
+                                         groups=groups, title=f"ROC ({where})"))
+        figs["calibration"] = str(plots.plot_calibration(
+            data_y, scores, out / f"{prefix}calibration.png", title=f"Calibration ({where})"))
     else:
-        path, p = plots.plot_km(data_y, scores, out / f"{prefix}kaplan_meier.png")
+        path, p = plots.plot_km(data_y, scores, out / f"{prefix}kaplan_meier.png",
+                                title=f"Kaplan-Meier by predicted risk ({where})")
         figs["kaplan_meier"] = str(path)
         figs["logrank_p"] = p
     return figs
@@ -198,12 +256,16 @@ def column_report(data: ModelData) -> dict:
         ``-inf`` values, treated as missing); both are imputed inside the pipeline from
         the training rows. ``outcome_like_features`` lists features named like an
         outcome. With a clinical table, ``n_rows_without_clinical`` counts the feature
-        rows left out because the clinical table has no row for them.
+        rows left out because the clinical table has no row for them. ``groups``:
+        ``{"column", "n_groups"}`` or None; ``tables``: the feature tables joined.
     """
     report = {"id_column": data.id_col, "dropped_columns": data.dropped_report(),
               "coerced_columns": list(data.coerced), "missing_values": dict(data.missing),
               "infinite_values": dict(data.infinite),
-              "outcome_like_features": list(data.outcome_like)}
+              "outcome_like_features": list(data.outcome_like),
+              "groups": (None if data.groups is None else
+                         {"column": data.group_col, "n_groups": int(np.unique(data.groups).size)}),
+              "tables": list(data.tables)}
     if data.without_clinical is not None:
         report["n_rows_without_clinical"] = len(data.without_clinical)
         report["rows_without_clinical"] = list(data.without_clinical[:10])
@@ -219,23 +281,20 @@ def _outcome_summary(data: ModelData) -> dict:
             "classes": labels}
 
 
-def _observed(data: ModelData) -> dict:
-    """Observed outcome columns for prediction CSVs (original labels / time and event)."""
-    if data.task == "survival":
-        from voxelomics.model.survival import time_field
-
-        return {"observed_time": time_field(data.y), "observed_event": _ev(data.y).astype(int)}
-    if data.task == "classification":
-        return {"observed": np.asarray([str(c) for c in data.classes], dtype=object)[data.y]}
-    return {}
+def _stage(progress: Progress | None, stage: str):
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
 
 
-def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: bool = True) -> dict:
-    """Nested cross-validation of the configured model; writes ``out/metrics.json``.
+def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: bool = True,
+           progress: bool | Progress | None = None) -> dict:
+    """Nested cross-validation of the model and its comparators; writes ``out/metrics.json``.
 
-    Also writes ``out/oof_predictions.csv`` (one column per repeat) and, with
-    ``plots``, the ROC and calibration figures (classification) or the Kaplan-Meier
-    figure of median-split risk groups (survival).
+    Also writes ``out/oof_predictions.csv`` (long form: one row per patient and repeat,
+    with the fold, the observed outcome, the model's and each comparator's prediction)
+    and, with ``plots``, the ROC and calibration figures (classification) or the
+    Kaplan-Meier figure of median-split risk groups (survival), the comparators figure
+    and the permutation null distribution. The layout of ``metrics.json`` is documented
+    in ``docs/modelling.md``.
 
     Parameters
     ----------
@@ -244,6 +303,10 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
     out : str or Path
         Output folder (created).
     plots : bool, default=True
+    progress : bool or callable or None
+        True: progress bars on a terminal (outer folds, permutation folds); a callable:
+        ``progress(stage, done, total)`` after each outer fold (stage ``"cv"``) and each
+        fold of the permutation test (``"permutations"``); False/None: silent.
 
     Returns
     -------
@@ -253,8 +316,19 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
     Raises
     ------
     ModelError
-        Invalid tables or too few samples per class for the folds.
+        Invalid tables, too few samples per class for the folds, constant features.
     """
+    from voxelomics.model.progress import progress_callback
+
+    with progress_callback(progress) as callback:
+        return _run_cv(spec, settings, Path(out), plots=plots, progress=callback)
+
+
+def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
+            progress: Progress | None) -> dict:
+    from voxelomics.model import safeguards as sg
+    from voxelomics.model.join import find_volume_column
+    from voxelomics.model.results import build_comparators, compare, headline_metric, oof_frame
     from voxelomics.model.validation import nested_cv, permutation_test
 
     t0 = time.perf_counter()
@@ -264,17 +338,53 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     name, pipe, grid = _pipeline(settings, data)
-    res = nested_cv(data.X, data.y, pipe, grid, task=data.task, n_splits=settings.n_splits,
-                    n_repeats=settings.n_repeats, inner_splits=settings.inner_splits,
-                    random_state=settings.random_state, n_boot=settings.n_boot)
+    volume = find_volume_column(data.feature_names, spec.volume)
+    comps, info, skipped = build_comparators(settings.resolved_baselines(data.task), data,
+                                             volume=volume, random_state=settings.random_state)
+    cv_args = dict(n_splits=settings.n_splits, n_repeats=settings.n_repeats,
+                   inner_splits=settings.inner_splits, inner_repeats=settings.inner_repeats)
+    res = nested_cv(data.X, data.y, pipe, grid, task=data.task, **cv_args,
+                    random_state=settings.random_state, n_boot=settings.n_boot,
+                    groups=data.groups, comparators=comps, n_jobs=settings.n_jobs,
+                    progress=_stage(progress, "cv"))
+    key = headline_metric(data.task)
+    comparators = compare(data.y, res.oof, res.comparators, info, task=data.task,
+                          n_boot=settings.n_boot, seed=settings.random_state,
+                          groups=data.groups, errors=res.comparator_errors)
+    stability = sg.selection_stability(res.folds, len(data.feature_names))
+    member, sig = sg.signature(stability)
+    batch_labels = (None if data.batch_levels is None else
+                    np.asarray(data.batch_levels)[data.X["batch"].to_numpy(int)])
+    x_batch = None if data.batch_levels is None else sg.harmonised(data.X, data.batch_levels)
+    assoc = sg.feature_associations(data.X, sig, volume=volume, batch=batch_labels,
+                                    frequency=stability.get(member, {}).get("frequency"),
+                                    X_batch=x_batch)
+    flags, warns = sg.flags_and_warnings(data.task, comparators, assoc, volume)
     metrics: dict = {
+        "schema": "voxelomics.model.cv/2",
         "task": data.task, "model": name, **res.metrics,
         "n_samples": res.n_samples, "n_features": len(data.feature_names),
         **_outcome_summary(data),
-        "validation": {"outer": f"{settings.n_splits}-fold x {settings.n_repeats} repeats, stratified",
-                       "inner": f"{settings.inner_splits}-fold grid search",
-                       "ci95_method": CI_METHOD},
+        "validation": {"outer": f"{settings.n_splits}-fold x {settings.n_repeats} repeats, "
+                                "stratified" + (", grouped by patient" if data.groups is not None
+                                                else ""),
+                       "inner": f"{settings.inner_splits}-fold x {settings.inner_repeats} "
+                                "repeats" + (" (inside the ensemble, one-SE rule)"
+                                             if name == "ensemble" else " grid search"),
+                       "ci95_method": ci_method(data.group_col)},
         "chosen_in_inner_loop": res.chosen_models(),
+        "folds": res.folds,
+        "selection_stability": stability,
+        "selection_frequency": dict(stability.get(member, {}).get("frequency", {})),
+        "comparators": comparators,
+        "comparators_skipped": skipped,
+        "safeguards": {"volume_column": volume, "batch_column": spec.batch,
+                       "signature_member": member, "signature": sig, "features": assoc,
+                       "thresholds": {"volume_rho": sg.VOLUME_RHO, "batch_eta": sg.BATCH_ETA,
+                                      "signature_frequency": sg.SIGNATURE_FREQUENCY}},
+        "flags": flags,
+        "warnings": warns,
+        "fit_warnings": res.warnings,
         "settings": settings.model_dump(),
         "batch_levels": data.batch_levels,
         **column_report(data),
@@ -283,21 +393,34 @@ def run_cv(spec: TableSpec, settings: ModelSettings, out: str | Path, *, plots: 
         metrics["permutation_test"] = permutation_test(
             data.X, data.y, pipe, grid, observed=res.metrics["auc"]["mean"],
             n_permutations=settings.n_permutations, random_state=settings.random_state,
-            n_splits=settings.n_splits, n_repeats=settings.n_repeats,
-            inner_splits=settings.inner_splits)
-    oof = pd.DataFrame({"id": data.ids, **_observed(data)})
-    oof = pd.concat([oof, pd.DataFrame(res.oof.T, columns=[f"repeat_{r}" for r in
-                                                           range(res.oof.shape[0])])], axis=1)
-    oof.to_csv(out / "oof_predictions.csv", index=False)
+            groups=data.groups, n_jobs=settings.n_jobs,
+            progress=_stage(progress, "permutations"), **cv_args)
+    oof_frame(data, res.oof, res.fold_of, res.comparators).to_csv(out / "oof_predictions.csv",
+                                                                  index=False)
+    metrics["files"] = {"oof_predictions": "oof_predictions.csv"}
     if plots:
-        metrics["figures"] = _figures(data.y, res.oof, data.task, out)
+        from voxelomics.model import plots as pl
+
+        figs = _figures(data.y, res.oof, data.task, out, groups=data.groups)
+        if comparators:
+            figs["comparators"] = str(pl.plot_comparators(metrics, key, out / "comparators.png"))
+        if "permutation_test" in metrics:
+            perm = metrics["permutation_test"]
+            figs["permutation_null"] = str(pl.plot_null_distribution(
+                perm["null_auc"], perm["observed_auc"], perm["p_value"],
+                out / "permutation_null.png"))
+        metrics["figures"] = figs
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 
 def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict:
-    """Tune by cross-validated grid search on all rows, refit, and save the model.
+    """Tune by inner cross-validation on all rows, refit, and save the model.
+
+    The comparators (volume-only, clinical-only, batch-only, fixed pipeline) are fitted on
+    the same rows and saved beside the model (``comparators.skops``), so that ``model
+    validate`` can score them on the external table.
 
     Parameters
     ----------
@@ -309,45 +432,90 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
     Returns
     -------
     meta : dict
-        The sidecar content.
+        The sidecar content; ``description`` says which model and hyper-parameters were
+        chosen, ``inner_cv_score`` their inner-CV score (AUC or C-index).
 
     Raises
     ------
     ModelError
         Invalid tables or outcome.
     """
+    from voxelomics.model.ensemble import RadiomicsEnsemble
+    from voxelomics.model.join import find_volume_column
     from voxelomics.model.persist import save_model, training_summary
-    from voxelomics.model.validation import _fit_search, _inner_search, check_cv_target
+    from voxelomics.model.results import build_comparators
+    from voxelomics.model.runner import fit_predict, summarise_warnings
+    from voxelomics.model.validation import check_cv_target, check_grouped_folds
 
     data = load_data(spec)
     if data.task == "none":
         raise ModelError("model fit needs --target COL, or --time COL and --event COL")
     check_cv_target(data.y, data.task, settings.inner_splits, option="--inner-folds")
+    if data.groups is not None:
+        everyone = np.arange(len(data.y))
+        check_grouped_folds(data.y, [(0, 0, everyone, everyone[:0])], data.groups,
+                            task=data.task, inner_splits=settings.inner_splits)
     name, pipe, grid = _pipeline(settings, data)
-    search = _inner_search(pipe, grid, data.task, settings.inner_splits, settings.random_state)
-    _fit_search(search, np.asarray(data.X, float), data.y, data.task)
+    X = np.asarray(data.X, float)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fitted, params, score = fit_predict(
+            pipe, grid, X, data.y, task=data.task, inner_splits=settings.inner_splits,
+            inner_repeats=settings.inner_repeats, seed=settings.random_state,
+            groups=data.groups, extra={"clf__score_members": True} if not grid else None)
+        volume = find_volume_column(data.feature_names, spec.volume)
+        comps, info, skipped = build_comparators(settings.resolved_baselines(data.task), data,
+                                                 volume=volume,
+                                                 random_state=settings.random_state)
+        fitted_comps = {}
+        for cname, cpipe, Xc in comps:
+            try:
+                fitted_comps[cname] = cpipe.fit(np.asarray(Xc, float), data.y)
+            except (ValueError, ArithmeticError) as exc:
+                skipped[cname] = f"could not be fitted: {exc}"
+                info.pop(cname, None)
+    clf = fitted.steps[-1][1]
+    if isinstance(clf, RadiomicsEnsemble):
+        description = clf.describe()
+        score = clf.inner_scores_.get("ensemble", score)
+        inner = clf.inner_scores_
+    else:
+        description = f"{name}" + (f" ({', '.join(f'{k}={v}' for k, v in params.items())})"
+                                   if params else "")
+        inner = {}
+    for cname in info:
+        if cname == "clinical":
+            info[cname]["inputs"] = [str(c) for c in data.clinical.columns]
     feats_only = data.X[data.feature_names]
     meta = {
-        "task": data.task, "model": name, "features": data.feature_names,
+        "task": data.task, "model": name, "description": description,
+        "features": data.feature_names,
         "batch": spec.batch, "batch_levels": data.batch_levels,
         "target": spec.target, "time": spec.time, "event": spec.event,
+        "group": data.group_col, "volume_column": volume,
+        "feature_tables": [t["name"] for t in data.tables],
         "classes": [str(c) for c in data.classes],
-        "best_params": {k: (type(v).__name__ if k == "clf" else v)
-                        for k, v in search.best_params_.items()},
-        "inner_cv_score": float(search.best_score_),
+        "best_params": params,
+        "inner_cv_score": float(score),
+        "inner_cv_metric": "auc" if data.task == "classification" else "c_index",
+        "inner_cv_scores": inner,
+        "comparators": info, "comparators_skipped": skipped,
+        "fit_warnings": summarise_warnings((w.category.__name__, str(w.message)) for w in rec),
         "settings": settings.model_dump(),
         "training": training_summary(feats_only, data.y, data.feature_names, data.task,
                                      data.classes),
         **column_report(data),
-        "source_table": str(spec.table),
-        "source_table_resolved": str(Path(spec.table).resolve()),
-        "source_table_sha256": _sha256(spec.table),
+        "source_table": ", ".join(str(t) for t in spec.tables),
+        "source_table_resolved": str(spec.tables[0].resolve()),
+        "source_table_sha256": _sha256(spec.tables[0]),
         # hashed, so that the sidecar does not carry the identifiers in plain text; used by
         # 'validate' to warn about patients shared with the validation table
         "training_ids_sha256": (None if data.id_col is None
                                 else sorted({_id_hash(i) for i in data.ids})),
     }
-    save_model(search.best_estimator_, meta, out)
+    save_model(fitted, meta, out, comparators=fitted_comps)
     return meta
 
 
@@ -363,195 +531,9 @@ def _id_hash(value) -> str:
     return hashlib.sha256(str(value).strip().encode()).hexdigest()[:16]
 
 
-def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None = None, *,
-                  unseen_batch: str | None = None) -> pd.DataFrame:
-    """Predict a table with a saved model; optionally write a CSV.
+def __getattr__(name):  # predict/validate moved to voxelomics.model.external
+    if name in ("predict_table", "validate_model", "MIN_VALIDATION_ROWS"):
+        from voxelomics.model import external
 
-    Parameters
-    ----------
-    model_dir : str or Path
-        Folder written by :func:`fit_model`.
-    spec : TableSpec
-        Table to predict (``target``/``time``/``event`` are ignored here). The batch
-        column of the model is read from the table when the model used one.
-    out : str or Path or None
-        CSV to write.
-    unseen_batch : {"error", "pooled"} or None
-        Batch levels the model was not trained on: refuse, or leave those rows
-        unadjusted by ComBat; None uses the model's ``unseen_batch`` setting.
-
-    Returns
-    -------
-    predictions : pandas.DataFrame
-        ``id`` and ``probability`` + ``predicted_class`` (classification) or
-        ``risk_score`` (survival). ``predictions.attrs`` holds ``id_column`` (None: row
-        numbers), ``missing_values`` and ``infinite_values`` (feature column -> missing
-        or inf/-inf values, imputed with the training medians stored in the model) and
-        ``unseen_batches`` (batch levels left unadjusted).
-
-    Raises
-    ------
-    ModelError
-        Missing/corrupt model, model feature columns missing from the table, or batch
-        levels the model was not trained on (with ``unseen_batch="error"``).
-    """
-    from voxelomics.model.persist import load_model
-    from voxelomics.model.validation import predict_scores
-
-    saved = load_model(model_dir)
-    meta = saved.meta
-    pspec = TableSpec(table=spec.table, id_col=spec.id_col, clinical=spec.clinical,
-                      on=spec.on, batch=meta.get("batch"))
-    data = load_data(pspec, features=meta["features"], batch_levels=meta.get("batch_levels"))
-    unseen: list[str] = []
-    if meta.get("batch_levels") is not None:
-        policy = unseen_batch or (meta.get("settings") or {}).get("unseen_batch", "error")
-        unseen = sorted(set(data.batch_levels) - set(meta["batch_levels"]))
-        if unseen and policy == "error":
-            raise ModelError(
-                f"batch column {meta['batch']!r} holds categories {unseen} that the model "
-                f"was not trained on (known: {meta['batch_levels']}); refit with them, or "
-                "pass --unseen-batch pooled to leave their rows unadjusted by ComBat",
-                path=spec.table)
-        saved.estimator.set_params(combat__unseen_batch=policy,
-                                   combat__batch_labels=list(data.batch_levels))
-    scores = predict_scores(saved.estimator, np.asarray(data.X, float))
-    pred = pd.DataFrame({"id": data.ids})
-    pred.attrs.update(id_column=data.id_col, missing_values=dict(data.missing),
-                      infinite_values=dict(data.infinite), unseen_batches=unseen)
-    if meta["task"] == "survival":
-        pred["risk_score"] = scores
-    else:
-        pred["probability"] = scores
-        classes = meta.get("classes") or ["0", "1"]
-        pred["predicted_class"] = np.where(scores >= 0.5, classes[1], classes[0])
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        pred.to_csv(out, index=False)
-    return pred
-
-
-def _validation_warnings(data: ModelData, meta: dict, spec: TableSpec) -> list[str]:
-    """Warnings that make a validation result meaningless or optimistic."""
-    warnings = []
-    if data.task == "classification":
-        counts = np.bincount(np.asarray(data.y, int), minlength=2)
-        k = int(np.argmin(counts))
-        if counts[k] < MIN_VALIDATION_ROWS:
-            warnings.append(
-                f"the validation table has only {int(counts[k])} row(s) of class "
-                f"{data.classes[k]!r} ({len(data.y)} rows in all); with fewer than "
-                f"{MIN_VALIDATION_ROWS} the AUC and its confidence interval mean little")
-    elif data.task == "survival":
-        n_ev = int(_ev(data.y).sum())
-        if n_ev < MIN_VALIDATION_ROWS:
-            warnings.append(
-                f"the validation table has only {n_ev} event(s) ({len(data.y)} rows in all); "
-                f"with fewer than {MIN_VALIDATION_ROWS} the C-index and its confidence "
-                "interval mean little")
-    table = Path(spec.table)
-    same = (meta.get("source_table_resolved") == str(table.resolve())
-            or (meta.get("source_table_sha256") is not None
-                and meta["source_table_sha256"] == _sha256(table)))
-    if same:
-        warnings.append(
-            "the validation table is the table the model was trained on "
-            f"({meta.get('source_table')}); this is not an external validation and its "
-            "metrics are optimistic")
-    elif meta.get("training_ids_sha256") and data.id_col is not None:
-        trained = set(meta["training_ids_sha256"])
-        shared = sum(_id_hash(i) in trained for i in data.ids)
-        if shared:
-            warnings.append(
-                f"{shared} of the {len(data.ids)} validation identifier(s) (column "
-                f"{data.id_col!r}) were also in the training table; patients seen in "
-                "training make the validation optimistic")
-    return warnings
-
-
-def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
-                   n_boot: int = 1000, seed: int = 0, plots: bool = True,
-                   unseen_batch: str | None = None) -> dict:
-    """External validation of a saved model on a second table; writes ``out/metrics.json``.
-
-    Also writes ``out/predictions.csv`` (id, observed outcome, prediction) and, with
-    ``plots``, the figures. ``metrics["warnings"]`` lists reasons the result may mean
-    little: fewer than :data:`MIN_VALIDATION_ROWS` rows of the minority class (or
-    events), the training table itself, or identifiers shared with the training table.
-
-    Parameters
-    ----------
-    model_dir : str or Path
-    spec : TableSpec
-        External table with the outcome (``target`` or ``time``/``event``).
-    out : str or Path
-    n_boot : int, default=1000
-    seed : int, default=0
-    plots : bool, default=True
-    unseen_batch : {"error", "pooled"} or None
-        As for :func:`predict_table`.
-
-    Returns
-    -------
-    metrics : dict
-
-    Raises
-    ------
-    ModelError
-        Missing model or columns, no outcome, or an outcome of the wrong kind for the model.
-    """
-    from voxelomics.model.metrics import bootstrap_metrics
-    from voxelomics.model.persist import load_model
-    from voxelomics.model.survival import survival_metrics
-
-    saved = load_model(model_dir)
-    meta = saved.meta
-    if spec.target is None and spec.time is None and spec.event is None:
-        raise ModelError(_needs_outcome(meta), path=spec.table)
-    pred = predict_table(model_dir, spec, unseen_batch=unseen_batch)
-    data = load_data(TableSpec(table=spec.table, target=spec.target, id_col=spec.id_col,
-                               time=spec.time, event=spec.event, clinical=spec.clinical,
-                               on=spec.on), features=meta["features"])
-    if data.task != meta["task"]:
-        raise ModelError(f"the model is a {meta['task']} model but the outcome given "
-                         f"is for {data.task}; " + _needs_outcome(meta), path=spec.table)
-    if data.task == "classification" and [str(c) for c in data.classes] != meta["classes"]:
-        raise ModelError(f"target {spec.target!r} holds classes {[str(c) for c in data.classes]} "
-                         f"but the model was trained on {meta['classes']}", path=spec.table)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    scores = pred.iloc[:, 1].to_numpy(float)
-    if data.task == "classification":
-        metrics = bootstrap_metrics(data.y, scores, n_boot=n_boot, seed=seed)
-    else:
-        metrics = survival_metrics(data.y, scores, n_boot=min(n_boot, 200), seed=seed)
-    warnings = _validation_warnings(data, meta, spec)
-    if pred.attrs.get("unseen_batches"):
-        warnings.append(f"batch level(s) {pred.attrs['unseen_batches']} were not in the "
-                        "training data; their rows were not harmonised (unseen_batch: pooled)")
-    report = column_report(data)
-    result = {"task": data.task, "model_dir": str(model_dir), **metrics,
-              "n_samples": len(data.y), "n_features": len(meta["features"]),
-              **_outcome_summary(data), "ci95_method": "percentile bootstrap over patients",
-              "id_column": pred.attrs.get("id_column"),
-              "missing_values": pred.attrs.get("missing_values", {}),
-              "infinite_values": pred.attrs.get("infinite_values", {}),
-              "warnings": warnings}
-    if "n_rows_without_clinical" in report:
-        result["n_rows_without_clinical"] = report["n_rows_without_clinical"]
-        result["rows_without_clinical"] = report["rows_without_clinical"]
-    observed = pd.DataFrame(_observed(data))
-    pd.concat([pred.iloc[:, :1], observed, pred.iloc[:, 1:]], axis=1).to_csv(
-        out / "predictions.csv", index=False)
-    if plots:
-        result["figures"] = _figures(data.y, scores, data.task, out)
-    _write_json(out / "metrics.json", result)
-    return result
-
-
-def _needs_outcome(meta: dict) -> str:
-    if meta.get("task") == "survival":
-        return ("this model was trained for survival: give --time COL and --event COL (it "
-                f"was trained with --time {meta.get('time')!r} --event {meta.get('event')!r})")
-    return ("this model was trained for classification: give --target COL (the binary "
-            f"outcome; it was trained with --target {meta.get('target')!r})")
+        return getattr(external, name)
+    raise AttributeError(name)
