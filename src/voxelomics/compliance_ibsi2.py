@@ -208,16 +208,16 @@ def phase2_features(config: str) -> dict[str, float]:
     """
     from voxelomics.extract import extract_features
     from voxelomics.io.reference import ibsi1_dir
+    from voxelomics.settings import load_preset
 
     config = phase2_config_name(config)
+    preset = load_preset(PHASE2_CONFIGS[config])
     base = ibsi1_dir() / "ct_phantom" / "nifti"
     feats = extract_features(base / "image" / "phantom.nii.gz", base / "mask" / "mask.nii.gz",
-                             PHASE2_CONFIGS[config], case_id=f"ibsi2-{config}", naming="ibsi")
-    stats = {k: v for k, v in feats.items() if "stat_" in k}
-    prefixes = {k.split("stat_")[0] for k in stats}
+                             preset, case_id=f"ibsi2-{config}", naming="ibsi")
     # 1.x has no filter: the image's own statistics; otherwise the response map's
-    chosen = max(prefixes, key=len)
-    return {k[len(chosen):]: v for k, v in stats.items() if k.startswith(chosen)}
+    prefix = f"{preset.filters[0].prefixes()[0]}_" if preset.filters else ""
+    return {k[len(prefix):]: v for k, v in feats.items() if k.startswith(prefix + "stat_")}
 
 
 def run_phase2(configs=None):

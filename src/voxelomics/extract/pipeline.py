@@ -11,7 +11,11 @@ Read it top to bottom (IBSI reference manual, chapter 2, figure 2.1):
 4. features (:mod:`.families`): morphology, local intensity, intensity statistics, then
    discretisation for the intensity histogram and the texture families, and the
    intensity-volume histogram with its own discretisation;
-5. names (:mod:`.naming`) and the row of the feature table.
+5. for each filter (IBSI-2: after resampling, before re-segmentation and discretisation):
+   its response maps on the preprocessed crop, one at a time, each with the families and
+   discretisation of ``response_maps`` on the image's masks, then dropped;
+6. names (:mod:`.naming`: filtered features prefixed by their filter) and the row of the
+   feature table.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from pathlib import Path
 
 from voxelomics.errors import SettingsError, VoxelomicsError
 from voxelomics.extract.case import preprocess_case
-from voxelomics.extract.families import compute_features, resolve_threads
-from voxelomics.extract.naming import Naming, rename
+from voxelomics.extract.families import compute_features, compute_response_features, resolve_threads
+from voxelomics.extract.naming import Naming, columns
 from voxelomics.settings import Settings, load_preset, normalise_modality
 from voxelomics.volume import RoiMask, Volume
 
@@ -122,10 +126,12 @@ def extract_features(
     -------
     dict of str to float
         Feature name to value, in registry order; NaN only for documented undefined values.
+        With ``filters`` in the settings, the features of every response map follow,
+        prefixed by the filter (``log_s1.5mm_statistics_mean``).
 
     Raises
     ------
-    InputError, GeometryError, MaskError, EmptyRoiError, SettingsError, FeatureError
+    InputError, GeometryError, MaskError, EmptyRoiError, SettingsError, FeatureError, FilterError
         Each names the case, the file and the step.
 
     Notes
@@ -139,9 +145,9 @@ def extract_features(
     ----------
     Zwanenburg A. et al., arXiv:1612.07003 (IBSI reference manual), chapters 2–3.
     """
-    feats, _ = _extract(image, mask, settings, label=label, roi=roi, modality=modality,
-                        case_id=case_id, n_threads=n_threads)
-    return rename(feats, naming)
+    groups, _ = _extract(image, mask, settings, label=label, roi=roi, modality=modality,
+                         case_id=case_id, n_threads=n_threads)
+    return columns(groups, naming)
 
 
 def _compact(value, max_items: int = 16):
@@ -159,8 +165,9 @@ def _compact(value, max_items: int = 16):
 
 def _extract(
     image, mask, settings, *, label, roi, modality, case_id, series_uid=None, n_threads=None
-) -> tuple[dict[str, float], dict]:
-    """Features and provenance (modality, settings used, image metadata such as SUV)."""
+) -> tuple[list[tuple[str | None, dict[str, float]]], dict]:
+    """Features grouped by image type (``None``: the image; else a response map's prefix)
+    and provenance (modality, settings used, image metadata such as SUV)."""
     settings = _resolve_settings(settings)
     try:
         n_threads = resolve_threads(n_threads)
@@ -216,7 +223,9 @@ def _extract(
             warnings.simplefilter("default")
             pre = preprocess_case(volume, roi_mask, effective)
             part = early.morphology(pre, roi_mask) if early is not None else None
-            feats = compute_features(pre, effective, n_threads=n_threads, _morph_part=part)
+            groups = [(None, compute_features(pre, effective, n_threads=n_threads, _morph_part=part))]
+            groups.extend(compute_response_features(pre, effective, n_threads=n_threads))
+            del pre
     except VoxelomicsError as exc:
         exc.with_context(case_id=case_id)
         raise
@@ -235,7 +244,9 @@ def _extract(
         # without the file grid that a read around the ROI records (an implementation detail)
         "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != PARENT_GRID_KEY}),
     }
-    return feats, provenance
+    if effective.filters:
+        provenance["response_maps"] = [prefix for prefix, _ in groups[1:]]
+    return groups, provenance
 
 
 def extract_case(
@@ -256,7 +267,9 @@ def extract_case(
     Returns
     -------
     dict
-        ``case_id``, ``roi`` (ROI name or label, as str), ``image_type`` (``"original"``),
+        ``case_id``, ``roi`` (ROI name or label, as str), ``image_type`` (``"original"``, or
+        ``"original+filtered"`` when the row also holds response-map features, whose
+        prefixes the provenance lists under ``response_maps``),
         ``modality`` (the DICOM code whose settings were used, ``""`` when unknown),
         ``provenance`` (JSON: modality, settings name, files, image metadata such as the PET
         SUV conversion and its assumptions), then features (float), then extra columns.
@@ -266,7 +279,7 @@ def extract_case(
     VoxelomicsError
         With ``case_id``, ``path`` and ``step`` set.
     """
-    feats, provenance = _extract(
+    groups, provenance = _extract(
         case.image,
         case.mask,
         settings,
@@ -286,11 +299,11 @@ def extract_case(
     row: dict[str, object] = {
         "case_id": case.case_id,
         "roi": str(roi),
-        "image_type": "original",
+        "image_type": "original+filtered" if len(groups) > 1 else "original",
         "modality": provenance["modality"] or "",
         "provenance": json.dumps(provenance, default=str, sort_keys=True),
     }
-    row.update(rename(feats, naming))
+    row.update(columns(groups, naming))
     for k, v in (case.extra or {}).items():
         if k not in row:
             row[k] = v

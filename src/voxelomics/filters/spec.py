@@ -44,6 +44,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -78,6 +79,11 @@ class _Filter(BaseModel):
     name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     dimensions: Literal["2d", "3d"] = "3d"
     padding: Padding = "mirror"
+
+    @model_serializer(mode="wrap")
+    def _type_first(self, handler):
+        data = handler(self)
+        return {"type": data.pop("type"), **data} if isinstance(data, dict) else data
 
     @field_validator("padding", mode="before")
     @classmethod
