@@ -274,9 +274,9 @@ def print_phase1(table) -> bool:
     from rich.table import Table
 
     t = Table(title="IBSI-2 phase 1: response maps (criterion: every voxel within 1 % of the reference range)")
-    for col, just in (("test", "left"), ("phantom", "left"), ("filter", "left"), ("max |deviation|", "right"),
+    for col, just in (("test", "left"), ("phantom", "left"), ("filter", "left"), ("max |dev|", "right"),
                       ("tolerance", "right"), ("dev / tol", "right"), ("within", "center")):
-        t.add_column(col, justify=just)
+        t.add_column(col, justify=just, overflow="fold")
     for r in table.itertuples(index=False):
         style = "green" if r.within else "red"
         t.add_row(r.test_id, r.phantom, r.filter, f"{r.max_abs_deviation:.3g}", f"{r.tolerance:.3g}",

@@ -20,6 +20,9 @@ Naming = Literal["readable", "ibsi"]
 def rename(features: dict[str, float], naming: Naming) -> dict[str, float]:
     """Rename readable feature names to IBSI tags (``naming="ibsi"``) or keep them.
 
+    A response map's feature keeps its filter prefix: ``log_s1.5mm_statistics_mean`` becomes
+    ``log_s1.5mm_stat_mean`` (the longest suffix that is a readable feature name is renamed).
+
     Parameters
     ----------
     features : dict of str to float
@@ -41,7 +44,19 @@ def rename(features: dict[str, float], naming: Naming) -> dict[str, float]:
     from voxelomics.features.registry import readable_to_ibsi
 
     table = readable_to_ibsi()
-    return {table.get(k, k): v for k, v in features.items()}
+    return {_ibsi_name(k, table): v for k, v in features.items()}
+
+
+def _ibsi_name(key: str, table: dict[str, str]) -> str:
+    if key in table:
+        return table[key]
+    start = key.find("_")
+    while start != -1:  # longest readable suffix first: the prefix is a filter's
+        suffix = key[start + 1:]
+        if suffix in table:
+            return f"{key[:start]}_{table[suffix]}"
+        start = key.find("_", start + 1)
+    return key
 
 
 def columns(groups, naming: Naming) -> dict[str, float]:
