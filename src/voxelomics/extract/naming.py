@@ -48,15 +48,13 @@ def rename(features: dict[str, float], naming: Naming) -> dict[str, float]:
 
 
 def _ibsi_name(key: str, table: dict[str, str]) -> str:
-    if key in table:
-        return table[key]
-    start = key.find("_")
-    while start != -1:  # longest readable suffix first: the prefix is a filter's
-        suffix = key[start + 1:]
-        if suffix in table:
-            return f"{key[:start]}_{table[suffix]}"
-        start = key.find("_", start + 1)
-    return key
+    from voxelomics.features.registry import split_feature_column
+
+    split = split_feature_column(key)
+    if split is None or split[1] not in table:
+        return key
+    prefix, name = split
+    return table[name] if prefix is None else f"{prefix}_{table[name]}"
 
 
 def columns(groups, naming: Naming) -> dict[str, float]:
