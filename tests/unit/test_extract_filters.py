@@ -170,3 +170,35 @@ def test_without_filters_the_row_is_unchanged():
     vol = read_image(IMAGE)
     pre = preprocess_case(vol, read_mask(MASK, reference=vol), s.for_modality("CT"))
     assert extract_features(IMAGE, MASK, s) == compute_features(pre, s.for_modality("CT"))
+
+
+def test_documented_yaml_examples_are_valid_settings():
+    """The YAML blocks of docs/filters.md (the PyRadiomics-like example included) validate."""
+    import re
+
+    text = (bundled_data_dir().parent / "docs" / "filters.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        s = Settings.from_yaml(block)
+        assert s.filters
+    pyrad = Settings.from_yaml(blocks[1])
+    prefixes = [p for f in pyrad.filters for p in f.prefixes()]
+    assert prefixes[:5] == [f"log_s{s}mm" for s in (1, 2, 3, 4, 5)] and len(prefixes) == 13
+
+
+def test_response_families_on_the_roi_box_equal_the_whole_crop():
+    """Maps are cut to the ROI box (+ the local-intensity sphere) before their families:
+    every family gives the values it gives on the whole preprocessed crop."""
+    from voxelomics.extract.families import compute_response_features
+
+    fams = ["local_intensity", "statistics", "histogram", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"]
+    s = _settings([{"type": "log", "sigma_mm": 2.0}], response_maps={"families": fams}).for_modality("CT")
+    vol = read_image(IMAGE)
+    pre = preprocess_case(vol, read_mask(MASK, reference=vol), s)
+    ((prefix, got),) = list(compute_response_features(pre, s, n_threads=1))
+    response = apply_filter(pre.image.astype(FILTER_DTYPE), pre.spacing_mm, s.filters[0]).astype(np.float64)
+    expected = compute_features(pre.with_image(response), response_settings(s), n_threads=1)
+    assert prefix == "log_s2mm" and list(got) == list(expected)
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, rel=1e-12, nan_ok=True), k

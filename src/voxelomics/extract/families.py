@@ -311,6 +311,11 @@ def compute_response_features(case: PreprocessedCase, settings: Settings, *, n_t
         return
     per_map = response_settings(settings)
     image = case.image.astype(FILTER_DTYPE)
+    # the families of a map only read the ROI's bounding box (plus the local-intensity
+    # sphere when asked): maps and masks are cut to it once filtered (values identical,
+    # measured 20-30 % less time on the CT cases)
+    box = _response_box(case, per_map.families)
+    boxed = PreprocessedCase(None, case.morph_mask[box], case.intensity_mask[box], case.spacing_mm)
     for spec in settings.filters:
         prefix = spec.prefixes()[0]
         maps = iter_responses(image, case.spacing_mm, spec)
@@ -325,11 +330,31 @@ def compute_response_features(case: PreprocessedCase, settings: Settings, *, n_t
             except Exception as exc:  # a bug or numerical failure: keep the filter and cause
                 raise FeatureError(f"filter {prefix} failed: {type(exc).__name__}: {exc}",
                                    step=f"filter:{prefix}") from exc
-            response = response.astype(np.float64)
+            response = response[box].astype(np.float64)
             try:
-                feats = compute_features(case.with_image(response), per_map, n_threads=n_threads)
+                feats = compute_features(boxed.with_image(response), per_map, n_threads=n_threads)
             except VoxelomicsError as exc:
                 exc.with_context(step=f"filter:{prefix}")
                 raise
             del response
             yield prefix, feats
+
+
+def _response_box(case: PreprocessedCase, families) -> tuple[slice, slice, slice]:
+    """The part of the preprocessed arrays a response map's families read.
+
+    The bounding box of the morphological mask (which holds the intensity mask) plus one
+    voxel, or plus the radius of the local-intensity sphere (IBSI 3.2: 1 cm³, radius
+    6.2 mm) when ``local_intensity`` is computed on response maps.
+    """
+    from voxelomics.preprocess.roi import bounding_box
+
+    reach_mm = 0.0
+    if "local_intensity" in families:
+        reach_mm = (3.0 / (4.0 * np.pi) * 1000.0) ** (1.0 / 3.0)
+    box = bounding_box(case.morph_mask)
+    out = []
+    for axis, b in enumerate(box):
+        grow = 1 + int(np.ceil(reach_mm / case.spacing_mm[axis]))
+        out.append(slice(max(b.start - grow, 0), min(b.stop + grow, case.morph_mask.shape[axis])))
+    return tuple(out)
