@@ -151,7 +151,45 @@ def run(image, mask):
     out = ext.execute(image, mask)
     return sum(1 for k in out if not k.startswith("diagnostics"))
 """,
+    "pictologics": """
+import warnings
+warnings.simplefilter("ignore")
+from pictologics import RadiomicsPipeline
+BASE = [
+    {"step": "resample", "params": {"new_spacing": [2.0, 2.0, 2.0], "interpolation": "linear",
+                                    "round_intensities": True}},
+    {"step": "resegment", "params": {"range_min": -1000.0, "range_max": 400.0}},
+]
+MAP_FEATURES = {"step": "extract_features", "params": {
+    "families": ["intensity", "histogram", "glcm", "glrlm", "glszm", "ngtdm", "ngldm"]}}
+FBN32 = {"step": "discretise", "params": {"method": "FBN", "n_bins": 32}}
+pipe = RadiomicsPipeline()
+pipe.add_config("original", BASE + [
+    {"step": "discretise", "params": {"method": "FBS", "bin_width": 25.0, "min_val": -1000.0}},
+    {"step": "extract_features", "params": {
+        "families": ["intensity", "morphology", "texture", "histogram", "ivh"],
+        "include_spatial_intensity": True, "include_local_intensity": True}},
+])
+names = ["original"]
+for sigma in (1.0, 2.0, 3.0):
+    name = f"log_{sigma:g}"
+    pipe.add_config(name, BASE + [
+        {"step": "filter", "params": {"type": "log", "sigma_mm": sigma, "truncate": 4.0, "boundary": "mirror"}},
+        FBN32, MAP_FEATURES])
+    names.append(name)
+for band in ("LLL", "HLL", "LHL", "HHL", "LLH", "HLH", "LHH", "HHH"):
+    name = f"wavelet_{band}"
+    pipe.add_config(name, BASE + [
+        {"step": "filter", "params": {"type": "wavelet", "wavelet": "coif1", "level": 1,
+                                      "decomposition": band, "boundary": "mirror"}},
+        FBN32, MAP_FEATURES])
+    names.append(name)
+def run(image, mask):
+    out = pipe.run(image, mask, config_names=names)
+    return int(sum(len(s) for s in out.values()))
+""",
 }
+
 
 # ------------------------------------------------------------------------ environments
 def _python(version: str) -> str:

@@ -316,28 +316,60 @@ def compute_response_features(case: PreprocessedCase, settings: Settings, *, n_t
     # measured 20-30 % less time on the CT cases)
     box = _response_box(case, per_map.families)
     boxed = PreprocessedCase(None, case.morph_mask[box], case.intensity_mask[box], case.spacing_mm)
-    for spec in settings.filters:
-        prefix = spec.prefixes()[0]
-        maps = iter_responses(image, case.spacing_mm, spec)
-        while True:
-            try:
-                prefix, response = next(maps)
-            except StopIteration:
-                break
-            except VoxelomicsError as exc:
-                exc.with_context(step=f"filter:{prefix}")
-                raise
-            except Exception as exc:  # a bug or numerical failure: keep the filter and cause
-                raise FeatureError(f"filter {prefix} failed: {type(exc).__name__}: {exc}",
-                                   step=f"filter:{prefix}") from exc
-            response = response[box].astype(np.float64)
-            try:
-                feats = compute_features(boxed.with_image(response), per_map, n_threads=n_threads)
-            except VoxelomicsError as exc:
-                exc.with_context(step=f"filter:{prefix}")
-                raise
+
+    def maps():
+        """(prefix, boxed float64 map) in order, errors with the filter's step."""
+        for spec in settings.filters:
+            prefix = spec.prefixes()[0]
+            responses = iter_responses(image, case.spacing_mm, spec)
+            while True:
+                try:
+                    prefix, response = next(responses)
+                except StopIteration:
+                    break
+                except VoxelomicsError as exc:
+                    exc.with_context(step=f"filter:{prefix}")
+                    raise
+                except Exception as exc:  # a bug or numerical failure: keep the filter and cause
+                    raise FeatureError(f"filter {prefix} failed: {type(exc).__name__}: {exc}",
+                                       step=f"filter:{prefix}") from exc
+                yield prefix, response[box].astype(np.float64)
+
+    def features(prefix, response, threads):
+        try:
+            return compute_features(boxed.with_image(response), per_map, n_threads=threads)
+        except VoxelomicsError as exc:
+            exc.with_context(step=f"filter:{prefix}")
+            raise
+
+    workers = resolve_threads(n_threads)
+    if workers == 1 or int(boxed.intensity_mask.sum()) < PARALLEL_MIN_VOXELS:
+        for prefix, response in maps():
+            feats = features(prefix, response, n_threads)
             del response
             yield prefix, feats
+        return
+    # Large ROIs: the next map is filtered and the maps' families run in ``workers``
+    # threads, each map's families serially (fewer waits than a pool per map: measured
+    # 2.49 -> 2.34 s wall on sts_001_ct under load). At most ``workers`` maps are held.
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voxelomics-map") as pool:
+        try:
+            for prefix, response in maps():
+                pending.append((prefix, pool.submit(features, prefix, response, 1)))
+                del response
+                while len(pending) >= workers:
+                    done_prefix, fut = pending.popleft()
+                    yield done_prefix, fut.result()
+            while pending:
+                done_prefix, fut = pending.popleft()
+                yield done_prefix, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
 
 
 def _response_box(case: PreprocessedCase, families) -> tuple[slice, slice, slice]:
