@@ -91,6 +91,16 @@ def normalise_modality(modality: str) -> str:
     raise SettingsError(msg)
 
 
+def _check_families(families, valid) -> list[str]:
+    """``families`` if every name is in ``valid``, else a ValueError with a "did you mean"."""
+    for fam in families:
+        if fam not in valid:
+            hint = difflib.get_close_matches(fam, valid, n=1)
+            msg = f"unknown feature family {fam!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            raise ValueError(msg + f" (valid: {', '.join(valid)})")
+    return families
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
 
@@ -252,17 +262,10 @@ class ResponseMapSettings(_Section):
     @field_validator("families")
     @classmethod
     def _known(cls, v):
-        for fam in v:
-            if fam == "morphology":
-                raise ValueError("morphology does not depend on intensities: it is computed once, on the "
-                                 "image, not on response maps")
-            if fam not in FAMILY_NAMES:
-                hint = difflib.get_close_matches(fam, FAMILY_NAMES, n=1)
-                msg = f"unknown feature family {fam!r}"
-                if hint:
-                    msg += f"; did you mean {hint[0]!r}?"
-                raise ValueError(msg + f" (valid: {', '.join(f for f in FAMILY_NAMES if f != 'morphology')})")
-        return v
+        if "morphology" in v:
+            raise ValueError("morphology does not depend on intensities: it is computed once, on the "
+                             "image, not on response maps")
+        return _check_families(v, tuple(f for f in FAMILY_NAMES if f != "morphology"))
 
 
 class Settings(BaseModel):
@@ -399,14 +402,7 @@ class Settings(BaseModel):
     @field_validator("families")
     @classmethod
     def _known_families(cls, v):
-        for fam in v:
-            if fam not in FAMILY_NAMES:
-                hint = difflib.get_close_matches(fam, FAMILY_NAMES, n=1)
-                msg = f"unknown feature family {fam!r}"
-                if hint:
-                    msg += f"; did you mean {hint[0]!r}?"
-                raise ValueError(msg + f" (valid: {', '.join(FAMILY_NAMES)})")
-        return v
+        return _check_families(v, FAMILY_NAMES)
 
     # ---- serialisation -------------------------------------------------------------
     def to_yaml(self) -> str:
