@@ -187,19 +187,24 @@ def test_documented_yaml_examples_are_valid_settings():
     assert prefixes[:5] == [f"log_s{s}mm" for s in (1, 2, 3, 4, 5)] and len(prefixes) == 13
 
 
-def test_response_families_on_the_roi_box_equal_the_whole_crop():
-    """Maps are cut to the ROI box (+ the local-intensity sphere) before their families:
-    every family gives the values it gives on the whole preprocessed crop."""
+@pytest.mark.parametrize("spec, prefix", [
+    ({"type": "log", "sigma_mm": 2.0}, "log_s2mm"),
+    ({"type": "gabor", "sigma_mm": 3.0, "lambda_mm": 4.0, "gamma": 1.5, "dimensions": "2d"}, "gabor_s3mm_l4mm_g1.5_t0deg_2d"),
+])
+def test_response_families_on_the_roi_box_equal_the_whole_crop(spec, prefix):
+    """Maps are cut to the ROI box (+ the local-intensity sphere) before their families, and
+    a 2D filter only filters the box's slices: every family gives the values it gives on
+    the whole preprocessed crop."""
     from voxelomics.extract.families import compute_response_features
 
     fams = ["local_intensity", "statistics", "histogram", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"]
-    s = _settings([{"type": "log", "sigma_mm": 2.0}], response_maps={"families": fams}).for_modality("CT")
+    s = _settings([spec], response_maps={"families": fams}).for_modality("CT")
     vol = read_image(IMAGE)
     pre = preprocess_case(vol, read_mask(MASK, reference=vol), s)
-    ((prefix, got),) = list(compute_response_features(pre, s, n_threads=1))
+    ((got_prefix, got),) = list(compute_response_features(pre, s, n_threads=1))
     response = apply_filter(pre.image.astype(FILTER_DTYPE), pre.spacing_mm, s.filters[0]).astype(np.float64)
     expected = compute_features(pre.with_image(response), response_settings(s), n_threads=1)
-    assert prefix == "log_s2mm" and list(got) == list(expected)
+    assert got_prefix == prefix and list(got) == list(expected)
     for k, v in expected.items():
         assert got[k] == pytest.approx(v, rel=1e-12, nan_ok=True), k
 

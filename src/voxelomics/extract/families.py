@@ -321,7 +321,9 @@ def compute_response_features(case: PreprocessedCase, settings: Settings, *, n_t
         """(prefix, boxed float64 map) in order, errors with the filter's step."""
         for spec in settings.filters:
             prefix = spec.prefixes()[0]
-            responses = iter_responses(image, case.spacing_mm, spec)
+            # a 2D filter works slice by slice: only the box's slices are filtered
+            src, keep = (image[box[0]], (slice(None), box[1], box[2])) if spec.dimensions == "2d" else (image, box)
+            responses = iter_responses(src, case.spacing_mm, spec)
             while True:
                 try:
                     prefix, response = next(responses)
@@ -333,7 +335,7 @@ def compute_response_features(case: PreprocessedCase, settings: Settings, *, n_t
                 except Exception as exc:  # a bug or numerical failure: keep the filter and cause
                     raise FeatureError(f"filter {prefix} failed: {type(exc).__name__}: {exc}",
                                        step=f"filter:{prefix}") from exc
-                yield prefix, response[box].astype(np.float64)
+                yield prefix, response[keep].astype(np.float64)
 
     def features(prefix, response, threads):
         try:
