@@ -1,5 +1,10 @@
 """voxelomics against PyRadiomics 3.1 and pictologics 0.9 on the same CT cases, same settings.
 
+``--setting ibsi-c`` (default) is IBSI configuration C (issue 5); ``--setting filtered`` adds
+LoG σ 1, 2, 3 mm and the 8 first-level coif1 wavelet sub-bands with first-order and texture
+features on every response map (issue 11; see ``FILTERED_RUNNERS``). Wall time and CPU
+(process) time are printed for every extractor.
+
 Every extractor runs in its own subprocess (one per extractor and case, so the peak resident
 memory is per case), from file paths to features, warm: one warm-up call, then ``--repeat``
 timed calls; the minimum is compared (the machine is shared; the minimum is the least
@@ -349,7 +354,8 @@ def main() -> None:
     good_cpu = [r for r in cpu_ratios if r == r]
     if good_cpu:
         gm_cpu = math.exp(sum(math.log(r) for r in good_cpu) / len(good_cpu))
-        print(f"geometric mean pyrad/ours in CPU time = {gm_cpu:.2f} (load-independent; ours may use 2+ threads)")
+        print(f"geometric mean pyrad/ours in CPU time = {gm_cpu:.2f} (less load-dependent than wall time, not immune: "
+              "memory-bound code slows down under load; ours may use 2+ threads)")
     good = [r for r in ratios if r == r]
     if good:
         gm = math.exp(sum(math.log(r) for r in good) / len(good))
