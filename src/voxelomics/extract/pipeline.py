@@ -4,7 +4,8 @@ Read it top to bottom (IBSI reference manual, chapter 2, figure 2.1):
 
 1. read image and mask, check that their grids agree (``io``; :mod:`.read_overlap` reads the
    image only around the ROI and overlaps the mask-only morphology where that is exactly
-   equivalent);
+   equivalent); for a peritumoral ring, the ring replaces the ROI
+   (:func:`~voxelomics.preprocess.roi.peritumoral_ring`, on the image's own grid);
 2. the case's effective settings (its modality's overrides);
 3. preprocessing (:mod:`.case`): crop to the ROI plus the margin every later step needs,
    round, resample, re-segment;
@@ -29,7 +30,7 @@ from voxelomics.errors import SettingsError, VoxelomicsError
 from voxelomics.extract.case import preprocess_case
 from voxelomics.extract.families import compute_features, compute_response_features, resolve_threads
 from voxelomics.extract.naming import Naming, columns
-from voxelomics.settings import Settings, load_preset, normalise_modality
+from voxelomics.settings import RingSettings, Settings, load_preset, normalise_modality
 from voxelomics.volume import RoiMask, Volume
 
 __all__ = ["extract_features", "extract_case"]
@@ -93,6 +94,7 @@ def extract_features(
     case_id: str | None = None,
     naming: Naming = "readable",
     n_threads: int | None = None,
+    ring: RingSettings | dict | None = None,
 ) -> dict[str, float]:
     """Extract IBSI features from one image and ROI.
 
@@ -121,6 +123,10 @@ def extract_features(
         :func:`compute_features`). ``None``: ``min(4, os.cpu_count())``. Pass ``1`` when
         cases already run in parallel (one case per core), to avoid oversubscription. The
         values are the same whatever the number.
+    ring : RingSettings, dict or None, default=None
+        Extract a peritumoral ring of the ROI instead of the ROI itself, e.g.
+        ``{"outside_mm": 5}`` (see :class:`~voxelomics.settings.RingSettings`). The
+        settings' ``rois`` section is used by cohorts (one row per region), not here.
 
     Returns
     -------
@@ -145,8 +151,13 @@ def extract_features(
     ----------
     Zwanenburg A. et al., arXiv:1612.07003 (IBSI reference manual), chapters 2–3.
     """
+    if isinstance(ring, dict):
+        try:
+            ring = RingSettings.model_validate(ring)
+        except ValueError as exc:
+            raise SettingsError(f"ring: {exc}", case_id=case_id) from None
     groups, _ = _extract(image, mask, settings, label=label, roi=roi, modality=modality,
-                         case_id=case_id, n_threads=n_threads)
+                         case_id=case_id, n_threads=n_threads, ring=ring)
     return columns(groups, naming)
 
 
@@ -163,8 +174,25 @@ def _compact(value, max_items: int = 16):
     return value
 
 
+def _roi_name(mask: RoiMask) -> str | None:
+    """RTSTRUCT/SEG name of a mask, or its label-map value."""
+    return mask.name if mask.name else (str(mask.label) if mask.label is not None else None)
+
+
+def _ring(volume: Volume, mask: RoiMask, ring: RingSettings, modality, case_id) -> tuple[RoiMask, dict]:
+    """The peritumoral ring of ``mask`` (a RoiMask named ``{roi}_{ring}``) and its record."""
+    from voxelomics.preprocess.roi import peritumoral_ring
+
+    body_threshold, intensity_range = ring.clip_for(modality)
+    ring_mask, report = peritumoral_ring(
+        volume, mask, outside_mm=ring.outside_mm, inside_mm=ring.inside_mm,
+        body_threshold=body_threshold, intensity_range=intensity_range,
+        name=ring.suffix, case_id=case_id)
+    return ring_mask, report.as_dict()
+
+
 def _extract(
-    image, mask, settings, *, label, roi, modality, case_id, series_uid=None, n_threads=None
+    image, mask, settings, *, label, roi, modality, case_id, series_uid=None, n_threads=None, ring=None
 ) -> tuple[list[tuple[str | None, dict[str, float]]], dict]:
     """Features grouped by image type (``None``: the image; else a response map's prefix)
     and provenance (modality, settings used, image metadata such as SUV)."""
@@ -207,9 +235,12 @@ def _extract(
                 )
             from voxelomics.extract.read_overlap import early_mask, load_around_roi
 
-            early = early_mask(image, mask, settings, label, roi, modality, case_id, n_threads)
+            # a ring needs the image beyond the ROI's crop: read whole (ordinary path)
+            early = None if ring else early_mask(image, mask, settings, label, roi, modality, case_id,
+                                                 n_threads)
             if early is None:
-                loaded = load_around_roi(image, mask, settings, label, roi, modality, case_id)
+                loaded = None if ring else load_around_roi(image, mask, settings, label, roi, modality,
+                                                           case_id)
                 if loaded is None:
                     loaded = load_case(
                         image, mask, label=label, roi=roi, modality=modality, series_uid=series_uid,
@@ -221,6 +252,9 @@ def _extract(
         effective = settings.for_modality(used_modality)
         with warnings.catch_warnings(), _small_blas():
             warnings.simplefilter("default")
+            contour, region = _roi_name(roi_mask), None
+            if ring is not None:
+                roi_mask, region = _ring(volume, roi_mask, ring, used_modality, case_id)
             pre = preprocess_case(volume, roi_mask, effective)
             part = early.morphology(pre, roi_mask) if early is not None else None
             groups = [(None, compute_features(pre, effective, n_threads=n_threads, _morph_part=part))]
@@ -240,7 +274,9 @@ def _extract(
         "image": volume.source,
         "mask": roi_mask.source,
         # the ROI actually used: RTSTRUCT/SEG name, or the label-map value chosen
-        "roi": roi_mask.name if roi_mask.name else (str(roi_mask.label) if roi_mask.label is not None else None),
+        "roi": _roi_name(roi_mask),
+        "contour": contour,  # the ROI a ring was built from (the ROI itself otherwise)
+        "region": region,  # the ring's record (volumes kept, cut at the image edge, clipped)
         # without the file grid that a read around the ROI records (an implementation detail)
         "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != PARENT_GRID_KEY}),
     }
@@ -252,12 +288,13 @@ def _extract(
 def extract_case(
     case, settings: Settings, *, naming: Naming = "readable", n_threads: int | None = 1
 ) -> dict[str, object]:
-    """Extract one manifest row: identifiers, features, then the manifest's extra columns.
+    """Extract one manifest row: identifiers, covariates, features, then the extra columns.
 
     Parameters
     ----------
     case : voxelomics.io.manifest.Case
-        One manifest row (case_id, image, mask, label, roi, modality, extra).
+        One manifest row (case_id, image, mask, label, roi, modality, extra), selecting one
+        ROI; ``case.ring`` set: that peritumoral ring of the ROI.
     settings : Settings
     naming : {"readable", "ibsi"}, default="readable"
     n_threads : int or None, default=1
@@ -267,18 +304,33 @@ def extract_case(
     Returns
     -------
     dict
-        ``case_id``, ``roi`` (ROI name or label, as str), ``image_type`` (``"original"``, or
-        ``"original+filtered"`` when the row also holds response-map features, whose
-        prefixes the provenance lists under ``response_maps``),
-        ``modality`` (the DICOM code whose settings were used, ``""`` when unknown),
-        ``provenance`` (JSON: modality, settings name, files, image metadata such as the PET
-        SUV conversion and its assumptions), then features (float), then extra columns.
+        ``case_id``, ``roi`` (ROI name or label, as str; ``{roi}_{ring}`` for a ring, e.g.
+        ``GTV-1_ring0-5mm``), ``image_type`` (``"original"``, or ``"original+filtered"``
+        when the row also holds response-map features, whose prefixes the provenance lists
+        under ``response_maps``), ``modality`` (the DICOM code whose settings were used,
+        ``""`` when unknown), ``provenance`` (JSON: modality, settings name, files, the
+        ring's record, image metadata such as the PET SUV conversion and its assumptions),
+        ``lesion_id`` (the ROI the row describes or surrounds), ``region`` (``"roi"`` or
+        the ring's name, e.g. ``ring0-5mm``), the ``dicom_*`` header covariates of a DICOM
+        image (:data:`voxelomics.io.header.HEADER_COLUMNS`), then features (float), then
+        extra columns.
 
     Raises
     ------
+    SettingsError
+        The row selects several ROIs (``label: all``, a list or an ROI pattern):
+        :func:`voxelomics.extract_cohort` expands it into one row per ROI.
     VoxelomicsError
         With ``case_id``, ``path`` and ``step`` set.
     """
+    from voxelomics.io.lesions import needs_expansion
+
+    if needs_expansion(case):
+        raise SettingsError(
+            f"the row selects several ROIs (label {getattr(case, 'labels', None)!r}, roi {case.roi!r}); "
+            "extract_cohort expands it into one row per ROI (voxelomics.io.lesions.expand_case), or "
+            "give one label or ROI name", case_id=case.case_id, step="select_roi")
+    ring = getattr(case, "ring", None)
     groups, provenance = _extract(
         case.image,
         case.mask,
@@ -289,20 +341,25 @@ def extract_case(
         case_id=case.case_id,
         series_uid=(case.extra or {}).get("series_uid") or None,
         n_threads=n_threads,
+        ring=ring,
     )
     if case.roi is not None:
-        roi = case.roi
+        lesion = case.roi
     elif case.label is not None:
-        roi = str(case.label)
+        lesion = str(case.label)
     else:  # chosen by the reader: the only RTSTRUCT ROI / label-map value, or label 1
-        roi = provenance.get("roi") or "1"
+        lesion = provenance.get("contour") or "1"
+    region = "roi" if ring is None else ring.suffix
     row: dict[str, object] = {
         "case_id": case.case_id,
-        "roi": str(roi),
+        "roi": str(lesion) if ring is None else f"{lesion}_{region}",
         "image_type": "original+filtered" if len(groups) > 1 else "original",
         "modality": provenance["modality"] or "",
         "provenance": json.dumps(provenance, default=str, sort_keys=True),
+        "lesion_id": str(lesion),
+        "region": region,
     }
+    row.update((provenance.get("image_metadata") or {}).get("covariates") or {})  # dicom_* columns
     row.update(columns(groups, naming))
     for k, v in (case.extra or {}).items():
         if k not in row:
