@@ -7,9 +7,16 @@ number of ROI voxels :math:`n`: the least-squares slope of log(time) on log(n) e
 slope of :math:`n \\log n` over the same range by more than ``--slack`` (stages under
 ``--min-ms`` at the largest size are not judged: timer noise).
 
+With ``--filters``, every IBSI-2 filter family is timed too (stages ``filter:<prefix>``),
+on the preprocessed crop (the ROI plus the margin the filters need), in float32 as the
+extraction runs them: the matched LoG (σ 1, 2, 3 mm) + coif1 wavelet setting of
+``vs_peers.py --setting filtered`` and one filter of each other family (the phase-2
+parameters of IBSI-2). Filter time grows with the crop, which is the ROI's bounding box
+plus a fixed margin in mm.
+
 Usage::
 
-    python benchmarks/scaling.py [IMAGE MASK] --spacings 3 2 1.5 1 0.75 --repeat 3
+    python benchmarks/scaling.py [IMAGE MASK] --spacings 3 2 1.5 1 0.75 --repeat 3 [--filters]
 """
 
 from __future__ import annotations
@@ -28,7 +35,36 @@ FALLBACK = (ROOT / "data/ibsi1/ct_phantom/nifti/image/phantom.nii.gz",
             ROOT / "data/ibsi1/ct_phantom/nifti/mask/mask.nii.gz")
 
 
-def stage_times(volume, mask, settings) -> tuple[int, dict[str, float]]:
+#: Filters timed with ``--filters``.
+FILTERS = (
+    [{"type": "log", "sigma_mm": s} for s in (1.0, 2.0, 3.0)]
+    + [{"type": "wavelet", "wavelet": "coif1", "subbands": "all"},
+       {"type": "mean", "support_voxels": 5},
+       {"type": "laws", "kernel": "L5E5E5", "rotation_invariance": True, "energy_distance": 7},
+       {"type": "gabor", "sigma_mm": 5.0, "lambda_mm": 2.0, "gamma": 1.5, "rotation_invariance": True,
+        "theta_step_deg": 22.5, "dimensions": "3d"},
+       {"type": "wavelet", "wavelet": "db3", "subbands": ["HHH"], "level": 2, "rotation_invariance": True},
+       {"type": "simoncelli", "level": 1}]
+)
+
+
+def filter_times(pre, specs) -> dict[str, float]:
+    """Seconds per filter (all its response maps) on a preprocessed case, float32."""
+    from voxelomics.extract.families import FILTER_DTYPE
+    from voxelomics.filters import iter_responses, parse_filter
+
+    image = pre.image.astype(FILTER_DTYPE)
+    out = {}
+    for spec in specs:
+        spec = parse_filter(spec)
+        t0 = time.perf_counter()
+        for _ in iter_responses(image, pre.spacing_mm, spec):
+            pass
+        out[f"filter:{spec.prefixes()[0]}"] = time.perf_counter() - t0
+    return out
+
+
+def stage_times(volume, mask, settings, filters=()) -> tuple[int, dict[str, float]]:
     """ROI voxel count and seconds per stage for one settings object."""
     from voxelomics.extract.case import fbs_lower_bound as _fbs_lower_bound
     from voxelomics.extract.case import preprocess_case
@@ -81,6 +117,8 @@ def stage_times(volume, mask, settings) -> tuple[int, dict[str, float]]:
     timed("ngtdm", lambda: ngtdm.compute(levels, im, n_levels, aggregations=za, distance=t.ngtdm_distance))
     timed("ngldm", lambda: ngldm.compute(levels, im, n_levels, aggregations=za, distance=t.ngldm_distance,
                                          alpha=t.ngldm_alpha))
+    if filters:
+        times.update(filter_times(pre, filters))
     return int(mm.sum()), times
 
 
@@ -93,6 +131,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slack", type=float, default=0.25, help="allowed excess of the log-log slope")
     parser.add_argument("--min-ms", type=float, default=5.0)
+    parser.add_argument("--filters", action="store_true", help="time the IBSI-2 filters too")
     args = parser.parse_args()
 
     from voxelomics.io import load_case
@@ -113,9 +152,13 @@ def main() -> None:
     for sp in sorted(args.spacings, reverse=True):
         settings = base.model_copy(update={"resampling": base.resampling.model_copy(
             update={"spacing_mm": (sp, sp, sp)})})
+        if args.filters:  # the crop keeps the margin the filters need
+            from voxelomics.filters import parse_filters
+
+            settings = settings.model_copy(update={"filters": list(parse_filters(FILTERS))})
         best: dict[str, float] = {}
         for _ in range(args.repeat + 1):  # the first run warms caches and is discarded
-            n, times = stage_times(volume, roi, settings)
+            n, times = stage_times(volume, roi, settings, FILTERS if args.filters else ())
             best = times if not best else {k: min(best[k], v) for k, v in times.items()}
         rows.append((sp, n, times if args.repeat == 0 else best))
 

@@ -1,5 +1,10 @@
 """voxelomics against PyRadiomics 3.1 and pictologics 0.9 on the same CT cases, same settings.
 
+``--setting ibsi-c`` (default) is IBSI configuration C (issue 5); ``--setting filtered`` adds
+LoG σ 1, 2, 3 mm and the 8 first-level coif1 wavelet sub-bands with first-order and texture
+features on every response map (issue 11; see ``FILTERED_RUNNERS``). Wall time and CPU
+(process) time are printed for every extractor.
+
 Every extractor runs in its own subprocess (one per extractor and case, so the peak resident
 memory is per case), from file paths to features, warm: one warm-up call, then ``--repeat``
 timed calls; the minimum is compared (the machine is shared; the minimum is the least
@@ -41,7 +46,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -62,12 +66,14 @@ import json, resource, sys, time
 image, mask, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 {setup}
 run(image, mask)  # warm-up
-times = []
+times, cpu = [], []
 for _ in range(repeat):
+    c0 = time.process_time()
     t0 = time.perf_counter()
     n = run(image, mask)
     times.append(time.perf_counter() - t0)
-print(json.dumps({{"times": times, "n_features": n,
+    cpu.append(time.process_time() - c0)
+print(json.dumps({{"times": times, "cpu": cpu, "n_features": n,
                    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -113,14 +119,92 @@ def run(image, mask):
 }
 
 
+#: The matched filtered setting (issue 11): configuration C, plus LoG sigma 1, 2, 3 mm and
+#: the 8 first-level coif1 wavelet sub-bands, and on every response map the families both
+#: compute: first order (statistics + histogram), GLCM, GLRLM, GLSZM, NGTDM, NGLDM (GLDM);
+#: neither computes shape on a response map, and PyRadiomics has no GLDZM. Response maps are discretised with 32 bins by both (IBSI-2: a response map
+#: gets its own discretisation; PyRadiomics: ``binCount`` per image type), the image with
+#: FBS 25 HU as in the unfiltered setting.
+FILTERED_RUNNERS = {
+    "voxelomics": """
+import warnings
+warnings.simplefilter("ignore")
+from voxelomics import extract_features
+from voxelomics.settings import Settings
+SETTINGS = Settings.from_dict({
+    "preset": "ibsi-c",
+    "filters": [{"type": "log", "sigma_mm": s} for s in (1.0, 2.0, 3.0)]
+               + [{"type": "wavelet", "wavelet": "coif1", "subbands": "all"}],
+    "response_maps": {"families": ["statistics", "histogram", "glcm", "glrlm", "glszm", "ngtdm",
+                                   "ngldm"]},
+})
+def run(image, mask):
+    return len(extract_features(image, mask, SETTINGS))
+""",
+    "pyradiomics": """
+import logging
+import radiomics
+from radiomics import featureextractor
+radiomics.setVerbosity(logging.ERROR)
+ext = featureextractor.RadiomicsFeatureExtractor(
+    resampledPixelSpacing=[2, 2, 2], interpolator="sitkLinear",
+    resegmentRange=[-1000, 400], binWidth=25)
+ext.enableAllFeatures()
+ext.enableImageTypes(Original={}, LoG={"sigma": [1.0, 2.0, 3.0], "binCount": 32},
+                     Wavelet={"binCount": 32})
+def run(image, mask):
+    out = ext.execute(image, mask)
+    return sum(1 for k in out if not k.startswith("diagnostics"))
+""",
+    "pictologics": """
+import warnings
+warnings.simplefilter("ignore")
+from pictologics import RadiomicsPipeline
+BASE = [
+    {"step": "resample", "params": {"new_spacing": [2.0, 2.0, 2.0], "interpolation": "linear",
+                                    "round_intensities": True}},
+    {"step": "resegment", "params": {"range_min": -1000.0, "range_max": 400.0}},
+]
+MAP_FEATURES = {"step": "extract_features", "params": {
+    "families": ["intensity", "histogram", "glcm", "glrlm", "glszm", "ngtdm", "ngldm"]}}
+FBN32 = {"step": "discretise", "params": {"method": "FBN", "n_bins": 32}}
+pipe = RadiomicsPipeline()
+pipe.add_config("original", BASE + [
+    {"step": "discretise", "params": {"method": "FBS", "bin_width": 25.0, "min_val": -1000.0}},
+    {"step": "extract_features", "params": {
+        "families": ["intensity", "morphology", "texture", "histogram", "ivh"],
+        "include_spatial_intensity": True, "include_local_intensity": True}},
+])
+names = ["original"]
+for sigma in (1.0, 2.0, 3.0):
+    name = f"log_{sigma:g}"
+    pipe.add_config(name, BASE + [
+        {"step": "filter", "params": {"type": "log", "sigma_mm": sigma, "truncate": 4.0, "boundary": "mirror"}},
+        FBN32, MAP_FEATURES])
+    names.append(name)
+for band in ("LLL", "HLL", "LHL", "HHL", "LLH", "HLH", "LHH", "HHH"):
+    name = f"wavelet_{band}"
+    pipe.add_config(name, BASE + [
+        {"step": "filter", "params": {"type": "wavelet", "wavelet": "coif1", "level": 1,
+                                      "decomposition": band, "boundary": "mirror"}},
+        FBN32, MAP_FEATURES])
+    names.append(name)
+def run(image, mask):
+    out = pipe.run(image, mask, config_names=names)
+    return int(sum(len(s) for s in out.values()))
+""",
+}
+
+
 # ------------------------------------------------------------------------ environments
 def _python(version: str) -> str:
-    """Path of a python<version> interpreter (PATH, then pyenv)."""
+    """Path of a python<version> interpreter (pyenv's versions first: its shims only answer
+    for the versions enabled in the current folder; then PATH)."""
+    for cand in sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}")):
+        return str(cand)
     found = shutil.which(f"python{version}")
     if found:
         return found
-    for cand in sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}")):
-        return str(cand)
     sys.exit(f"python{version} not found (needed for a peer environment); install it with pyenv")
 
 
@@ -150,24 +234,38 @@ def _header_from_c(c_file: Path) -> str:
 
 
 def build_pyradiomics(envs: Path) -> Path:
-    """Create ``envs/pyradiomics`` (Python 3.11) with PyRadiomics 3.1.0 built from its sdist."""
+    """Create ``envs/pyradiomics`` (Python 3.11) with PyRadiomics 3.1.0 built from its sdist.
+
+    The sdist's metadata step imports ``versioneer`` from its own folder, which PEP 517
+    builds do not put on the path; a ``versioneer`` from PyPI then reports version 3.0.1a1
+    and pip refuses the download. So pip only fetches and unpacks it (``--no-clean``, the
+    version check failing after the unpacking), and the unpacked folder is installed with
+    its own ``versioneer`` on ``PYTHONPATH`` (it reports 3.1.0).
+    """
+    import os
+
     env = envs / "pyradiomics"
     _run([_python("3.11"), "-m", "venv", str(env)])
-    pip = [str(env / "bin" / "python"), "-m", "pip", "install", "-q"]
+    py = str(env / "bin" / "python")
+    pip = [py, "-m", "pip", "install", "-q"]
     _run(pip + ["--upgrade", "pip", "setuptools", "wheel"])
     _run(pip + ["numpy<2", "SimpleITK", "PyWavelets", "pykwalify", "six"])
     with tempfile.TemporaryDirectory() as tmp:
-        _run([str(env / "bin" / "python"), "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-              "-d", tmp, "pyradiomics==3.1.0"])
-        sdist = next(Path(tmp).glob("pyradiomics-3.1.0.tar.gz"))
-        with tarfile.open(sdist) as tar:
-            tar.extractall(tmp, filter="data")
+        work = Path(tmp) / "pip-tmp"
+        work.mkdir()
+        subprocess.run([py, "-m", "pip", "download", "-q", "--no-clean", "--no-deps", "--no-binary", "pyradiomics",
+                        "--no-build-isolation", "-d", tmp, "pyradiomics==3.1.0"],
+                       env={**os.environ, "TMPDIR": str(work)}, check=False)
+        unpacked = [p.parent for p in work.glob("pip-download-*/pyradiomics_*/setup.py")]
+        if not unpacked:
+            sys.exit("could not fetch the PyRadiomics 3.1.0 source distribution")
         src = Path(tmp) / "pyradiomics-3.1.0"
+        shutil.copytree(unpacked[0], src)
         for name in ("cmatrices", "cshape"):
             header = src / "radiomics" / "src" / f"{name}.h"
             if not header.exists():  # missing from the sdist: regenerate the prototypes
                 header.write_text(_header_from_c(src / "radiomics" / "src" / f"{name}.c"))
-        _run(pip + ["--no-build-isolation", str(src)])
+        _run(pip + ["--no-build-isolation", str(src)], env={**os.environ, "PYTHONPATH": str(src)}, cwd=tmp)
     return env / "bin" / "python"
 
 
@@ -180,8 +278,12 @@ def build_pictologics(envs: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------ timing
-def time_one(python: str, runner: str, image: Path, mask: Path, repeat: int, env: dict | None = None) -> dict:
-    code = _TIMING.format(setup=RUNNERS[runner])
+def time_one(python: str, runner: str, image: Path, mask: Path, repeat: int, env: dict | None = None,
+             setting: str = "ibsi-c") -> dict:
+    runners = FILTERED_RUNNERS if setting == "filtered" else RUNNERS
+    if runner not in runners:
+        return {"error": f"no {setting} runner for {runner}"}
+    code = _TIMING.format(setup=runners[runner])
     proc = subprocess.run([python, "-c", code, str(image), str(mask), str(repeat)],
                           capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
@@ -197,6 +299,8 @@ def main() -> None:
                         help="folder holding (or receiving) the peer environments")
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--no-build", action="store_true", help="skip peers whose environment is missing")
+    parser.add_argument("--setting", choices=["ibsi-c", "filtered"], default="ibsi-c",
+                        help="ibsi-c: IBSI configuration C; filtered: C + LoG 1, 2, 3 mm + 8 coif1 sub-bands")
     args = parser.parse_args()
 
     pythons = {"voxelomics": sys.executable}
@@ -216,6 +320,7 @@ def main() -> None:
             f" {'rss_ours':>8} {'rss_pyrad':>9} {'rss_picto':>9}  (min of {args.repeat}; median in [])")
     print(head)
     ratios = []
+    cpu_ratios = []
     verdicts = []
     for case in args.cases:
         image, mask = CASES[case]
@@ -224,8 +329,10 @@ def main() -> None:
             continue
         res = {}
         for name, py in pythons.items():
-            res[name] = time_one(py, name, image, mask, args.repeat, env if name == "voxelomics" else None)
+            res[name] = time_one(py, name, image, mask, args.repeat, env if name == "voxelomics" else None,
+                                 setting=args.setting)
         t = {k: (min(v["times"]) if "times" in v else math.nan) for k, v in res.items()}
+        cpu = {k: (min(v["cpu"]) if "cpu" in v else math.nan) for k, v in res.items()}
         med = {k: (sorted(v["times"])[len(v["times"]) // 2] if "times" in v else math.nan) for k, v in res.items()}
         rss = {k: v.get("peak_rss_mib", math.nan) for k, v in res.items()}
         r_pyrad = t.get("pyradiomics", math.nan) / t["voxelomics"]
@@ -241,6 +348,14 @@ def main() -> None:
                 print(f"    {name} failed: {v['error']}")
         nf = {k: v.get("n_features") for k, v in res.items()}
         print(f"    n_features: {nf}")
+        print("    cpu s (process time, min): " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items())
+              + f"; pyrad/ours {cpu.get('pyradiomics', math.nan) / cpu['voxelomics']:.2f}")
+        cpu_ratios.append(cpu.get("pyradiomics", math.nan) / cpu["voxelomics"])
+    good_cpu = [r for r in cpu_ratios if r == r]
+    if good_cpu:
+        gm_cpu = math.exp(sum(math.log(r) for r in good_cpu) / len(good_cpu))
+        print(f"geometric mean pyrad/ours in CPU time = {gm_cpu:.2f} (less load-dependent than wall time, not immune: "
+              "memory-bound code slows down under load; ours may use 2+ threads)")
     good = [r for r in ratios if r == r]
     if good:
         gm = math.exp(sum(math.log(r) for r in good) / len(good))

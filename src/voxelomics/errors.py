@@ -21,6 +21,7 @@ __all__ = [
     "MaskError",
     "EmptyRoiError",
     "FeatureError",
+    "FilterError",
     "CaseFailedError",
     "ModelError",
     "VoxelomicsWarning",
@@ -127,6 +128,14 @@ class EmptyRoiError(VoxelomicsError, ValueError):
 
 class FeatureError(VoxelomicsError, RuntimeError):
     """A feature family could not be computed on valid input."""
+
+
+class FilterError(VoxelomicsError, ValueError):
+    """An image filter cannot be applied to this image.
+
+    For example its kernel is larger than the image, or a 3D filter is asked of a one-slice
+    volume.
+    """
 
 
 class CaseFailedError(VoxelomicsError, RuntimeError):

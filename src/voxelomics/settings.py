@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from voxelomics.errors import SettingsError
+from voxelomics.filters.spec import FilterSpec, parse_filters
 from voxelomics.roi_settings import RingSettings, RoiSettings
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DiscretisationSettings",
     "TextureSettings",
     "MorphologySettings",
+    "ResponseMapSettings",
     "RingSettings",
     "RoiSettings",
     "PRESETS",
@@ -90,6 +92,16 @@ def normalise_modality(modality: str) -> str:
     if hint:
         msg += f"; did you mean {hint!r}?"
     raise SettingsError(msg)
+
+
+def _check_families(families, valid) -> list[str]:
+    """``families`` if every name is in ``valid``, else a ValueError with a "did you mean"."""
+    for fam in families:
+        if fam not in valid:
+            hint = difflib.get_close_matches(fam, valid, n=1)
+            msg = f"unknown feature family {fam!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            raise ValueError(msg + f" (valid: {', '.join(valid)})")
+    return families
 
 
 class _Section(BaseModel):
@@ -225,6 +237,40 @@ class MorphologySettings(_Section):
     seed: int = 0
 
 
+class ResponseMapSettings(_Section):
+    """Features of the filter response maps (IBSI-2: filter after resampling, before
+    re-segmentation and discretisation).
+
+    The ROI masks are the image's (the intensity mask is re-segmented on the image's own
+    intensities, in HU or SUV); only the families and the discretisation are the response
+    maps' own, because a response map is not in image units.
+
+    Attributes
+    ----------
+    families : list of str
+        Families computed on every response map (default: the 18 intensity statistics, as
+        IBSI-2 phase 2). Any family of :data:`FAMILY_NAMES` except ``morphology``, which
+        does not depend on intensities.
+    discretisation : DiscretisationSettings
+        Discretisation of a response map for the intensity histogram and texture families
+        (default FBN 32 bins: a fixed bin size in HU means nothing on a filtered image).
+    ivh_discretisation : DiscretisationSettings
+        Discretisation for the intensity-volume histogram of a response map (FBN 1000).
+    """
+
+    families: list[str] = Field(default_factory=lambda: ["statistics"], min_length=1)
+    discretisation: DiscretisationSettings = DiscretisationSettings(method="fbn", n_bins=32)
+    ivh_discretisation: DiscretisationSettings = DiscretisationSettings(method="fbn", n_bins=1000)
+
+    @field_validator("families")
+    @classmethod
+    def _known(cls, v):
+        if "morphology" in v:
+            raise ValueError("morphology does not depend on intensities: it is computed once, on the "
+                             "image, not on response maps")
+        return _check_families(v, tuple(f for f in FAMILY_NAMES if f != "morphology"))
+
+
 class Settings(BaseModel):
     """Every option of one extraction, validated once.
 
@@ -244,6 +290,13 @@ class Settings(BaseModel):
     families : list of str
         Feature families to compute (see :data:`FAMILY_NAMES`).
     texture, morphology : sections
+    filters : list of filter specs
+        IBSI-2 convolutional filters (:mod:`voxelomics.filters.spec`): each item a mapping
+        with ``type`` (``mean``, ``log``, ``laws``, ``gabor``, ``wavelet``, ``simoncelli``,
+        ``riesz``) and its parameters. Every response map adds its features, prefixed by
+        the filter's name (``log_s1.5mm_statistics_mean``), to the case's row.
+    response_maps : ResponseMapSettings
+        Families and discretisation of the response maps.
     modality_overrides : dict of str to dict
         Per-modality changes (keys ``CT``, ``PT``, ``MR``, …: DICOM modality codes), merged
         over these settings for cases of that modality (from the manifest's ``modality``
@@ -272,6 +325,8 @@ class Settings(BaseModel):
     families: list[str] = Field(default_factory=lambda: list(FAMILY_NAMES), min_length=1)
     texture: TextureSettings = TextureSettings()
     morphology: MorphologySettings = MorphologySettings()
+    filters: list[FilterSpec] = Field(default_factory=list)
+    response_maps: ResponseMapSettings = ResponseMapSettings()
     rois: RoiSettings = RoiSettings()
     modality_overrides: dict[str, dict] = Field(
         default_factory=lambda: {
@@ -343,17 +398,22 @@ class Settings(BaseModel):
         except ValidationError as exc:
             raise SettingsError(f"modality_overrides.{modality}: " + _explain(exc, Settings)) from None
 
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _valid_filters(cls, v):
+        if v is None:
+            return []
+        if not isinstance(v, list | tuple):
+            raise ValueError("filters must be a list of filters, each a mapping with a 'type'")
+        try:
+            return list(parse_filters(v))
+        except SettingsError as exc:
+            raise ValueError(exc.message) from None
+
     @field_validator("families")
     @classmethod
     def _known_families(cls, v):
-        for fam in v:
-            if fam not in FAMILY_NAMES:
-                hint = difflib.get_close_matches(fam, FAMILY_NAMES, n=1)
-                msg = f"unknown feature family {fam!r}"
-                if hint:
-                    msg += f"; did you mean {hint[0]!r}?"
-                raise ValueError(msg + f" (valid: {', '.join(FAMILY_NAMES)})")
-        return v
+        return _check_families(v, FAMILY_NAMES)
 
     # ---- serialisation -------------------------------------------------------------
     def to_yaml(self) -> str:
@@ -467,7 +527,8 @@ def _explain(exc: ValidationError, model: type[BaseModel]) -> str:
             if valid:
                 msg += f" (valid here: {', '.join(valid)})"
         else:
-            msg = f"setting {where!r}: {err['msg']} (got {err.get('input')!r})"
+            text = err["msg"].removeprefix("Value error, ")
+            msg = f"setting {where!r}: {text} (got {err.get('input')!r})"
         lines.append(msg)
     return "invalid settings: " + "; ".join(lines)
 
@@ -533,7 +594,9 @@ def _presets() -> dict[str, Settings]:
         texture=TextureSettings(dimensions=["3d"]),
     )
     default = Settings(name="default")
-    return {s.name: s for s in (default, dig, a, b, c, d, e)}
+    from voxelomics.presets_ibsi2 import ibsi2_presets  # needs the classes above
+
+    return {**{s.name: s for s in (default, dig, a, b, c, d, e)}, **ibsi2_presets()}
 
 
 PRESETS: dict[str, Settings] = _presets()
@@ -547,7 +610,9 @@ def load_preset(name: str) -> Settings:
     name : str
         ``default`` (2 mm isotropic, 3D texture; CT: [-1000, 400] HU, FBS 25 HU; PET: FBS
         0.25 SUV; MR and unknown: FBN 32),
-        ``ibsi-digital``, or ``ibsi-a`` … ``ibsi-e`` (IBSI-1 configurations A–E).
+        ``ibsi-digital``, ``ibsi-a`` … ``ibsi-e`` (IBSI-1 configurations A–E), or
+        ``ibsi2-1a`` … ``ibsi2-9b`` (IBSI-2 phase-2 configurations 1.A–9.B, see
+        :mod:`voxelomics.presets_ibsi2`).
 
     Returns
     -------

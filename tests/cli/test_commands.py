@@ -176,3 +176,51 @@ def test_ibsi_config_names_are_case_insensitive_and_checked_first():
         config_name("z")
     res = runner.invoke(app, ["ibsi", "-c", "dig", "-c", "z"])  # refused before dig is run
     assert res.exit_code == 2 and "unknown IBSI configuration 'z'" in res.output
+
+
+# ------------------------------------------------------------------- IBSI-2 and filters
+def test_ibsi_chapter_2_phase_2_table(tmp_path):
+    res = runner.invoke(app, ["ibsi", "--chapter", "2", "--phase", "2", "-c", "1a", "-c", "3.A"])
+    assert res.exit_code == 0, res.output
+    assert "stat_median" in res.output and "36 / 36" in res.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--phase", "3"], "--phase must be 1 or 2"),
+    (["--phase", "2", "-c", "10z"], "unknown IBSI-2 phase-2 configuration"),
+])
+def test_ibsi_chapter_2_refuses_unknown_phases_and_configs(args, message):
+    res = runner.invoke(app, ["ibsi", "--chapter", "2", *args])
+    assert res.exit_code == 2 and message in res.output
+
+
+def test_extract_with_filters_writes_prefixed_columns_in_one_row(tmp_path):
+    settings = tmp_path / "filters.yaml"
+    settings.write_text(
+        "preset: ibsi-c\nfamilies: [statistics]\n"
+        "filters:\n  - {type: log, sigma_mm: 2}\n  - {type: wavelet, wavelet: haar, subbands: [LLH, HHH]}\n"
+        "response_maps: {families: [statistics, glcm]}\n")
+    manifest = _manifest(tmp_path, [{"case_id": "ct", "image": CT / "nifti/image/phantom.nii.gz",
+                                     "mask": CT / "nifti/mask/mask.nii.gz"}])
+    for naming, column in (("readable", "wavelet_haar_hhh_glcm_joint_max_3d_avg"), ("ibsi", "log_s2mm_stat_mean")):
+        out = tmp_path / naming
+        res = runner.invoke(app, ["extract", str(manifest), "--out", str(out), "--settings", str(settings),
+                                  "--workers", "1", "--no-progress", "--naming", naming])
+        assert res.exit_code == 0, res.output
+        table = pd.read_parquet(out / "features.parquet")
+        assert len(table) == 1 and table.loc[0, "image_type"] == "original+filtered"
+        assert column in table.columns
+
+
+def test_extract_with_a_bad_filter_is_exit_code_2_with_a_hint(tmp_path):
+    settings = tmp_path / "bad.yaml"
+    settings.write_text("filters:\n  - {type: wavelet, wavelet: coif, subbands: all}\n")
+    manifest = _manifest(tmp_path, [{"case_id": "a", "image": DIG / "image/phantom.nii.gz", "mask": DIG / "mask/mask.nii.gz"}])
+    res = runner.invoke(app, ["extract", str(manifest), "--out", str(tmp_path / "o"), "--settings", str(settings)])
+    assert res.exit_code == 2 and "did you mean 'coif1'" in res.output
+
+
+def test_settings_lists_and_prints_the_ibsi2_presets():
+    assert "ibsi2-9b" in runner.invoke(app, ["settings", "--list"]).output
+    res = runner.invoke(app, ["settings", "--preset", "ibsi2-4b"])
+    assert res.exit_code == 0 and "kernel: L5E5E5" in res.output and "energy_distance: 7" in res.output

@@ -10,7 +10,7 @@ IBSI-1 reference table ``data/ibsi1/ibsi1_reference_values.csv``:
 * readable names are unique, snake_case, prefixed by the family and spelled the British way;
 * every IBSI identifier is cited as ``(IBSI: ID)`` in its family module's docstrings;
 * the digital phantom gives finite values, a 1-voxel ROI gives every key without raising;
-* public functions of ``voxelomics.features``, ``.preprocess`` and ``.io`` carry numpydoc
+* public functions of ``voxelomics.features``, ``.preprocess``, ``.io`` and ``.filters`` carry numpydoc
   docstrings.
 
 A new family or feature only needs a ``FEATURES`` entry to be checked here.
@@ -265,7 +265,7 @@ def test_one_voxel_roi_returns_every_key(ibsi_digital):
 
 # ----------------------------------------------------------------- (g) numpydoc
 _PACKAGES = ("voxelomics.features", "voxelomics.preprocess", "voxelomics.io", "voxelomics.report",
-             "voxelomics.study")
+             "voxelomics.study", "voxelomics.filters")
 
 
 def _public_modules():

@@ -137,7 +137,7 @@ def test_feature_rows_without_clinical_data_are_counted(tables, tmp_path):
 
 # 5. which columns are features ----------------------------------------------------------
 
-def _extraction_table(path, n=40):
+def _extraction_table(path, n=40, filtered=False):
     """A features.parquet as 'voxelomics extract' writes it (provenance metadata, extras)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -145,6 +145,8 @@ def _extraction_table(path, n=40):
     from voxelomics.features.registry import readable_to_ibsi
 
     names = [c for c in readable_to_ibsi() if c.startswith("statistics_")][:5]
+    if filtered:  # response-map features carry their filter's prefix
+        names += [f"log_s1.5mm_{names[0]}", f"wavelet_coif1_llh_{names[1]}"]
     rng = np.random.default_rng(1)
     df = pd.DataFrame(rng.normal(size=(n, len(names))), columns=names)
     df.insert(0, "case_id", [f"c{i}" for i in range(n)])
@@ -168,6 +170,13 @@ def test_extraction_table_uses_only_its_feature_columns(tmp_path):
     dropped = {d["column"]: d["reason"] for d in m["dropped_columns"]}
     assert dropped["centre"].startswith("not a radiomic feature of the extraction")
     assert "centre (not a radiomic feature" in res.output
+
+
+def test_extraction_table_with_filtered_features_uses_them(tmp_path):
+    names = _extraction_table(tmp_path / "features.parquet", filtered=True)
+    _ok(_run("cv", tmp_path / "features.parquet", "--target", "outcome", "--out", tmp_path / "o", *FAST))
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m["n_features"] == len(names) == 7
 
 
 def test_role_and_excluded_columns_are_never_features(tables, tmp_path):

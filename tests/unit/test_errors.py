@@ -14,6 +14,7 @@ from voxelomics import errors
         (errors.EmptyRoiError, ValueError),
         (errors.MaskError, ValueError),
         (errors.FeatureError, RuntimeError),
+        (errors.FilterError, ValueError),
         (errors.ModelError, ValueError),
     ],
 )

@@ -37,6 +37,20 @@ class PreprocessedCase:
         self.intensity_mask = intensity_mask
         self.spacing_mm = tuple(float(s) for s in spacing_mm)
 
+    def with_image(self, image) -> PreprocessedCase:
+        """The same masks and grid with another image (a filter's response map).
+
+        Parameters
+        ----------
+        image : ndarray of shape (z, y, x)
+            Same shape as :attr:`image`.
+
+        Returns
+        -------
+        PreprocessedCase
+        """
+        return PreprocessedCase(image, self.morph_mask, self.intensity_mask, self.spacing_mm)
+
 
 def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> PreprocessedCase:
     """Run the IBSI preprocessing chain on one image and its ROI.
@@ -108,10 +122,16 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
 def crop_margin_mm(settings: Settings, spacing_mm) -> float:
     """Crop margin (mm) for an image of voxel size ``spacing_mm`` (z, y, x).
 
+    The largest of every need, so that cropping never changes a value inside the ROI:
+    the ``crop_margin_mm`` setting; the interpolation support when resampling; and, for
+    every filter of ``settings.filters``, the reach of its kernel on the grid it runs on
+    (after resampling) plus that interpolation support and one voxel.
+
     Parameters
     ----------
     settings : Settings
-        Effective settings of the case (``crop_margin_mm`` and ``resampling`` are used).
+        Effective settings of the case (``crop_margin_mm``, ``resampling`` and ``filters``
+        are used).
     spacing_mm : tuple of float
         Voxel size (z, y, x) of the image before resampling, in mm.
 
@@ -122,12 +142,20 @@ def crop_margin_mm(settings: Settings, spacing_mm) -> float:
     """
     rs = settings.resampling
     margin = settings.crop_margin_mm
+    support_mm = 0.0
+    grid = tuple(float(s) for s in spacing_mm)
     if rs.spacing_mm is not None:
         # Interpolation support: the crop must not change values inside the ROI. Linear
         # needs one voxel; the cubic B-spline prefilter is global, and ten original voxels
         # make the cropped result identical to the whole-image one (tests/unit/preprocess).
         support = 10 if rs.interpolator == "bspline" else 2
-        margin = max(margin, support * max(spacing_mm), 3.0 * max(s for s in rs.spacing_mm if s is not None))
+        support_mm = support * max(spacing_mm)
+        margin = max(margin, support_mm, 3.0 * max(s for s in rs.spacing_mm if s is not None))
+        grid = tuple(float(o if t is None else t) for t, o in zip(rs.spacing_mm, spacing_mm, strict=True))
+    for spec in settings.filters:
+        # IBSI-2: filters run after resampling, on the resampled grid; the margin they need
+        # must itself be resampled exactly, hence the interpolation support on top
+        margin = max(margin, spec.margin_mm(grid) + support_mm + max(grid))
     return margin
 
 

@@ -1,7 +1,11 @@
-"""Which feature families run on a preprocessed case, and in which threads.
+"""Which feature families run on a preprocessed case and its response maps, in which threads.
 
 Independent families run in a thread pool for large ROIs (numpy and scipy release the GIL in
 their heavy calls); the values and their order never depend on the number of threads.
+
+Filter response maps (IBSI-2) are computed one at a time on the preprocessed image (after
+resampling, before re-segmentation and discretisation), their families computed with the
+``response_maps`` settings and the image's masks, and each map is dropped before the next.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from voxelomics.errors import FeatureError, SettingsError, VoxelomicsError
 from voxelomics.extract.case import PreprocessedCase, fbs_lower_bound
 from voxelomics.settings import Settings
 
-__all__ = ["compute_features", "resolve_threads", "PARALLEL_MIN_VOXELS"]
+__all__ = ["compute_features", "compute_response_features", "response_settings", "resolve_threads",
+           "PARALLEL_MIN_VOXELS", "FILTER_DTYPE"]
 
 
 #: Smallest intensity-mask ROI (voxels) whose families are computed in threads. Below it the
@@ -239,3 +244,152 @@ def compute_features(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Precision the filters run in: float32 halves the memory traffic of the 1-D passes and
+#: the FFTs; responses are cast back to float64 before their features. Measured: float32
+#: moves every IBSI-2 phase-1 deviation by less than 2e-5 of its tolerance, and all 323
+#: phase-2 values are within tolerance (the phase-2 tests run through this path).
+FILTER_DTYPE = np.float32
+
+
+def response_settings(settings: Settings) -> Settings:
+    """The settings a response map's features are computed with.
+
+    The families and discretisations of ``settings.response_maps``; no re-segmentation
+    range (the intensity mask is the image's, already re-segmented in image units), so an
+    FBS discretisation starts at the map's minimum; everything else (texture dimensions and
+    distances) as for the image.
+
+    Parameters
+    ----------
+    settings : Settings
+        Effective settings of the case.
+
+    Returns
+    -------
+    Settings
+    """
+    from voxelomics.settings import ResegmentationSettings
+
+    rm = settings.response_maps
+    return settings.model_copy(update={
+        "families": list(rm.families), "discretisation": rm.discretisation,
+        "ivh_discretisation": rm.ivh_discretisation, "resegmentation": ResegmentationSettings(),
+        "filters": [],
+    })
+
+
+def compute_response_features(case: PreprocessedCase, settings: Settings, *, n_threads: int | None = None):
+    """Filter the preprocessed image with every filter and compute each map's features.
+
+    Parameters
+    ----------
+    case : PreprocessedCase
+        The image after resampling (before re-segmentation, which only made the masks).
+    settings : Settings
+        Effective settings of the case; ``filters`` and ``response_maps`` are used.
+    n_threads : int or None, default=None
+        Threads for the families of each map (see :func:`compute_features`).
+
+    Yields
+    ------
+    (str, dict of str to float)
+        Column prefix of the response map (``log_s1.5mm``) and its features (readable
+        names), one map at a time; the map itself is not kept.
+
+    Raises
+    ------
+    FilterError
+        A filter cannot apply to this image (kernel larger than the image, 3D filter on a
+        one-slice volume); the step is ``filter:<prefix>``.
+    FeatureError
+        A family failed on a response map.
+    """
+    from voxelomics.filters import iter_responses
+
+    if not settings.filters:
+        return
+    per_map = response_settings(settings)
+    image = case.image.astype(FILTER_DTYPE)
+    # the families of a map only read the ROI's bounding box (plus the local-intensity
+    # sphere when asked): maps and masks are cut to it once filtered (values identical,
+    # measured 20-30 % less time on the CT cases)
+    box = _response_box(case, per_map.families)
+    boxed = PreprocessedCase(None, case.morph_mask[box], case.intensity_mask[box], case.spacing_mm)
+
+    def maps():
+        """(prefix, boxed float64 map) in order, errors with the filter's step."""
+        for spec in settings.filters:
+            prefix = spec.prefixes()[0]
+            # a 2D filter works slice by slice: only the box's slices are filtered
+            src, keep = (image[box[0]], (slice(None), box[1], box[2])) if spec.dimensions == "2d" else (image, box)
+            responses = iter_responses(src, case.spacing_mm, spec)
+            while True:
+                try:
+                    prefix, response = next(responses)
+                except StopIteration:
+                    break
+                except VoxelomicsError as exc:
+                    exc.with_context(step=f"filter:{prefix}")
+                    raise
+                except Exception as exc:  # a bug or numerical failure: keep the filter and cause
+                    raise FeatureError(f"filter {prefix} failed: {type(exc).__name__}: {exc}",
+                                       step=f"filter:{prefix}") from exc
+                yield prefix, response[keep].astype(np.float64)
+
+    def features(prefix, response, threads):
+        try:
+            return compute_features(boxed.with_image(response), per_map, n_threads=threads)
+        except VoxelomicsError as exc:
+            exc.with_context(step=f"filter:{prefix}")
+            raise
+
+    workers = resolve_threads(n_threads)
+    if workers == 1 or int(boxed.intensity_mask.sum()) < PARALLEL_MIN_VOXELS:
+        for prefix, response in maps():
+            feats = features(prefix, response, n_threads)
+            del response
+            yield prefix, feats
+        return
+    # Large ROIs: the next map is filtered and the maps' families run in ``workers``
+    # threads, each map's families serially (fewer waits than a pool per map: measured
+    # 2.49 -> 2.34 s wall on sts_001_ct under load). At most ``workers`` maps are held.
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voxelomics-map") as pool:
+        try:
+            for prefix, response in maps():
+                pending.append((prefix, pool.submit(features, prefix, response, 1)))
+                del response
+                while len(pending) >= workers:
+                    done_prefix, fut = pending.popleft()
+                    yield done_prefix, fut.result()
+            while pending:
+                done_prefix, fut = pending.popleft()
+                yield done_prefix, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+def _response_box(case: PreprocessedCase, families) -> tuple[slice, slice, slice]:
+    """The part of the preprocessed arrays a response map's families read.
+
+    The bounding box of the morphological mask (which holds the intensity mask) plus one
+    voxel, or plus the radius of the local-intensity sphere (IBSI 3.2: 1 cm³, radius
+    6.2 mm) when ``local_intensity`` is computed on response maps.
+    """
+    from voxelomics.preprocess.roi import bounding_box
+
+    reach_mm = 0.0
+    if "local_intensity" in families:
+        reach_mm = (3.0 / (4.0 * np.pi) * 1000.0) ** (1.0 / 3.0)
+    box = bounding_box(case.morph_mask)
+    out = []
+    for axis, b in enumerate(box):
+        grow = 1 + int(np.ceil(reach_mm / case.spacing_mm[axis]))
+        out.append(slice(max(b.start - grow, 0), min(b.stop + grow, case.morph_mask.shape[axis])))
+    return tuple(out)

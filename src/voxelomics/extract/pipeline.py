@@ -12,7 +12,11 @@ Read it top to bottom (IBSI reference manual, chapter 2, figure 2.1):
 4. features (:mod:`.families`): morphology, local intensity, intensity statistics, then
    discretisation for the intensity histogram and the texture families, and the
    intensity-volume histogram with its own discretisation;
-5. names (:mod:`.naming`) and the row of the feature table.
+5. for each filter (IBSI-2: after resampling, before re-segmentation and discretisation):
+   its response maps on the preprocessed crop, one at a time, each with the families and
+   discretisation of ``response_maps`` on the image's masks, then dropped;
+6. names (:mod:`.naming`: filtered features prefixed by their filter) and the row of the
+   feature table.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from pathlib import Path
 
 from voxelomics.errors import SettingsError, VoxelomicsError
 from voxelomics.extract.case import preprocess_case
-from voxelomics.extract.families import compute_features, resolve_threads
-from voxelomics.extract.naming import Naming, rename
+from voxelomics.extract.families import compute_features, compute_response_features, resolve_threads
+from voxelomics.extract.naming import Naming, columns
 from voxelomics.settings import RingSettings, Settings, load_preset, normalise_modality
 from voxelomics.volume import RoiMask, Volume
 
@@ -128,10 +132,12 @@ def extract_features(
     -------
     dict of str to float
         Feature name to value, in registry order; NaN only for documented undefined values.
+        With ``filters`` in the settings, the features of every response map follow,
+        prefixed by the filter (``log_s1.5mm_statistics_mean``).
 
     Raises
     ------
-    InputError, GeometryError, MaskError, EmptyRoiError, SettingsError, FeatureError
+    InputError, GeometryError, MaskError, EmptyRoiError, SettingsError, FeatureError, FilterError
         Each names the case, the file and the step.
 
     Notes
@@ -150,9 +156,9 @@ def extract_features(
             ring = RingSettings.model_validate(ring)
         except ValueError as exc:
             raise SettingsError(f"ring: {exc}", case_id=case_id) from None
-    feats, _ = _extract(image, mask, settings, label=label, roi=roi, modality=modality,
-                        case_id=case_id, n_threads=n_threads, ring=ring)
-    return rename(feats, naming)
+    groups, _ = _extract(image, mask, settings, label=label, roi=roi, modality=modality,
+                         case_id=case_id, n_threads=n_threads, ring=ring)
+    return columns(groups, naming)
 
 
 def _compact(value, max_items: int = 16):
@@ -187,8 +193,9 @@ def _ring(volume: Volume, mask: RoiMask, ring: RingSettings, modality, case_id) 
 
 def _extract(
     image, mask, settings, *, label, roi, modality, case_id, series_uid=None, n_threads=None, ring=None
-) -> tuple[dict[str, float], dict]:
-    """Features and provenance (modality, settings used, image metadata such as SUV)."""
+) -> tuple[list[tuple[str | None, dict[str, float]]], dict]:
+    """Features grouped by image type (``None``: the image; else a response map's prefix)
+    and provenance (modality, settings used, image metadata such as SUV)."""
     settings = _resolve_settings(settings)
     try:
         n_threads = resolve_threads(n_threads)
@@ -250,7 +257,9 @@ def _extract(
                 roi_mask, region = _ring(volume, roi_mask, ring, used_modality, case_id)
             pre = preprocess_case(volume, roi_mask, effective)
             part = early.morphology(pre, roi_mask) if early is not None else None
-            feats = compute_features(pre, effective, n_threads=n_threads, _morph_part=part)
+            groups = [(None, compute_features(pre, effective, n_threads=n_threads, _morph_part=part))]
+            groups.extend(compute_response_features(pre, effective, n_threads=n_threads))
+            del pre
     except VoxelomicsError as exc:
         exc.with_context(case_id=case_id)
         raise
@@ -271,7 +280,9 @@ def _extract(
         # without the file grid that a read around the ROI records (an implementation detail)
         "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != PARENT_GRID_KEY}),
     }
-    return feats, provenance
+    if effective.filters:
+        provenance["response_maps"] = [prefix for prefix, _ in groups[1:]]
+    return groups, provenance
 
 
 def extract_case(
@@ -294,14 +305,15 @@ def extract_case(
     -------
     dict
         ``case_id``, ``roi`` (ROI name or label, as str; ``{roi}_{ring}`` for a ring, e.g.
-        ``GTV-1_ring0-5mm``), ``image_type`` (``"original"``), ``modality`` (the DICOM code
-        whose settings were used, ``""`` when unknown), ``provenance`` (JSON: modality,
-        settings name, files, the ring's record, image metadata such as the PET SUV
-        conversion and its assumptions), ``lesion_id`` (the ROI the row describes or
-        surrounds), ``region`` (``"roi"`` or the ring's name, e.g. ``ring0-5mm``), the
-        ``dicom_*`` header covariates of a DICOM image
-        (:data:`voxelomics.io.header.HEADER_COLUMNS`), then features (float), then extra
-        columns.
+        ``GTV-1_ring0-5mm``), ``image_type`` (``"original"``, or ``"original+filtered"``
+        when the row also holds response-map features, whose prefixes the provenance lists
+        under ``response_maps``), ``modality`` (the DICOM code whose settings were used,
+        ``""`` when unknown), ``provenance`` (JSON: modality, settings name, files, the
+        ring's record, image metadata such as the PET SUV conversion and its assumptions),
+        ``lesion_id`` (the ROI the row describes or surrounds), ``region`` (``"roi"`` or
+        the ring's name, e.g. ``ring0-5mm``), the ``dicom_*`` header covariates of a DICOM
+        image (:data:`voxelomics.io.header.HEADER_COLUMNS`), then features (float), then
+        extra columns.
 
     Raises
     ------
@@ -319,7 +331,7 @@ def extract_case(
             "extract_cohort expands it into one row per ROI (voxelomics.io.lesions.expand_case), or "
             "give one label or ROI name", case_id=case.case_id, step="select_roi")
     ring = getattr(case, "ring", None)
-    feats, provenance = _extract(
+    groups, provenance = _extract(
         case.image,
         case.mask,
         settings,
@@ -341,14 +353,14 @@ def extract_case(
     row: dict[str, object] = {
         "case_id": case.case_id,
         "roi": str(lesion) if ring is None else f"{lesion}_{region}",
-        "image_type": "original",
+        "image_type": "original+filtered" if len(groups) > 1 else "original",
         "modality": provenance["modality"] or "",
         "provenance": json.dumps(provenance, default=str, sort_keys=True),
         "lesion_id": str(lesion),
         "region": region,
     }
     row.update((provenance.get("image_metadata") or {}).get("covariates") or {})  # dicom_* columns
-    row.update(rename(feats, naming))
+    row.update(columns(groups, naming))
     for k, v in (case.extra or {}).items():
         if k not in row:
             row[k] = v

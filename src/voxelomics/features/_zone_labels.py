@@ -3,20 +3,21 @@
 Private to :mod:`voxelomics.features`. A *zone* is a set of connected ROI voxels of equal
 grey level: 26-connected in 3D, 8-connected within a slice for 2D and 2.5D aggregation.
 
-Two exact methods give the same partition (zone numbering may differ, and no feature
+Three exact methods give the same partition (zone numbering may differ, and no feature
 depends on it):
 
+* :func:`skimage.measure.label` on the grey levels (0 outside the mask): one pass that
+  links neighbours of equal value (26-connectivity; 8-connectivity slice by slice in 2D),
+  the default. Measured on the IBSI CT phantom's 11 filter response maps (FBN 32, 46k
+  voxels): 3 ms per map in 3D against 16 ms for the graph, 2D 1.6 against 5 ms;
 * per grey level, :func:`scipy.ndimage.label` on ``mask & (levels == g)``: cost grows with
-  the number of grey levels times the array size; fastest for few grey levels;
+  the number of grey levels times the array size;
 * one graph over the ROI voxels, an edge between neighbours of equal grey level (13
   half-neighbourhood offsets in 3D, 4 in-plane), and
-  :func:`scipy.sparse.csgraph.connected_components`: cost grows with the ROI voxel count
-  and edge count; fastest unless there are very few grey levels (IBSI CT phantom at 25 HU
-  bins, 52 levels: ~10x faster).
+  :func:`scipy.sparse.csgraph.connected_components`.
 
-:func:`label_zones` picks one by the number of grey levels present. :func:`crop_zones`
-lets one labelling of the whole preprocessed arrays serve both families after each crops
-to its own bounding box.
+:func:`crop_zones` lets one labelling of the whole preprocessed arrays serve both families
+after each crops to its own bounding box.
 
 Arrays are (z, y, x).
 """
@@ -30,11 +31,6 @@ from scipy import ndimage
 
 __all__ = ["Zones", "label_zones", "crop_zones"]
 
-#: Above this many grey levels present, the graph method is used (3D, 2D). Measured on a
-#: 46k-voxel soft-tissue ROI: 3D per-level 5.5 / 11 / 18 ms for 2 / 5 / 8 levels against
-#: graph ~26 / 21 / 8.5 ms (few levels make big zones: many graph edges); 2D per-level
-#: 3.4 / 6.7 / 10 ms against graph ~5 ms; 52 levels (CT phantom): 79 / 47 ms against 8 / 5 ms.
-_GRAPH_MIN_LEVELS = {False: 6, True: 3}
 
 
 @dataclass(frozen=True)
@@ -75,19 +71,45 @@ def label_zones(
     two_d : bool
         8-connectivity within each slice (no linkage across slices) when True,
         26-connectivity in 3D otherwise.
-    method : {"auto", "per_level", "graph"}, default="auto"
-        Labelling method (module docstring); ``auto`` chooses by the number of grey levels.
+    method : {"auto", "skimage", "per_level", "graph"}, default="auto"
+        Labelling method (module docstring); ``auto`` is ``skimage``.
 
     Returns
     -------
     Zones
     """
-    present = np.flatnonzero(np.bincount(levels[mask].astype(np.int64, copy=False), minlength=n_levels + 1))
-    if method == "auto":
-        method = "graph" if present.size > _GRAPH_MIN_LEVELS[two_d] else "per_level"
+    if method in ("auto", "skimage"):
+        return _label_by_skimage(levels, mask, two_d)
     if method == "graph":
         return _label_by_graph(levels, mask, two_d)
+    present = np.flatnonzero(np.bincount(levels[mask].astype(np.int64, copy=False), minlength=n_levels + 1))
     return _label_per_level(levels, mask, present, two_d)
+
+
+def _label_by_skimage(levels: np.ndarray, mask: np.ndarray, two_d: bool) -> Zones:
+    from skimage.measure import label
+
+    values = np.where(mask, levels, 0)  # 0: background, never linked
+    if two_d:
+        labels = np.zeros(levels.shape, dtype=np.int64)
+        offset = 0
+        for z in range(levels.shape[0]):
+            lab, n = label(values[z], background=0, connectivity=2, return_num=True)
+            np.add(lab, offset, out=labels[z], where=lab > 0)
+            offset += n
+        n_zones = offset
+    else:
+        labels, n_zones = label(values, background=0, connectivity=3, return_num=True)
+        labels = labels.astype(np.int64, copy=False)
+    flat = labels.ravel()
+    idx = np.flatnonzero(flat)  # raster order, as the other methods
+    comp = flat[idx] - 1
+    level = np.empty(n_zones, dtype=np.int64)
+    level[comp] = levels.ravel()[idx]
+    slice_index = np.empty(n_zones, dtype=np.int64)
+    slice_index[comp] = idx // (levels.shape[1] * levels.shape[2])
+    size = np.bincount(comp, minlength=n_zones).astype(np.int64)
+    return Zones(labels, level, size, slice_index)
 
 
 def _label_per_level(levels: np.ndarray, mask: np.ndarray, present: np.ndarray, two_d: bool) -> Zones:

@@ -26,6 +26,7 @@ __all__ = [
     "column_name",
     "ibsi_column_name",
     "readable_to_ibsi",
+    "split_feature_column",
 ]
 
 #: Families in IBSI order; the value is the IBSI family identifier.
@@ -156,3 +157,43 @@ def readable_to_ibsi() -> dict[str, str]:
         for a in aggs:
             mapping[column_name(spec, a)] = ibsi_column_name(spec, a)
     return mapping
+
+
+def split_feature_column(column: str) -> tuple[str | None, str] | None:
+    """Split a feature column into its filter prefix and its registered feature name.
+
+    Parameters
+    ----------
+    column : str
+        A column of a feature table: a readable name or IBSI tag (``glcm_joint_max_3d_avg``,
+        ``stat_mean``), optionally after the prefix of a filter's response map
+        (``log_s1.5mm_statistics_mean``, ``wavelet_coif1_llh_cm_joint_max_3D_avg``).
+
+    Returns
+    -------
+    (str or None, str) or None
+        ``(prefix, name)`` with ``prefix`` None for the image's own features; None when no
+        suffix of the column is a registered name (not a feature column).
+
+    Examples
+    --------
+    >>> split_feature_column("log_s1.5mm_statistics_mean")
+    ('log_s1.5mm', 'statistics_mean')
+    >>> split_feature_column("age") is None
+    True
+    """
+    names = _all_names()
+    if column in names:
+        return None, column
+    start = column.find("_")
+    while start != -1:  # longest registered suffix first: what precedes it is the prefix
+        if column[start + 1:] in names:
+            return column[:start], column[start + 1:]
+        start = column.find("_", start + 1)
+    return None
+
+
+@cache
+def _all_names() -> frozenset[str]:
+    table = readable_to_ibsi()
+    return frozenset(table) | frozenset(table.values())

@@ -68,7 +68,9 @@ def extraction_features(path: str | Path, columns) -> list[str] | None:
     see :mod:`voxelomics.cohort.outputs`) and holds identifier columns first, then the
     features, then the manifest's extra columns (``outcome``, ``centre``, ...). The
     features are the columns named like a registered feature
-    (:func:`voxelomics.features.registry.readable_to_ibsi`, readable names or IBSI tags).
+    (:func:`voxelomics.features.registry.readable_to_ibsi`, readable names or IBSI tags),
+    including the features of filter response maps, which carry the filter's prefix
+    (``log_s1.5mm_statistics_mean``, :func:`~voxelomics.features.registry.split_feature_column`).
 
     Parameters
     ----------
@@ -94,11 +96,9 @@ def extraction_features(path: str | Path, columns) -> list[str] | None:
         return None
     if b"voxelomics.settings_hash" not in meta:
         return None
-    from voxelomics.features.registry import readable_to_ibsi
+    from voxelomics.features.registry import split_feature_column
 
-    table = readable_to_ibsi()
-    names = set(table) | set(table.values())
-    feats = [c for c in columns if c in names]
+    feats = [c for c in columns if split_feature_column(str(c)) is not None]
     return feats or None
 
 

@@ -1,4 +1,4 @@
-"""Zone labelling: the graph and per-level methods give the same zones; shared zones give the same features."""
+"""Zone labelling: the skimage, graph and per-level methods give the same zones; shared zones give the same features."""
 
 import numpy as np
 import pytest
@@ -20,15 +20,17 @@ def _partition(zones, mask):
 
 @pytest.mark.parametrize("two_d", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_graph_and_per_level_labelling_agree(two_d, seed):
+def test_skimage_graph_and_per_level_labelling_agree(two_d, seed):
     rng = np.random.default_rng(seed)
     shape = (5, 6, 7)  # no zero margin: zones touch the array border
-    levels = rng.integers(1, 4, size=shape)
+    levels = rng.integers(1, 4 + 30 * (seed % 2), size=shape)  # few and many grey levels
     mask = rng.random(shape) < 0.8
-    a = label_zones(levels, mask, 3, two_d=two_d, method="per_level")
-    b = label_zones(levels, mask, 3, two_d=two_d, method="graph")
-    assert a.level.size == b.level.size
-    assert _partition(a, mask) == _partition(b, mask)
+    n = int(levels.max())
+    a = label_zones(levels, mask, n, two_d=two_d, method="per_level")
+    b = label_zones(levels, mask, n, two_d=two_d, method="graph")
+    c = label_zones(levels, mask, n, two_d=two_d, method="skimage")
+    assert a.level.size == b.level.size == c.level.size
+    assert _partition(a, mask) == _partition(b, mask) == _partition(c, mask)
 
 
 def test_hand_example_diagonal_connectivity():
@@ -36,7 +38,7 @@ def test_hand_example_diagonal_connectivity():
     levels = np.ones((2, 2, 2), dtype=np.int64)
     mask = np.zeros((2, 2, 2), dtype=bool)
     mask[0, 0, 0] = mask[1, 1, 1] = True
-    for method in ("per_level", "graph"):
+    for method in ("per_level", "graph", "skimage"):
         assert label_zones(levels, mask, 1, two_d=False, method=method).size.tolist() == [2]
         assert sorted(label_zones(levels, mask, 1, two_d=True, method=method).size.tolist()) == [1, 1]
 
