@@ -103,9 +103,16 @@ def settings_cmd(
     preset: Annotated[str | None, typer.Option("--preset", help="Preset to print")] = None,
     settings_file: Annotated[Path | None, typer.Option("--settings", help="Validate and print this YAML file")] = None,
     list_presets: Annotated[bool, typer.Option("--list", help="List the preset names")] = False,
+    modality: Annotated[str | None, typer.Option(
+        "--modality", help="Print the effective settings of this modality (CT, PT, MR, ...): "
+                           "its modality_overrides merged in")] = None,
 ):
-    """Print the full YAML of a preset or a settings file (validated), with its hash."""
-    from voxelomics.settings import PRESETS
+    """Print the full YAML of a preset or a settings file (validated), with its hash.
+
+    Without --modality: the settings as given, with one comment line per modality saying
+    what its override changes. With --modality CT: the settings a CT case is computed with.
+    """
+    from voxelomics.settings import PRESETS, normalise_modality
 
     if list_presets:
         for name in PRESETS:
@@ -113,9 +120,20 @@ def settings_cmd(
         return
     try:
         s = _settings(settings_file, preset)
+        if modality is not None:
+            code = normalise_modality(modality)
+            s = s.for_modality(code)
+            notes = (f"# effective settings for modality {code}"
+                     + ("" if s.name.endswith(f"[{code}]") else " (no override for it: the base settings)"))
+        else:
+            notes = s.describe_modalities()
+            if notes:
+                notes = "# modality overrides (voxelomics settings --modality CODE shows one in full):\n" + notes
     except VoxelomicsError as exc:
         _fail(exc)
     typer.echo(f"# settings hash: {s.settings_hash()}")
+    if notes:
+        typer.echo(notes)
     typer.echo(s.to_yaml(), nl=False)
 
 

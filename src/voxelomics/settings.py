@@ -44,6 +44,7 @@ __all__ = [
     "FAMILY_NAMES",
     "MODALITIES",
     "normalise_modality",
+    "merge_settings",
 ]
 
 FAMILY_NAMES = (
@@ -186,11 +187,25 @@ class DiscretisationSettings(_Section):
 
     @model_validator(mode="after")
     def _complete(self):
+        # the kernels' rules (preprocess.discretise, features.ivh), checked here so that a
+        # settings file is refused when it is read, never case by case at run time
         if self.method == "fbn" and self.n_bins is None:
             raise ValueError("method 'fbn' needs n_bins")
         if self.method == "fbs" and self.bin_width is None:
             raise ValueError("method 'fbs' needs bin_width")
+        unused = [k for k in _DISCRETISATION_PARAMS
+                  if getattr(self, k) is not None and k not in _DISCRETISATION_PARAMS_OF[self.method]]
+        if unused:
+            given = ", ".join(f"{k}={getattr(self, k)!r}" for k in unused)
+            raise ValueError(f"method {self.method!r} takes no {' or '.join(unused)} (got {given}); "
+                             f"it uses {', '.join(_DISCRETISATION_PARAMS_OF[self.method]) or 'no parameter'}")
         return self
+
+
+#: Parameters of each discretisation method (the others must be None).
+_DISCRETISATION_PARAMS = ("n_bins", "bin_width", "lower_bound")
+_DISCRETISATION_PARAMS_OF = {"fbn": ("n_bins",), "fbs": ("bin_width", "lower_bound"), "none": ()}
+_DISCRETISATION_SECTIONS = ("discretisation", "ivh_discretisation")
 
 
 class TextureSettings(_Section):
@@ -344,11 +359,18 @@ class Settings(BaseModel):
         }
     )
 
-    @field_validator("modality_overrides")
+    @field_validator("modality_overrides", mode="before")
     @classmethod
     def _valid_overrides(cls, v):
+        if not isinstance(v, dict):
+            return v  # pydantic reports the type
         out = {}
         for modality, override in v.items():
+            if override is None:  # ``PT: null`` in a settings file drops the preset's PT entry
+                continue
+            if not isinstance(override, dict):
+                raise ValueError(f"modality_overrides.{modality} must be a mapping of settings, "
+                                 f"got {type(override).__name__}")
             key = normalise_modality(modality)
             bad = {"name", "modality_overrides"} & set(override)
             if bad:
@@ -389,7 +411,7 @@ class Settings(BaseModel):
         override = self.modality_overrides.get(modality) if modality else None
         base["modality_overrides"] = {}
         if override:
-            base = _deep_merge(base, override)
+            base = merge_settings(base, override)
             base["name"] = f"{self.name}[{str(modality).upper()}]"
         elif not self.modality_overrides:
             return self
@@ -472,26 +494,114 @@ class Settings(BaseModel):
     def from_dict(cls, data: dict, *, source: str | None = None) -> Settings:
         """Validate settings from a (nested) dict; see :meth:`from_yaml`.
 
+        The dict only needs the keys it changes: it is merged (:func:`merge_settings`)
+        over the preset named by its ``preset`` key, or over the ``default`` preset.
+
         Raises
         ------
         SettingsError
         """
         data = dict(data)
         preset = data.pop("preset", None)
-        if preset is not None:
-            base = load_preset(preset).model_dump(mode="json")
-            data = _deep_merge(base, data)
-            data.setdefault("name", preset)
+        try:
+            base = load_preset(preset if preset is not None else "default").model_dump(mode="json")
+        except SettingsError as exc:
+            exc.with_context(path=source)
+            raise
+        base["name"] = preset if preset is not None else "custom"
+        data = merge_settings(base, data)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise SettingsError(_explain(exc, cls), path=source) from None
 
+    def describe_modalities(self) -> str:
+        """The effective settings of every modality with an override, as YAML comments.
 
-def _deep_merge(base: dict, over: dict) -> dict:
+        Returns
+        -------
+        str
+            One line per modality: what its override changes from these settings.
+        """
+        lines = []
+        base = self.for_modality(None).model_dump(mode="json")
+        for modality in self.modality_overrides:
+            changed = _differences(base, self.for_modality(modality).model_dump(mode="json"))
+            changed.pop("name", None)
+            lines.append(f"# {modality}: " + (", ".join(f"{k}={v}" for k, v in changed.items()) or "no change"))
+        return "\n".join(lines)
+
+
+def merge_settings(base: dict, over: dict) -> dict:
+    """Merge partial settings ``over`` into ``base`` (both nested dicts), key by key.
+
+    The rules that make "a settings file only needs the keys it changes" true:
+
+    * sections merge key by key, at every depth (``resampling: {interpolator: bspline}``
+      keeps the base's spacing);
+    * ``modality_overrides`` merge per modality, and each modality's entry merges key by
+      key with the base's entry for it (overriding CT's range keeps CT's rounding and
+      FBS 25 HU, and the preset's PT entry); ``MOD: null`` drops one modality's entry and
+      an explicitly empty ``modality_overrides: {}`` drops them all;
+    * a discretisation section (``discretisation``, ``ivh_discretisation``) whose
+      ``method`` changes starts afresh: the base's parameters of the other method
+      (``n_bins`` for FBN; ``bin_width``, ``lower_bound`` for FBS) are dropped, so
+      ``{method: fbs, bin_width: 10}`` over an FBN base is complete as written.
+
+    Parameters
+    ----------
+    base : dict
+        Complete settings (``Settings.model_dump(mode="json")``) or a modality override.
+    over : dict
+        The keys to change.
+
+    Returns
+    -------
+    dict
+        A new dict; neither argument is modified.
+    """
     out = dict(base)
     for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        if k == "modality_overrides" and isinstance(v, dict) and isinstance(out.get(k), dict):
+            if not v:
+                out[k] = {}
+                continue
+            merged = dict(out[k])
+            for modality, entry in v.items():
+                key = _modality_key(modality, merged)
+                if entry is None or not isinstance(entry, dict) or not isinstance(merged.get(key), dict):
+                    merged.pop(key, None)
+                    merged[modality] = entry
+                else:
+                    merged[key] = merge_settings(merged[key], entry)
+            out[k] = {m: e for m, e in merged.items() if e is not None}
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            section = out[k]
+            if k in _DISCRETISATION_SECTIONS and "method" in v and v["method"] != section.get("method"):
+                section = {p: q for p, q in section.items() if p not in _DISCRETISATION_PARAMS}
+            out[k] = merge_settings(section, v)
+        else:
+            out[k] = v
+    return out
+
+
+def _modality_key(modality, existing: dict):
+    """The key of ``existing`` that names the same modality (``pt`` and ``PT``), else itself."""
+    try:
+        code = normalise_modality(modality)
+    except SettingsError:
+        return modality  # reported by the validator, with its "did you mean"
+    return next((k for k in existing if str(k).strip().upper() == code), modality)
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> dict:
+    """Dotted keys whose value differs between two nested dicts, with ``b``'s value."""
+    out = {}
+    for k in b:
+        if isinstance(a.get(k), dict) and isinstance(b[k], dict):
+            out.update(_differences(a[k], b[k], f"{prefix}{k}."))
+        elif a.get(k) != b[k]:
+            out[f"{prefix}{k}"] = b[k]
     return out
 
 

@@ -224,3 +224,22 @@ def test_settings_lists_and_prints_the_ibsi2_presets():
     assert "ibsi2-9b" in runner.invoke(app, ["settings", "--list"]).output
     res = runner.invoke(app, ["settings", "--preset", "ibsi2-4b"])
     assert res.exit_code == 0 and "kernel: L5E5E5" in res.output and "energy_distance: 7" in res.output
+
+
+def test_settings_command_shows_the_effective_settings_of_a_modality(tmp_path):
+    """Issue 10, item 2: ``settings --settings FILE --modality CT`` prints what a CT case uses."""
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_text("modality_overrides: {CT: {resegmentation: {range_min: -500}}}\n")
+    res = runner.invoke(app, ["settings", "--settings", str(path), "--modality", "ct"])
+    assert res.exit_code == 0, res.output
+    assert "# effective settings for modality CT" in res.output
+    ct = yaml.safe_load(res.output)
+    assert ct["resegmentation"] == {"range_min": -500, "range_max": 400, "outlier_sigma": None}
+    assert ct["round_input"] is True and ct["discretisation"]["bin_width"] == 25
+    assert ct["modality_overrides"] == {}
+    summary = runner.invoke(app, ["settings", "--settings", str(path)]).output
+    assert "# CT: round_input=True" in summary and "# PT: resegmentation.range_min=0.0" in summary
+    bad = runner.invoke(app, ["settings", "--preset", "default", "--modality", "PET"])
+    assert bad.exit_code == 2 and "did you mean 'PT'" in bad.output
