@@ -30,6 +30,12 @@ Label-map rules (decisions)
       says so and shows the first ten values. An explicit ``label=`` that is present is
       used (large atlases exist).
 
+Direction cosines (decision, :mod:`voxelomics.io.direction`)
+    Every file's direction matrix is made exactly orthonormal: deviations up to 1e-6 silently,
+    up to 1e-3 (rounding of the stored matrix by converters; SimpleITK itself refuses NIfTI
+    sforms beyond about 1e-4) with a :class:`~voxelomics.errors.GeometryWarning`; larger ones
+    are a sheared grid and raise :class:`~voxelomics.errors.GeometryError`.
+
 Geometry (:func:`align_mask`)
     Grids are compared with :meth:`voxelomics.volume.Grid.compare` at 1e-3 of a voxel.
     A mask whose grid differs by less is given the image geometry with a
@@ -55,7 +61,8 @@ from voxelomics.errors import (
     VoxelomicsError,
 )
 from voxelomics.io.dicom import is_dicom_file, read_dicom_series, warn_once
-from voxelomics.io.nifti import nifti_data_problem
+from voxelomics.io.direction import orthonormal_direction
+from voxelomics.io.nifti import nifti_data_problem, read_nifti_orthonormalised
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
 
 __all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES", "MAX_LABELS"]
@@ -87,17 +94,32 @@ def _read_sitk(path: Path):
         img = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
+        img = None
+        if "orthonormal direction cosines" in str(exc) and _suffix(path) in (".nii", ".nii.gz"):
+            img = read_nifti_orthonormalised(path)  # within the tolerance, else GeometryError
+        if img is None:
+            raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
     problem = nifti_data_problem(path)
     if problem:
         raise InputError(f"cannot read image: {problem}", path=path)
+    if img.GetDimension() == 3:  # a 2-D file's 2x2 direction is checked once it is 3-D
+        _set_orthonormal_direction(img, path)
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"expected a scalar image, found {img.GetNumberOfComponentsPerPixel()} components per "
                          "voxel", path=path)
     if img.GetDimension() == 2:
         img = sitk.JoinSeries(img)
+        _set_orthonormal_direction(img, path)
         img.voxelomics_from_2d = True  # read_image warns (the mask of a 2-D image need not)
     return img
+
+
+def _set_orthonormal_direction(img, path: Path) -> None:
+    """Give ``img`` orthonormal direction cosines (rule in :mod:`voxelomics.io.direction`)."""
+    d = np.asarray(img.GetDirection(), dtype=float)
+    q = orthonormal_direction(d, path=path)
+    if not np.array_equal(q.ravel(), d):
+        img.SetDirection(tuple(float(v) for v in q.ravel()))
 
 
 def _check_modality(modality: str | None, vol: Volume) -> None:
