@@ -443,18 +443,39 @@ def align_mask(image: Volume, mask: RoiMask, *, case_id: str | None = None) -> R
         ``mask`` itself when the geometries are identical; a copy with the image's
         spacing, origin and direction when they differ by less than 1e-3 voxel (with a
         :class:`~voxelomics.errors.GeometryWarning` that names which of origin, spacing
-        and direction differ, and by how much).
+        and direction differ, and by how much); the mask's voxels moved onto the image
+        grid by a transpose and flips when the mask file stores the same voxel centres
+        with its axes flipped or permuted (a ``GeometryWarning`` and
+        ``metadata["reoriented"]`` say so; :mod:`voxelomics.io.reorient`).
 
     Raises
     ------
     GeometryError
         Size differs, or spacing, origin (given in mm and voxels per axis) or direction
-        differ by more than 1e-3 voxel.
+        differ by more than 1e-3 voxel, and the grids are not the same voxels in another
+        axis order; when the axes differ by a flip or permutation, the message says so.
     """
     same, description = image.grid.compare(mask.grid, tolerance_voxels=_TOL_VOXELS)
     description = re.sub(r"np\.(?:float|int)\d*\(([^()]*)\)", r"\1", description)  # plain numbers
     if not same:
-        raise GeometryError(f"mask grid does not match the image grid: {description}", case_id=case_id,
+        from voxelomics.io.reorient import axis_map, describe, reorient_onto
+
+        axes = axis_map(image.grid, mask.grid, tolerance_voxels=_TOL_VOXELS)
+        if axes is not None and axes.exact_box and not axes.identity:  # the same voxels
+            note = (f"mask stored with {describe(axes)} relative to the image; its voxels were moved onto "
+                    "the image grid without interpolation (same voxel centres)")
+            where = f"case {case_id!r}, " if case_id else ""
+            warnings.warn(f"{where}mask {mask.source}: {note}", GeometryWarning, stacklevel=2)
+            return mask.with_array(reorient_onto(mask, image.grid, axes), spacing_mm=image.spacing_mm,
+                                   origin_mm=image.origin_mm, direction=image.direction,
+                                   metadata={**mask.metadata, "reoriented": note})
+        hint = ""
+        if axes is not None and not axes.identity:
+            hint = (f"; the mask's axes are the image's with {describe(axes)}, but the two grids do not "
+                    "cover the same voxels (mask voxel (0, 0, 0) is image voxel (x, y, z) "
+                    f"({', '.join(str(int(v)) for v in axes.offset)})): check how the mask was "
+                    "converted or cropped")
+        raise GeometryError(f"mask grid does not match the image grid: {description}{hint}", case_id=case_id,
                             path=mask.source, step="align_mask")
     exact = (np.array_equal(image.spacing_mm, mask.spacing_mm) and np.array_equal(image.origin_mm, mask.origin_mm)
              and np.array_equal(image.direction, mask.direction))
