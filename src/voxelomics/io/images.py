@@ -60,7 +60,7 @@ from voxelomics.errors import (
     MaskError,
     VoxelomicsError,
 )
-from voxelomics.io.dicom import is_dicom_file, read_dicom_series, warn_once
+from voxelomics.io.dicom import _DICOM_SUFFIXES, is_dicom_file, read_dicom_series, warn_once
 from voxelomics.io.direction import orthonormal_direction
 from voxelomics.io.nifti import nifti_data_problem, read_nifti_orthonormalised
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
@@ -102,11 +102,15 @@ def _read_sitk(path: Path):
     problem = nifti_data_problem(path)
     if problem:
         raise InputError(f"cannot read image: {problem}", path=path)
-    if img.GetDimension() == 3:  # a 2-D file's 2x2 direction is checked once it is 3-D
-        _set_orthonormal_direction(img, path)
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"expected a scalar image, found {img.GetNumberOfComponentsPerPixel()} components per "
                          "voxel", path=path)
+    if img.GetDimension() not in (2, 3):  # images and label maps alike
+        size = " x ".join(str(n) for n in img.GetSize())
+        raise GeometryError(f"expected a 3D image, found {img.GetDimension()}D (size {size}, x first): a time "
+                            "series or several volumes in one file; save the volume to use as its own 3-D file")
+    if img.GetDimension() == 3:  # a 2-D file's 2x2 direction is checked once it is 3-D
+        _set_orthonormal_direction(img, path)
     if img.GetDimension() == 2:
         img = sitk.JoinSeries(img)
         _set_orthonormal_direction(img, path)
@@ -214,8 +218,6 @@ def read_image(
         if suv:
             raise InputError("suv=True needs a DICOM PET series (SUV tags); this file has none")
         img = _read_sitk(path)
-        if img.GetDimension() != 3:
-            raise GeometryError(f"expected a 3D image, found {img.GetDimension()}D")
         meta = {}
         if getattr(img, "voxelomics_from_2d", False):
             meta["single_slice"] = "2-D file read as one slice (z spacing 1 mm)"
@@ -232,15 +234,32 @@ def read_image(
         raise
 
 
-def _dicom_modality(path: Path) -> str | None:
-    if not is_dicom_file(path):
+def _dicom_modality(path: Path, *, strict: bool = False) -> str | None:
+    """The DICOM ``Modality`` of a file; None when it is not DICOM.
+
+    With ``strict``, a file that is DICOM by its ``DICM`` prefix or its ending
+    (``.dcm``, ``.dicom``, ``.ima``) but whose header cannot be parsed raises
+    :class:`~voxelomics.errors.InputError` saying the file is damaged (rather than being
+    taken for an unsupported label-map type).
+    """
+    prefixed = is_dicom_file(path)
+    if not prefixed and not (strict and path.suffix.lower() in _DICOM_SUFFIXES):
         return None
     import pydicom
 
     try:
-        return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"]).Modality)
-    except Exception:  # a broken header is reported by the reader that follows
-        return None
+        return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"],
+                                   force=not prefixed).Modality)
+    except Exception as exc:
+        if not strict:
+            return None
+        why = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, AttributeError):
+            why = "no Modality in its header"
+        what = ("the DICOM file is damaged: its header cannot be read" if prefixed else
+                f"the file ends in {path.suffix!r} but is not readable DICOM (no 'DICM' prefix at byte 128)")
+        raise InputError(f"{what} ({why}); expected a complete RTSTRUCT or SEG file (truncated or "
+                         "incompletely copied? compare it with the original)") from None
 
 
 def _image_like(values) -> str:
@@ -388,7 +407,7 @@ def read_mask(
                              f"({', '.join(IMAGE_SUFFIXES)}), an RTSTRUCT or a SEG file{_masks_in(path)}", path=path)
         if not path.is_file():
             raise InputError("mask file does not exist", path=path)
-        kind = _dicom_modality(path) if _suffix(path) not in IMAGE_SUFFIXES else None
+        kind = _dicom_modality(path, strict=True) if _suffix(path) not in IMAGE_SUFFIXES else None
         if kind == "RTSTRUCT":
             if roi is None:  # like a label map's only label: an RTSTRUCT's only ROI
                 from voxelomics.io.rtstruct import rtstruct_roi_names
