@@ -282,6 +282,8 @@ def _extract(
     }
     if effective.filters:
         provenance["response_maps"] = [prefix for prefix, _ in groups[1:]]
+    if roi_mask.metadata:  # e.g. a label map whose flipped axes were moved onto the image grid
+        provenance["mask_metadata"] = _compact(roi_mask.metadata)
     return groups, provenance
 
 

@@ -104,3 +104,21 @@ def test_other_grids_stay_errors_without_a_flip_hint(tmp_path):
     with pytest.raises(GeometryError) as info:
         load_case(img, msk)
     assert "flipped" not in str(info.value) and "origin offset" in str(info.value)
+
+
+def test_the_feature_row_records_the_reorientation(tmp_path):
+    import json
+
+    from voxelomics.extract import extract_case
+    from voxelomics.io.manifest import Case
+
+    image, mask, img = _case(tmp_path)
+    arr, spacing, origin, d = _stored(mask, np.eye(3), flip_xyz=(1,))
+    msk = _write(tmp_path / "msk.nii.gz", arr, spacing, origin, d)
+    settings = {"preset": "ibsi-digital", "families": ["statistics"]}
+    from voxelomics.settings import Settings
+
+    with pytest.warns(GeometryWarning):
+        row = extract_case(Case(case_id="c1", image=img, mask=msk), Settings.from_dict(settings))
+    note = json.loads(row["provenance"])["mask_metadata"]["reoriented"]
+    assert "y flipped" in note
