@@ -371,7 +371,8 @@ def write_errors(records: list[dict], path: Path) -> Path:
     """
     tmp = _atomic_path(path)
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(ERROR_COLUMNS), extrasaction="ignore")
+        writer = csv.DictWriter(fh, fieldnames=list(ERROR_COLUMNS), extrasaction="ignore",
+                                lineterminator="\n")  # LF, like every other text file we write
         writer.writeheader()
         for rec in records:
             writer.writerow({k: ("" if rec.get(k) is None else rec.get(k)) for k in ERROR_COLUMNS})

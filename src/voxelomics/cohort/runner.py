@@ -430,7 +430,8 @@ def extract_cohort(
         created or written (exit 2).
     CohortInterrupted
         SIGINT (Ctrl-C) or SIGTERM (e.g. ``scancel``) arrived: raised after the workers
-        are stopped, ``run.json`` is written with ``"status": "interrupted"`` and the
+        are stopped, ``errors.csv`` lists the cases that failed so far, ``run.json`` is
+        written with ``"status": "interrupted"`` and the
         line ``interrupted: N of M cases saved in OUT; re-run the same command to
         resume`` is printed. Finished cases stay cached. For SIGINT it is also a
         ``KeyboardInterrupt``, for SIGTERM a ``SystemExit(143)``; ``exit_code`` is 130
@@ -561,6 +562,8 @@ def extract_cohort(
         if interrupted:
             signum = getattr(exc, "signum", signal.SIGINT)
             run_info["signal"] = signal.Signals(signum).name
+        with contextlib.suppress(OSError):  # the failures counted in run.json, listed
+            write_errors([errors[k] for k in keys if k in errors], out / "errors.csv")
         with contextlib.suppress(OSError):
             write_json(run_info, out / "run.json")
         if not interrupted:
