@@ -140,17 +140,32 @@ def settings_cmd(
 @app.command()
 def features(
     naming: Annotated[str, typer.Option("--naming", help="readable | ibsi")] = "readable",
+    preset: Annotated[str | None, typer.Option("--preset", help="List the columns of this preset (default: default)")] = None,
+    settings_file: Annotated[Path | None, typer.Option("--settings", help="List the columns of this settings YAML")] = None,
 ):
-    """List every registered feature with its family and IBSI identifier."""
-    from voxelomics.features.registry import all_features
+    """List the feature columns an extraction writes, with unit, IBSI identifier and family.
+
+    The names are the column names of features.parquet for the given settings (their families
+    and texture dimensions); the unit 'image units' is HU for CT, SUV for PET.
+    """
+    from voxelomics.features.registry import column_name, ibsi_column_name, table_columns
 
     if naming not in ("readable", "ibsi"):
         _fail(VoxelomicsError(f"--naming must be 'readable' or 'ibsi', got {naming!r}"))
-
-    for spec in all_features():
-        name = spec.ibsi_tag if naming == "ibsi" else spec.name
-        flag = "" if spec.ibsi_compliant else "  (no IBSI reference)"
-        typer.echo(f"{spec.family:16s} {spec.ibsi_id}  {name}{flag}")
+    try:
+        s = _settings(settings_file, preset)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    rows = [((ibsi_column_name if naming == "ibsi" else column_name)(spec, agg),
+             spec.unit or "-", spec.ibsi_id, spec.family,
+             "" if spec.ibsi_compliant else "(no IBSI reference)")
+            for spec, agg in table_columns(s.families, s.texture.dimensions)]
+    width = max(len(r[0]) for r in rows)
+    unit_width = max(len(r[1]) for r in rows)
+    typer.echo(f"# {len(rows)} feature columns of settings {s.name!r} (texture: "
+               f"{', '.join(s.texture.dimensions)}); column, unit, IBSI id, family")
+    for name, unit, ibsi_id, family, flag in rows:
+        typer.echo(f"{name:{width}s}  {unit:{unit_width}s}  {ibsi_id}  {family}  {flag}".rstrip())
 
 
 @app.command()
@@ -158,7 +173,11 @@ def index(
     dicom_root: Annotated[Path, typer.Argument(help="Folder to walk for DICOM files")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Manifest CSV to write")],
 ):
-    """Walk a DICOM tree and write a manifest: one row per image series and ROI found."""
+    """Walk a DICOM tree and write a manifest: one row per image series and ROI found.
+
+    Exits with 1, writing nothing, when no image series has an RTSTRUCT or SEG (the warnings
+    say what was found instead).
+    """
     import warnings
 
     try:
@@ -167,11 +186,16 @@ def index(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             df = index_dicom(dicom_root)
+        for w in caught:
+            console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
+        if len(df) == 0:  # nothing to extract: a failure, not an empty success
+            console.print(f"[bold red]error:[/] no image series with an RTSTRUCT or SEG that references "
+                          f"it was found under {dicom_root} (see the warnings above); no manifest "
+                          "written", highlight=False)
+            raise typer.Exit(1)
         write_manifest(df, out)
     except VoxelomicsError as exc:
         _fail(exc)
-    for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
     console.print(f"{len(df)} rows written to {out}")
 
 
@@ -337,8 +361,19 @@ def version():
     typer.echo(__version__)
 
 
+def _print_version(value: bool):
+    if value:
+        from voxelomics import __version__
+
+        typer.echo(f"voxelomics {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main():
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+):
     """IBSI-compliant radiomics, cohort extraction and validated models for cancer imaging."""
     import warnings
 

@@ -358,6 +358,11 @@ class InProcessBackend:
     n_workers = 1
     dashboard_link = None
 
+    def __init__(self, n_threads: int | None = 1):
+        #: threads of the default case function (``extract_case``); ``None``: its default
+        #: for a lone case, ``min(4, cores)``
+        self.n_threads = n_threads
+
     def execute(self, tasks: Iterable[Task], settings, naming: str, case_fn, handle: Handle) -> None:
         """Run every task; call ``handle`` for each outcome.
 
@@ -374,6 +379,12 @@ class InProcessBackend:
         handle : callable
             ``handle(task, outcome) -> bool``; True runs the task again (a retry).
         """
+        if case_fn is None and self.n_threads != 1:
+            import functools
+
+            from voxelomics.extract import extract_case
+
+            case_fn = functools.partial(extract_case, n_threads=self.n_threads)
         pending = deque(tasks)
         while pending:
             task = pending.popleft()

@@ -298,10 +298,19 @@ def _probe(address: str) -> None:
         pass
 
 
+#: A run with at most this many cases to compute, and no ``workers``, ``case_timeout`` or
+#: ``memory_limit`` given, computes them in this process: starting worker processes takes
+#: about 2.5 s (spawn and imports, measured on 2 cores), more than a typical case.
+IN_PROCESS_MAX_CASES = 2
+
+
 def _make_backend(workers, scheduler, client, memory_bytes, memory_limit, case_timeout,
-                  part_folder):
+                  part_folder, n_tasks=None):
     if client is not None:
         return DaskBackend(client, "dask:client", case_timeout=case_timeout)
+    if (scheduler is None and workers is None and case_timeout is None and memory_bytes is None
+            and n_tasks is not None and n_tasks <= IN_PROCESS_MAX_CASES):
+        return InProcessBackend(n_threads=None)  # the case's families in threads instead
     if scheduler is None:
         return LocalProcessBackend(workers or _all_cores(), memory_limit=memory_bytes,
                                    case_timeout=case_timeout, part_folder=part_folder)
@@ -383,7 +392,11 @@ def extract_cohort(
     workers : int or None, default=None
         Local worker processes (``None``: every core this process may use). With
         ``scheduler="local-dask"``, the number of Dask workers. Ignored for a remote
-        scheduler or a given client.
+        scheduler or a given client. With ``None`` (and no ``case_timeout`` or
+        ``memory_limit``), a run with at most :data:`IN_PROCESS_MAX_CASES` cases to
+        compute runs them in this process (back-end ``in-process``, the case's families
+        in threads): starting a pool would take longer than the work. Give ``workers``
+        for the crash isolation of worker processes.
     scheduler : str or None, default=None
         ``None``: local process pool. ``"tcp://HOST:PORT"``: a running Dask scheduler.
         ``"local-dask"``: a ``distributed.LocalCluster`` (one thread per worker).
@@ -526,7 +539,7 @@ def extract_cohort(
                     bar.update(False)
                 if tasks:
                     backend = _make_backend(workers, scheduler, client, memory_bytes, memory_limit,
-                                            case_timeout, cache.folder)
+                                            case_timeout, cache.folder, len(tasks))
                     run_info.update(backend=backend.name, n_workers=backend.n_workers,
                                     dashboard=backend.dashboard_link)
                     if backend.dashboard_link:
