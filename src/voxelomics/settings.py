@@ -296,7 +296,10 @@ class Settings(BaseModel):
     round_input : bool
         Round the input image to the nearest integer before processing (IBSI for CT).
     crop_margin_mm : float
-        Margin kept around the ROI bounding box before any heavy step (mm).
+        Margin kept around the ROI bounding box before any heavy step (mm), for speed and
+        memory only: the margin every later step needs (interpolation support, the 1 cm³
+        local-intensity sphere, filter kernels) is always kept, whatever this says
+        (:func:`voxelomics.extract.case.required_margin_mm`).
     resampling, resegmentation, discretisation : sections
         Image processing; ``discretisation`` applies to the intensity histogram and
         texture families.

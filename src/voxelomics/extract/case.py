@@ -13,7 +13,7 @@ from voxelomics.errors import EmptyRoiError
 from voxelomics.settings import Settings
 from voxelomics.volume import RoiMask, Volume
 
-__all__ = ["PreprocessedCase", "preprocess_case", "crop_margin_mm", "fbs_lower_bound"]
+__all__ = ["PreprocessedCase", "preprocess_case", "crop_margin_mm", "required_margin_mm", "fbs_lower_bound"]
 
 
 class PreprocessedCase:
@@ -122,16 +122,15 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
 def crop_margin_mm(settings: Settings, spacing_mm) -> float:
     """Crop margin (mm) for an image of voxel size ``spacing_mm`` (z, y, x).
 
-    The largest of every need, so that cropping never changes a value inside the ROI:
-    the ``crop_margin_mm`` setting; the interpolation support when resampling; and, for
-    every filter of ``settings.filters``, the reach of its kernel on the grid it runs on
-    (after resampling) plus that interpolation support and one voxel.
+    The larger of the setting ``crop_margin_mm`` and :func:`required_margin_mm`: the
+    setting can widen the crop, never make it cut what a later step reads, so no feature
+    depends on it.
 
     Parameters
     ----------
     settings : Settings
-        Effective settings of the case (``crop_margin_mm``, ``resampling`` and ``filters``
-        are used).
+        Effective settings of the case (``crop_margin_mm``, ``resampling``, ``families``,
+        ``filters`` and ``response_maps`` are used).
     spacing_mm : tuple of float
         Voxel size (z, y, x) of the image before resampling, in mm.
 
@@ -140,23 +139,66 @@ def crop_margin_mm(settings: Settings, spacing_mm) -> float:
     float
         The margin (mm) kept around the ROI bounding box.
     """
+    return max(float(settings.crop_margin_mm), required_margin_mm(settings, spacing_mm))
+
+
+def required_margin_mm(settings: Settings, spacing_mm) -> float:
+    """The margin (mm) around the ROI box that every later step needs: the maximum of all needs.
+
+    One function for every need, so that a new step (a filter's kernel) adds its own here:
+
+    * **interpolation** (when resampling): the values inside the ROI must not depend on the
+      crop. Linear interpolation needs one original voxel; the cubic B-spline prefilter is
+      global, and ten original voxels make the cropped result identical to the whole-image
+      one (``tests/unit/preprocess``). The resampled ROI may grow by up to one new voxel and
+      the new grid must cover it, hence three new voxels on top;
+    * **local intensity** (IBSI 3.2): the mean over a 1 cm³ sphere (radius
+      :data:`~voxelomics.features.local_intensity.RADIUS_MM`, 6.2 mm) around every ROI
+      voxel reads image voxels outside the ROI; after resampling, those voxels need the
+      interpolation margin too;
+    * **filters** (IBSI-2): each filter's kernel reach on the grid it runs on (after
+      resampling), plus the interpolation support and one voxel, plus the sphere when the
+      response maps' local intensity is computed.
+
+    Parameters
+    ----------
+    settings : Settings
+        Effective settings of the case.
+    spacing_mm : tuple of float
+        Voxel size (z, y, x) of the image before resampling, in mm.
+
+    Returns
+    -------
+    float
+        Margin in mm (0 when no step reads outside the ROI).
+
+    References
+    ----------
+    Zwanenburg A. et al., arXiv:1612.07003, sections 2.4 (interpolation) and 3.2 (local
+    intensity features).
+    """
     rs = settings.resampling
-    margin = settings.crop_margin_mm
-    support_mm = 0.0
+    needs = {"none": 0.0}
+    interpolation = support_mm = 0.0
     grid = tuple(float(s) for s in spacing_mm)
     if rs.spacing_mm is not None:
-        # Interpolation support: the crop must not change values inside the ROI. Linear
-        # needs one voxel; the cubic B-spline prefilter is global, and ten original voxels
-        # make the cropped result identical to the whole-image one (tests/unit/preprocess).
         support = 10 if rs.interpolator == "bspline" else 2
         support_mm = support * max(spacing_mm)
-        margin = max(margin, support_mm, 3.0 * max(s for s in rs.spacing_mm if s is not None))
+        new = max((s for s in rs.spacing_mm if s is not None), default=max(spacing_mm))
+        interpolation = support_mm + 3.0 * new
+        needs["interpolation"] = interpolation
         grid = tuple(float(o if t is None else t) for t, o in zip(rs.spacing_mm, spacing_mm, strict=True))
+    from voxelomics.features.local_intensity import RADIUS_MM
+
+    if "local_intensity" in settings.families:
+        needs["local_intensity"] = RADIUS_MM + interpolation
+    sphere_on_maps = RADIUS_MM if "local_intensity" in settings.response_maps.families else 0.0
     for spec in settings.filters:
         # IBSI-2: filters run after resampling, on the resampled grid; the margin they need
-        # must itself be resampled exactly, hence the interpolation support on top
-        margin = max(margin, spec.margin_mm(grid) + support_mm + max(grid))
-    return margin
+        # must itself be resampled exactly, hence the interpolation support on top (and the
+        # local-intensity sphere when the maps' local intensity is computed)
+        needs[f"filter {spec.prefixes()[0]}"] = spec.margin_mm(grid) + support_mm + max(grid) + sphere_on_maps
+    return max(needs.values())
 
 
 def fbs_lower_bound(settings: Settings, which) -> float | None:
