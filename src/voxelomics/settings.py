@@ -293,6 +293,12 @@ class Settings(BaseModel):
     ----------
     name : str
         Preset or user label, recorded with the results.
+    modalities : list of str or None
+        DICOM modality codes these settings are made for (``ibsi-a`` … ``ibsi-e``: CT, in
+        HU). A case of another modality that has no ``modality_overrides`` entry is refused
+        (:meth:`for_modality`): a CT range or rounding would silently spoil MR or PET
+        numbers. ``None`` (``default``, ``ibsi-digital``, user settings unless they say):
+        any modality. Not part of the settings hash (it changes no value).
     round_input : bool
         Round the input image to the nearest integer before processing (IBSI for CT).
     crop_margin_mm : float
@@ -334,6 +340,7 @@ class Settings(BaseModel):
     # CT (calibrated HU) gets IBSI configuration C's treatment: integer HU, range
     # [-1000, 400] HU, FBS 25 HU, IVH FBS 2.5 HU. PET (SUV) gets FBS 0.25 SUV from 0.
     name: str = "custom"
+    modalities: list[str] | None = None
     round_input: bool = False
     crop_margin_mm: float = Field(15.0, ge=0)
     resampling: ResamplingSettings = ResamplingSettings(spacing_mm=(2.0, 2.0, 2.0))
@@ -375,7 +382,7 @@ class Settings(BaseModel):
                 raise ValueError(f"modality_overrides.{modality} must be a mapping of settings, "
                                  f"got {type(override).__name__}")
             key = normalise_modality(modality)
-            bad = {"name", "modality_overrides"} & set(override)
+            bad = {"name", "modality_overrides", "modalities"} & set(override)
             if bad:
                 raise ValueError(f"modality_overrides.{modality} cannot set {sorted(bad)}")
             if "rois" in override:  # the rows of a case are planned before its modality is known
@@ -383,6 +390,11 @@ class Settings(BaseModel):
                                  "every case are the same; use a separate run per modality)")
             out[key] = override
         return out
+
+    @field_validator("modalities")
+    @classmethod
+    def _modality_codes(cls, v):
+        return None if v is None else list(dict.fromkeys(normalise_modality(m) for m in v))
 
     @model_validator(mode="after")
     def _overrides_are_valid_settings(self):
@@ -407,11 +419,14 @@ class Settings(BaseModel):
         Raises
         ------
         SettingsError
-            The merged settings are invalid.
+            The merged settings are invalid; or these settings are made for other
+            modalities (``modalities``) and have no override for this one.
         """
         base = self.model_dump(mode="json")
         modality = normalise_modality(modality) if modality else None
         override = self.modality_overrides.get(modality) if modality else None
+        if modality and self.modalities and modality not in self.modalities and override is None:
+            raise SettingsError(self._not_made_for(modality), step="settings")
         base["modality_overrides"] = {}
         if override:
             base = merge_settings(base, override)
@@ -434,6 +449,23 @@ class Settings(BaseModel):
             return list(parse_filters(v))
         except SettingsError as exc:
             raise ValueError(exc.message) from None
+
+    def _not_made_for(self, modality: str) -> str:
+        made_for = ", ".join(self.modalities or [])
+        rg, d = self.resegmentation, self.discretisation
+        what = []
+        if rg.range_min is not None or rg.range_max is not None:
+            what.append(f"re-segmentation to [{rg.range_min}, {rg.range_max}]")
+        if self.round_input or self.resampling.round_intensities:
+            what.append("rounding to integers")
+        if d.method == "fbs":
+            what.append(f"FBS bin width {d.bin_width:g}")
+        what_s = f" ({', '.join(what)})" if what else ""
+        return (f"settings {self.name!r} are made for {made_for}{what_s}, and this case is {modality}: "
+                f"they would give numbers in the wrong units. Use settings for {modality} (the "
+                f"'default' preset treats CT, PT and MR each in their units), add "
+                f"modality_overrides.{modality}, or list {modality} under 'modalities' to apply them as "
+                "they are")
 
     @field_validator("families")
     @classmethod
@@ -460,7 +492,7 @@ class Settings(BaseModel):
         -------
         str
         """
-        data = self.model_dump(mode="json", exclude={"name", "rois"})
+        data = self.model_dump(mode="json", exclude={"name", "rois", "modalities"})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -654,10 +686,11 @@ _CT_3D_2MM = dict(
 
 
 def _presets() -> dict[str, Settings]:
-    ibsi = dict(modality_overrides={}, resampling=ResamplingSettings(), round_input=True)
+    # configurations A-E are for the CT phantom (HU); the digital phantom has no modality
+    ibsi = dict(modality_overrides={}, resampling=ResamplingSettings(), round_input=True, modalities=["CT"])
     dig = Settings(
         name="ibsi-digital",
-        **{**ibsi, "round_input": False},
+        **{**ibsi, "round_input": False, "modalities": None},
         discretisation=DiscretisationSettings(method="none"),
         ivh_discretisation=DiscretisationSettings(method="none"),
         texture=TextureSettings(dimensions=["2d", "2_5d", "3d"]),

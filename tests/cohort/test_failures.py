@@ -161,8 +161,8 @@ def test_every_case_failed_keeps_the_identifier_and_provenance_columns(cohort, b
     assert (bad.n_failed, bad.exit_code) == (2, 1)
     table = bad.features
     assert len(table) == 0
-    id_columns = ["case_id", "roi", "image_type", "modality", "provenance"]
-    assert list(good.features.columns[:5]) == id_columns  # a normal run, real extract_case
+    id_columns = ["case_id", "roi", "image_type", "modality", "provenance", "warnings"]
+    assert list(good.features.columns[:6]) == id_columns  # a normal run, real extract_case
     # the broken cases have no extra column; every table names the patient, lesion and region
     study = ["patient_id", "lesion_id", "region"]
     assert list(table.columns) == id_columns + study

@@ -25,10 +25,12 @@ from voxelomics.cohort.outputs import (
     new_temporary,
     package_versions,
     utc_now,
+    warning_records,
     write_errors,
     write_features,
     write_json,
     write_log,
+    write_warnings,
 )
 from voxelomics.cohort.progress import CohortProgress
 from voxelomics.cohort.tasks import TRANSIENT_ERRORS, CaseFn
@@ -159,6 +161,10 @@ class CohortResult:
         Wall time of the run (s).
     worker_peak_rss_mb : dict of str to float
         Peak resident memory (MiB) of each worker process that computed a case, keyed by pid.
+    warnings_path : Path or None
+        ``warnings.csv``: the warnings recorded per case (:mod:`voxelomics.extract.record`).
+    n_warned : int
+        Cases of the table with at least one recorded warning.
     """
 
     out: Path
@@ -176,6 +182,8 @@ class CohortResult:
     elapsed_s: float
     worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
     n_changed: int = 0
+    warnings_path: Path | None = None
+    n_warned: int = 0
 
     @property
     def n_succeeded(self) -> int:
@@ -193,6 +201,13 @@ class CohortResult:
         import pandas as pd
 
         return pd.read_parquet(self.features_path)
+
+    @property
+    def warnings(self):
+        """The warning table (pandas.DataFrame of str), read from ``warnings.csv``."""
+        import pandas as pd
+
+        return pd.read_csv(self.warnings_path, dtype=str, keep_default_na=False)
 
     @property
     def errors(self):
@@ -564,6 +579,8 @@ def extract_cohort(
                                 extra_names, naming)
             write_features(table, out / "features.parquet", settings=settings,
                            naming=naming, versions=versions, created=ended)
+            warned = warning_records(table)
+            write_warnings(warned, out / "warnings.csv")
             write_errors(plan_errors + [errors[k] for k in keys if k in errors], out / "errors.csv")
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt | CohortInterrupted)
@@ -576,7 +593,7 @@ def extract_cohort(
             signum = getattr(exc, "signum", signal.SIGINT)
             run_info["signal"] = signal.Signals(signum).name
         with contextlib.suppress(OSError):  # the failures counted in run.json, listed
-            write_errors([errors[k] for k in keys if k in errors], out / "errors.csv")
+            write_errors(plan_errors + [errors[k] for k in keys if k in errors], out / "errors.csv")
         with contextlib.suppress(OSError):
             write_json(run_info, out / "run.json")
         if not interrupted:
@@ -586,9 +603,10 @@ def extract_cohort(
         raise CohortInterrupted.for_signal(signum, n_saved, len(cases)) from None
 
     elapsed = time.monotonic() - t0
+    n_warned = len({(w.get("case_id"), w.get("roi"), w.get("image_type")) for w in warned})
     run_info.update(
         status="finished", ended=ended, elapsed_s=round(elapsed, 3),
-        n_done=len(succeeded), n_failed=len(errors) + len(plan_errors),
+        n_done=len(succeeded), n_failed=len(errors) + len(plan_errors), n_warned=n_warned,
         worker_peak_rss_mb={k: round(v, 1) for k, v in peak.items()},
     )
     if backend is None:
@@ -598,10 +616,24 @@ def extract_cohort(
     n_failed = len(errors) + len(plan_errors)
     bar.summary(str(out / "features.parquet")
                 + (f"; {n_failed} failed, see {out / 'errors.csv'}" if n_failed else ""))
+    if warned:
+        bar.message(_warnings_summary(warned, n_warned, out / "warnings.csv"))
     return CohortResult(
         out=out, features_path=out / "features.parquet", errors_path=out / "errors.csv",
         run_path=out / "run.json", logs_dir=logs, n_cases=len(cases) + len(plan_errors),
         n_done=len(succeeded), n_failed=n_failed, n_reused=len(reused), backend=str(run_info["backend"]),
         n_workers=int(run_info["n_workers"] or 0), settings_hash=shash, elapsed_s=elapsed,
         worker_peak_rss_mb=dict(peak), n_changed=len(changed),
+        warnings_path=out / "warnings.csv", n_warned=n_warned,
     )
+
+
+def _warnings_summary(warned: list[dict], n_warned: int, path: Path) -> str:
+    """``warnings: 3 cases (see OUT/warnings.csv): 2 DiscretisationWarning, 1 GeometryWarning``."""
+    from collections import Counter
+
+    kinds = Counter(w["type"] for w in warned)
+    listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    first = warned[0]
+    return (f"warnings: {n_warned} case{'s' if n_warned != 1 else ''} with degraded results "
+            f"(see {path}): {listed}; e.g. case {first.get('case_id')!r}: {first['message']}")

@@ -81,6 +81,8 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
     volume, mask = crop_to_roi(volume, mask, margin_mm=crop_margin_mm(settings, volume.spacing_mm))
     # cast and round the crop only: both act voxel by voxel, so the order does not matter
     image = volume.array.astype(np.float64, copy=False)
+    if settings.round_input or (rs.spacing_mm is not None and rs.round_intensities):
+        _warn_if_rounding_changes_most(image[mask.array], settings)
     if settings.round_input:
         image = np.round(image)
     volume = volume.with_array(image)
@@ -117,6 +119,38 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
             step="preprocess",
         )
     return PreprocessedCase(volume.array, morph_mask, intensity_mask, volume.spacing_mm)
+
+
+#: Rounding that changes more than this fraction of the ROI's intensities records a
+#: :class:`~voxelomics.errors.RoundingWarning`.
+ROUNDING_CHANGES_MOST = 0.5
+
+
+def _warn_if_rounding_changes_most(values: np.ndarray, settings: Settings) -> None:
+    """Record a RoundingWarning when the ROI's intensities are mostly not integers.
+
+    Rounding (IBSI, for CT in HU) assumes integer data; on SUV, ADC or normalised MR it
+    merges distinct intensities, possibly all of them into one or two values.
+    """
+    import warnings
+
+    from voxelomics.errors import RoundingWarning
+
+    if values.size == 0:
+        return
+    rounded = np.round(values)
+    changed = float(np.mean(rounded != values))
+    if changed <= ROUNDING_CHANGES_MOST:
+        return
+    which = [n for n, on in (("round_input", settings.round_input),
+                             ("resampling.round_intensities", settings.resampling.round_intensities)) if on]
+    before, after = np.unique(values).size, np.unique(rounded).size
+    warnings.warn(
+        f"{' and '.join(which)} round{'s' if len(which) == 1 else ''} intensities that are not integers: "
+        f"{100 * changed:.0f} % of the ROI's values change ({before:,} distinct values become {after:,}, "
+        f"range {float(values.min()):g} to {float(values.max()):g}); rounding is meant for integer data "
+        "(CT in HU), not SUV, ADC or normalised MR: check the settings for this modality",
+        RoundingWarning, stacklevel=2)
 
 
 def crop_margin_mm(settings: Settings, spacing_mm) -> float:

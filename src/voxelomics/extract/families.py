@@ -20,8 +20,13 @@ from voxelomics.extract.case import PreprocessedCase, fbs_lower_bound
 from voxelomics.settings import Settings
 
 __all__ = ["compute_features", "compute_response_features", "response_settings", "resolve_threads",
-           "PARALLEL_MIN_VOXELS", "FILTER_DTYPE"]
+           "PARALLEL_MIN_VOXELS", "FILTER_DTYPE", "FEW_GREY_LEVELS"]
 
+
+#: Fewer distinct grey levels than this in the ROI after discretisation record a
+#: :class:`~voxelomics.errors.DiscretisationWarning`: with one to three grey levels the texture
+#: matrices are (nearly) degenerate and their features (nearly) constant across patients.
+FEW_GREY_LEVELS = 4
 
 #: Smallest intensity-mask ROI (voxels) whose families are computed in threads. Below it the
 #: Python-level work of the families dominates and threads only contend for the GIL
@@ -185,6 +190,7 @@ def compute_features(
             dir_aggs = directional_aggregations(t.dimensions)
             zone_aggs = zone_aggregations(t.dimensions)
             _preflight_texture(texture, values, im, n_levels, settings)
+            _warn_if_few_grey_levels(levels[im], values, settings)
             from voxelomics.features import glcm, gldzm, glrlm, glszm, histogram, ngldm, ngtdm
 
             zone_tasks = []
@@ -463,3 +469,26 @@ def _preflight_ivh(values, settings: Settings) -> None:
         setting = _levels_setting(d, n_grid, values, "ivh_discretisation").replace("grey levels", "IVH bins")
         _refuse("intensity-volume histogram", need, budget, setting, _advice(d, "ivh_discretisation"),
                 "features:ivh")
+
+
+def _warn_if_few_grey_levels(roi_levels: np.ndarray, values: np.ndarray, settings: Settings) -> None:
+    """Record a DiscretisationWarning when the ROI holds fewer than FEW_GREY_LEVELS levels."""
+    import warnings
+
+    from voxelomics.errors import DiscretisationWarning
+
+    n = int(np.unique(roi_levels).size)
+    if n >= FEW_GREY_LEVELS:
+        return
+    d = settings.discretisation
+    how = (f"FBN with n_bins = {d.n_bins}" if d.method == "fbn" else
+           f"FBS with bin_width = {d.bin_width:g}" if d.method == "fbs" else "method 'none'")
+    lo, hi = float(values.min()), float(values.max())
+    cause = ("the ROI is constant" if lo == hi else
+             f"the ROI's intensities span {lo:g} to {hi:g}, " + (
+                 "narrow for this bin width (e.g. a map in other units than the settings assume)"
+                 if d.method == "fbs" else "mostly one value"))
+    warnings.warn(
+        f"only {n} grey level{'s' if n != 1 else ''} after discretisation ({how}): {cause}; texture "
+        f"and intensity-histogram features are (nearly) constant and do not tell patients apart "
+        f"(fewer than {FEW_GREY_LEVELS} levels)", DiscretisationWarning, stacklevel=2)

@@ -118,7 +118,9 @@ def test_the_feature_row_records_the_reorientation(tmp_path):
     settings = {"preset": "ibsi-digital", "families": ["statistics"]}
     from voxelomics.settings import Settings
 
-    with pytest.warns(GeometryWarning):
-        row = extract_case(Case(case_id="c1", image=img, mask=msk), Settings.from_dict(settings))
+    row = extract_case(Case(case_id="c1", image=img, mask=msk), Settings.from_dict(settings))
     note = json.loads(row["provenance"])["mask_metadata"]["reoriented"]
     assert "y flipped" in note
+    (recorded,) = json.loads(row["warnings"])  # and the case's warning record
+    assert recorded["type"] == "GeometryWarning" and recorded["step"] == "read"
+    assert "y flipped" in recorded["message"]
