@@ -83,7 +83,8 @@ def test_signal_stops_the_cli_cleanly(cohort, broken, light_settings, tmp_path, 
     assert len(list(parts.glob("*.arrow"))) == saved
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "interrupted" and run["signal"] == signal.Signals(signum).name
-    assert run["n_done"] == saved and run["ended"]
+    # a case saved by its worker may not have reported back before the signal
+    assert run["n_done"] <= saved and run["ended"]
     # the failure run.json counts is listed in errors.csv (issue 10, item 12)
     assert run["n_failed"] == 1
     errors = (out / "errors.csv").read_text().splitlines()
