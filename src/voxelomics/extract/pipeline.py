@@ -135,10 +135,18 @@ def extract_features(
         With ``filters`` in the settings, the features of every response map follow,
         prefixed by the filter (``log_s1.5mm_statistics_mean``).
 
+    Warns
+    -----
+    VoxelomicsWarning
+        Every warning recorded for the case (:mod:`voxelomics.extract.record`), issued
+        again after the extraction: e.g. ``DiscretisationWarning`` (fewer than 4 grey
+        levels), ``RoundingWarning``, ``GeometryWarning``.
+
     Raises
     ------
     InputError, GeometryError, MaskError, EmptyRoiError, SettingsError, FeatureError, FilterError
-        Each names the case, the file and the step.
+        Each names the case, the file and the step. ``SettingsError`` also when the
+        settings are made for another modality than the case's (``Settings.modalities``).
 
     Notes
     -----
