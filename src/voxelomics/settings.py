@@ -27,6 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from voxelomics.errors import SettingsError
 from voxelomics.filters.spec import FilterSpec, parse_filters
 from voxelomics.roi_settings import RingSettings, RoiSettings
+from voxelomics.settings_merge import (
+    DISCRETISATION_PARAMS,
+    DISCRETISATION_PARAMS_OF,
+    merge_settings,
+)
 
 __all__ = [
     "Settings",
@@ -193,19 +198,13 @@ class DiscretisationSettings(_Section):
             raise ValueError("method 'fbn' needs n_bins")
         if self.method == "fbs" and self.bin_width is None:
             raise ValueError("method 'fbs' needs bin_width")
-        unused = [k for k in _DISCRETISATION_PARAMS
-                  if getattr(self, k) is not None and k not in _DISCRETISATION_PARAMS_OF[self.method]]
+        unused = [k for k in DISCRETISATION_PARAMS
+                  if getattr(self, k) is not None and k not in DISCRETISATION_PARAMS_OF[self.method]]
         if unused:
             given = ", ".join(f"{k}={getattr(self, k)!r}" for k in unused)
             raise ValueError(f"method {self.method!r} takes no {' or '.join(unused)} (got {given}); "
-                             f"it uses {', '.join(_DISCRETISATION_PARAMS_OF[self.method]) or 'no parameter'}")
+                             f"it uses {', '.join(DISCRETISATION_PARAMS_OF[self.method]) or 'no parameter'}")
         return self
-
-
-#: Parameters of each discretisation method (the others must be None).
-_DISCRETISATION_PARAMS = ("n_bins", "bin_width", "lower_bound")
-_DISCRETISATION_PARAMS_OF = {"fbn": ("n_bins",), "fbs": ("bin_width", "lower_bound"), "none": ()}
-_DISCRETISATION_SECTIONS = ("discretisation", "ivh_discretisation")
 
 
 class TextureSettings(_Section):
@@ -426,7 +425,9 @@ class Settings(BaseModel):
         modality = normalise_modality(modality) if modality else None
         override = self.modality_overrides.get(modality) if modality else None
         if modality and self.modalities and modality not in self.modalities and override is None:
-            raise SettingsError(self._not_made_for(modality), step="settings")
+            from voxelomics.settings_merge import not_made_for
+
+            raise SettingsError(not_made_for(self, modality), step="settings")
         base["modality_overrides"] = {}
         if override:
             base = merge_settings(base, override)
@@ -449,23 +450,6 @@ class Settings(BaseModel):
             return list(parse_filters(v))
         except SettingsError as exc:
             raise ValueError(exc.message) from None
-
-    def _not_made_for(self, modality: str) -> str:
-        made_for = ", ".join(self.modalities or [])
-        rg, d = self.resegmentation, self.discretisation
-        what = []
-        if rg.range_min is not None or rg.range_max is not None:
-            what.append(f"re-segmentation to [{rg.range_min}, {rg.range_max}]")
-        if self.round_input or self.resampling.round_intensities:
-            what.append("rounding to integers")
-        if d.method == "fbs":
-            what.append(f"FBS bin width {d.bin_width:g}")
-        what_s = f" ({', '.join(what)})" if what else ""
-        return (f"settings {self.name!r} are made for {made_for}{what_s}, and this case is {modality}: "
-                f"they would give numbers in the wrong units. Use settings for {modality} (the "
-                f"'default' preset treats CT, PT and MR each in their units), add "
-                f"modality_overrides.{modality}, or list {modality} under 'modalities' to apply them as "
-                "they are")
 
     @field_validator("families")
     @classmethod
@@ -551,93 +535,16 @@ class Settings(BaseModel):
             raise SettingsError(_explain(exc, cls), path=source) from None
 
     def describe_modalities(self) -> str:
-        """The effective settings of every modality with an override, as YAML comments.
+        """What each modality's override changes, one YAML comment line per modality.
 
         Returns
         -------
         str
-            One line per modality: what its override changes from these settings.
+            See :func:`voxelomics.settings_merge.describe_modalities`.
         """
-        lines = []
-        base = self.for_modality(None).model_dump(mode="json")
-        for modality in self.modality_overrides:
-            changed = _differences(base, self.for_modality(modality).model_dump(mode="json"))
-            changed.pop("name", None)
-            lines.append(f"# {modality}: " + (", ".join(f"{k}={v}" for k, v in changed.items()) or "no change"))
-        return "\n".join(lines)
+        from voxelomics.settings_merge import describe_modalities
 
-
-def merge_settings(base: dict, over: dict) -> dict:
-    """Merge partial settings ``over`` into ``base`` (both nested dicts), key by key.
-
-    The rules that make "a settings file only needs the keys it changes" true:
-
-    * sections merge key by key, at every depth (``resampling: {interpolator: bspline}``
-      keeps the base's spacing);
-    * ``modality_overrides`` merge per modality, and each modality's entry merges key by
-      key with the base's entry for it (overriding CT's range keeps CT's rounding and
-      FBS 25 HU, and the preset's PT entry); ``MOD: null`` drops one modality's entry and
-      an explicitly empty ``modality_overrides: {}`` drops them all;
-    * a discretisation section (``discretisation``, ``ivh_discretisation``) whose
-      ``method`` changes starts afresh: the base's parameters of the other method
-      (``n_bins`` for FBN; ``bin_width``, ``lower_bound`` for FBS) are dropped, so
-      ``{method: fbs, bin_width: 10}`` over an FBN base is complete as written.
-
-    Parameters
-    ----------
-    base : dict
-        Complete settings (``Settings.model_dump(mode="json")``) or a modality override.
-    over : dict
-        The keys to change.
-
-    Returns
-    -------
-    dict
-        A new dict; neither argument is modified.
-    """
-    out = dict(base)
-    for k, v in over.items():
-        if k == "modality_overrides" and isinstance(v, dict) and isinstance(out.get(k), dict):
-            if not v:
-                out[k] = {}
-                continue
-            merged = dict(out[k])
-            for modality, entry in v.items():
-                key = _modality_key(modality, merged)
-                if entry is None or not isinstance(entry, dict) or not isinstance(merged.get(key), dict):
-                    merged.pop(key, None)
-                    merged[modality] = entry
-                else:
-                    merged[key] = merge_settings(merged[key], entry)
-            out[k] = {m: e for m, e in merged.items() if e is not None}
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            section = out[k]
-            if k in _DISCRETISATION_SECTIONS and "method" in v and v["method"] != section.get("method"):
-                section = {p: q for p, q in section.items() if p not in _DISCRETISATION_PARAMS}
-            out[k] = merge_settings(section, v)
-        else:
-            out[k] = v
-    return out
-
-
-def _modality_key(modality, existing: dict):
-    """The key of ``existing`` that names the same modality (``pt`` and ``PT``), else itself."""
-    try:
-        code = normalise_modality(modality)
-    except SettingsError:
-        return modality  # reported by the validator, with its "did you mean"
-    return next((k for k in existing if str(k).strip().upper() == code), modality)
-
-
-def _differences(a: dict, b: dict, prefix: str = "") -> dict:
-    """Dotted keys whose value differs between two nested dicts, with ``b``'s value."""
-    out = {}
-    for k in b:
-        if isinstance(a.get(k), dict) and isinstance(b[k], dict):
-            out.update(_differences(a[k], b[k], f"{prefix}{k}."))
-        elif a.get(k) != b[k]:
-            out[f"{prefix}{k}"] = b[k]
-    return out
+        return describe_modalities(self)
 
 
 def _model_fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
