@@ -113,6 +113,11 @@ def test_cohort_outputs_carry_the_warnings(tmp_path, capfd):
     err = capfd.readouterr().err
     assert "warnings: 1 case with degraded results" in err and "1 RoundingWarning" in err
     assert str(r.warnings_path) in err
+    pytest.importorskip("jinja2")
+    from voxelomics.report.html import build_report
+
+    html = build_report(r.out, qc=False)  # the report lists them (from warnings.csv)
+    assert "Warnings recorded during extraction" in html and "only 1 grey level" in html
 
 
 def test_a_ct_preset_refuses_pet_and_mr_cases():
