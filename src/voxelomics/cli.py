@@ -156,14 +156,20 @@ def features(
         s = _settings(settings_file, preset)
     except VoxelomicsError as exc:
         _fail(exc)
-    rows = [((ibsi_column_name if naming == "ibsi" else column_name)(spec, agg),
-             spec.unit or "-", spec.ibsi_id, spec.family,
+    name_of = ibsi_column_name if naming == "ibsi" else column_name
+    rows = [(name_of(spec, agg), spec.unit or "-", spec.ibsi_id, spec.family,
              "" if spec.ibsi_compliant else "(no IBSI reference)")
             for spec, agg in table_columns(s.families, s.texture.dimensions)]
+    for filt in s.filters:  # each response map: its features after the filter's prefix
+        for prefix in filt.prefixes():
+            rows += [(f"{prefix}_{name_of(spec, agg)}",
+                      (spec.unit or "-").replace("image units", "response units"), spec.ibsi_id,
+                      spec.family, "" if spec.ibsi_compliant else "(no IBSI reference)")
+                     for spec, agg in table_columns(s.response_maps.families, s.texture.dimensions)]
     width = max(len(r[0]) for r in rows)
     unit_width = max(len(r[1]) for r in rows)
     typer.echo(f"# {len(rows)} feature columns of settings {s.name!r} (texture: "
-               f"{', '.join(s.texture.dimensions)}); column, unit, IBSI id, family")
+               f"{', '.join(s.texture.dimensions)}; {len(s.filters)} filters); column, unit, IBSI id, family")
     for name, unit, ibsi_id, family, flag in rows:
         typer.echo(f"{name:{width}s}  {unit:{unit_width}s}  {ibsi_id}  {family}  {flag}".rstrip())
 

@@ -305,3 +305,18 @@ def test_features_command_lists_the_columns_an_extraction_writes(tmp_path):
     assert units["glcm_joint_max_2d_avg"] == "-"
     ibsi = runner.invoke(app, ["features", "--preset", "ibsi-a", "--naming", "ibsi"]).output
     assert "cm_joint_max_2D_avg" in ibsi and "GYBY" in ibsi
+
+
+def test_features_command_lists_the_response_map_columns_of_filters(tmp_path):
+    from voxelomics.extract import extract_features
+
+    settings = tmp_path / "filters.yaml"
+    settings.write_text("preset: ibsi-c\nfamilies: [statistics, glcm]\n"
+                        "filters:\n  - {type: log, sigma_mm: 2}\n  - {type: wavelet, wavelet: haar, subbands: [LLH]}\n"
+                        "response_maps: {families: [statistics]}\n")
+    res = runner.invoke(app, ["features", "--settings", str(settings)])
+    assert res.exit_code == 0, res.output
+    names = {line.split()[0] for line in res.output.splitlines() if not line.startswith("#")}
+    feats = extract_features(CT / "nifti/image/phantom.nii.gz", CT / "nifti/mask/mask.nii.gz", settings)
+    assert names == set(feats)
+    assert "log_s2mm_statistics_mean response units" in " ".join(res.output.split())
