@@ -103,9 +103,16 @@ def settings_cmd(
     preset: Annotated[str | None, typer.Option("--preset", help="Preset to print")] = None,
     settings_file: Annotated[Path | None, typer.Option("--settings", help="Validate and print this YAML file")] = None,
     list_presets: Annotated[bool, typer.Option("--list", help="List the preset names")] = False,
+    modality: Annotated[str | None, typer.Option(
+        "--modality", help="Print the effective settings of this modality (CT, PT, MR, ...): "
+                           "its modality_overrides merged in")] = None,
 ):
-    """Print the full YAML of a preset or a settings file (validated), with its hash."""
-    from voxelomics.settings import PRESETS
+    """Print the full YAML of a preset or a settings file (validated), with its hash.
+
+    Without --modality: the settings as given, with one comment line per modality saying
+    what its override changes. With --modality CT: the settings a CT case is computed with.
+    """
+    from voxelomics.settings import PRESETS, normalise_modality
 
     if list_presets:
         for name in PRESETS:
@@ -113,26 +120,58 @@ def settings_cmd(
         return
     try:
         s = _settings(settings_file, preset)
+        if modality is not None:
+            code = normalise_modality(modality)
+            s = s.for_modality(code)
+            notes = (f"# effective settings for modality {code}"
+                     + ("" if s.name.endswith(f"[{code}]") else " (no override for it: the base settings)"))
+        else:
+            notes = s.describe_modalities()
+            if notes:
+                notes = "# modality overrides (voxelomics settings --modality CODE shows one in full):\n" + notes
     except VoxelomicsError as exc:
         _fail(exc)
     typer.echo(f"# settings hash: {s.settings_hash()}")
+    if notes:
+        typer.echo(notes)
     typer.echo(s.to_yaml(), nl=False)
 
 
 @app.command()
 def features(
     naming: Annotated[str, typer.Option("--naming", help="readable | ibsi")] = "readable",
+    preset: Annotated[str | None, typer.Option("--preset", help="List the columns of this preset (default: default)")] = None,
+    settings_file: Annotated[Path | None, typer.Option("--settings", help="List the columns of this settings YAML")] = None,
 ):
-    """List every registered feature with its family and IBSI identifier."""
-    from voxelomics.features.registry import all_features
+    """List the feature columns an extraction writes, with unit, IBSI identifier and family.
+
+    The names are the column names of features.parquet for the given settings (their families
+    and texture dimensions); the unit 'image units' is HU for CT, SUV for PET.
+    """
+    from voxelomics.features.registry import column_name, ibsi_column_name, table_columns
 
     if naming not in ("readable", "ibsi"):
         _fail(VoxelomicsError(f"--naming must be 'readable' or 'ibsi', got {naming!r}"))
-
-    for spec in all_features():
-        name = spec.ibsi_tag if naming == "ibsi" else spec.name
-        flag = "" if spec.ibsi_compliant else "  (no IBSI reference)"
-        typer.echo(f"{spec.family:16s} {spec.ibsi_id}  {name}{flag}")
+    try:
+        s = _settings(settings_file, preset)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    name_of = ibsi_column_name if naming == "ibsi" else column_name
+    rows = [(name_of(spec, agg), spec.unit or "-", spec.ibsi_id, spec.family,
+             "" if spec.ibsi_compliant else "(no IBSI reference)")
+            for spec, agg in table_columns(s.families, s.texture.dimensions)]
+    for filt in s.filters:  # each response map: its features after the filter's prefix
+        for prefix in filt.prefixes():
+            rows += [(f"{prefix}_{name_of(spec, agg)}",
+                      (spec.unit or "-").replace("image units", "response units"), spec.ibsi_id,
+                      spec.family, "" if spec.ibsi_compliant else "(no IBSI reference)")
+                     for spec, agg in table_columns(s.response_maps.families, s.texture.dimensions)]
+    width = max(len(r[0]) for r in rows)
+    unit_width = max(len(r[1]) for r in rows)
+    typer.echo(f"# {len(rows)} feature columns of settings {s.name!r} (texture: "
+               f"{', '.join(s.texture.dimensions)}; {len(s.filters)} filters); column, unit, IBSI id, family")
+    for name, unit, ibsi_id, family, flag in rows:
+        typer.echo(f"{name:{width}s}  {unit:{unit_width}s}  {ibsi_id}  {family}  {flag}".rstrip())
 
 
 @app.command()
@@ -140,7 +179,11 @@ def index(
     dicom_root: Annotated[Path, typer.Argument(help="Folder to walk for DICOM files")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Manifest CSV to write")],
 ):
-    """Walk a DICOM tree and write a manifest: one row per image series and ROI found."""
+    """Walk a DICOM tree and write a manifest: one row per image series and ROI found.
+
+    Exits with 1, writing nothing, when no image series has an RTSTRUCT or SEG (the warnings
+    say what was found instead).
+    """
     import warnings
 
     try:
@@ -149,11 +192,16 @@ def index(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             df = index_dicom(dicom_root)
+        for w in caught:
+            console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
+        if len(df) == 0:  # nothing to extract: a failure, not an empty success
+            console.print(f"[bold red]error:[/] no image series with an RTSTRUCT or SEG that references "
+                          f"it was found under {dicom_root} (see the warnings above); no manifest "
+                          "written", highlight=False)
+            raise typer.Exit(1)
         write_manifest(df, out)
     except VoxelomicsError as exc:
         _fail(exc)
-    for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
     console.print(f"{len(df)} rows written to {out}")
 
 
@@ -319,8 +367,19 @@ def version():
     typer.echo(__version__)
 
 
+def _print_version(value: bool):
+    if value:
+        from voxelomics import __version__
+
+        typer.echo(f"voxelomics {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main():
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+):
     """IBSI-compliant radiomics, cohort extraction and validated models for cancer imaging."""
     import warnings
 

@@ -64,14 +64,14 @@ def run_demo(out: str | Path, *, workers: int | None = None) -> int:
         Exit code: 0 when every case succeeded, 1 otherwise.
     """
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
 
+    from voxelomics._console import stdout_console
     from voxelomics.cohort import extract_cohort
     from voxelomics.features.registry import readable_to_ibsi
     from voxelomics.settings import load_preset
 
-    console = Console()
+    console = stdout_console()
     out = Path(out)
     manifest = demo_manifest(out)
     console.print(f"[b]voxelomics demo[/]: {manifest} (preset 'default': 2 mm isotropic, "

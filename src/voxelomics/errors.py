@@ -29,6 +29,8 @@ __all__ = [
     "ApproximationWarning",
     "GeometryWarning",
     "RoiWarning",
+    "DiscretisationWarning",
+    "RoundingWarning",
 ]
 
 
@@ -164,3 +166,12 @@ class GeometryWarning(VoxelomicsWarning):
 
 class RoiWarning(VoxelomicsWarning):
     """A derived ROI lost part of its region (e.g. a peritumoral ring cut at the image edge)."""
+
+
+class DiscretisationWarning(VoxelomicsWarning):
+    """The discretisation left too few grey levels for meaningful texture features."""
+
+
+class RoundingWarning(VoxelomicsWarning):
+    """Intensity rounding (``round_input``, ``resampling.round_intensities``) changed most ROI
+    values: the data were not integer, as rounding assumes (CT in HU)."""

@@ -27,6 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from voxelomics.errors import SettingsError
 from voxelomics.filters.spec import FilterSpec, parse_filters
 from voxelomics.roi_settings import RingSettings, RoiSettings
+from voxelomics.settings_merge import (
+    DISCRETISATION_PARAMS,
+    DISCRETISATION_PARAMS_OF,
+    merge_settings,
+)
 
 __all__ = [
     "Settings",
@@ -44,6 +49,7 @@ __all__ = [
     "FAMILY_NAMES",
     "MODALITIES",
     "normalise_modality",
+    "merge_settings",
 ]
 
 FAMILY_NAMES = (
@@ -186,10 +192,18 @@ class DiscretisationSettings(_Section):
 
     @model_validator(mode="after")
     def _complete(self):
+        # the kernels' rules (preprocess.discretise, features.ivh), checked here so that a
+        # settings file is refused when it is read, never case by case at run time
         if self.method == "fbn" and self.n_bins is None:
             raise ValueError("method 'fbn' needs n_bins")
         if self.method == "fbs" and self.bin_width is None:
             raise ValueError("method 'fbs' needs bin_width")
+        unused = [k for k in DISCRETISATION_PARAMS
+                  if getattr(self, k) is not None and k not in DISCRETISATION_PARAMS_OF[self.method]]
+        if unused:
+            given = ", ".join(f"{k}={getattr(self, k)!r}" for k in unused)
+            raise ValueError(f"method {self.method!r} takes no {' or '.join(unused)} (got {given}); "
+                             f"it uses {', '.join(DISCRETISATION_PARAMS_OF[self.method]) or 'no parameter'}")
         return self
 
 
@@ -278,10 +292,19 @@ class Settings(BaseModel):
     ----------
     name : str
         Preset or user label, recorded with the results.
+    modalities : list of str or None
+        DICOM modality codes these settings are made for (``ibsi-a`` … ``ibsi-e``: CT, in
+        HU). A case of another modality that has no ``modality_overrides`` entry is refused
+        (:meth:`for_modality`): a CT range or rounding would silently spoil MR or PET
+        numbers. ``None`` (``default``, ``ibsi-digital``, user settings unless they say):
+        any modality. Not part of the settings hash (it changes no value).
     round_input : bool
         Round the input image to the nearest integer before processing (IBSI for CT).
     crop_margin_mm : float
-        Margin kept around the ROI bounding box before any heavy step (mm).
+        Margin kept around the ROI bounding box before any heavy step (mm), for speed and
+        memory only: the margin every later step needs (interpolation support, the 1 cm³
+        local-intensity sphere, filter kernels) is always kept, whatever this says
+        (:func:`voxelomics.extract.case.required_margin_mm`).
     resampling, resegmentation, discretisation : sections
         Image processing; ``discretisation`` applies to the intensity histogram and
         texture families.
@@ -316,6 +339,7 @@ class Settings(BaseModel):
     # CT (calibrated HU) gets IBSI configuration C's treatment: integer HU, range
     # [-1000, 400] HU, FBS 25 HU, IVH FBS 2.5 HU. PET (SUV) gets FBS 0.25 SUV from 0.
     name: str = "custom"
+    modalities: list[str] | None = None
     round_input: bool = False
     crop_margin_mm: float = Field(15.0, ge=0)
     resampling: ResamplingSettings = ResamplingSettings(spacing_mm=(2.0, 2.0, 2.0))
@@ -344,13 +368,20 @@ class Settings(BaseModel):
         }
     )
 
-    @field_validator("modality_overrides")
+    @field_validator("modality_overrides", mode="before")
     @classmethod
     def _valid_overrides(cls, v):
+        if not isinstance(v, dict):
+            return v  # pydantic reports the type
         out = {}
         for modality, override in v.items():
+            if override is None:  # ``PT: null`` in a settings file drops the preset's PT entry
+                continue
+            if not isinstance(override, dict):
+                raise ValueError(f"modality_overrides.{modality} must be a mapping of settings, "
+                                 f"got {type(override).__name__}")
             key = normalise_modality(modality)
-            bad = {"name", "modality_overrides"} & set(override)
+            bad = {"name", "modality_overrides", "modalities"} & set(override)
             if bad:
                 raise ValueError(f"modality_overrides.{modality} cannot set {sorted(bad)}")
             if "rois" in override:  # the rows of a case are planned before its modality is known
@@ -358,6 +389,11 @@ class Settings(BaseModel):
                                  "every case are the same; use a separate run per modality)")
             out[key] = override
         return out
+
+    @field_validator("modalities")
+    @classmethod
+    def _modality_codes(cls, v):
+        return None if v is None else list(dict.fromkeys(normalise_modality(m) for m in v))
 
     @model_validator(mode="after")
     def _overrides_are_valid_settings(self):
@@ -382,14 +418,19 @@ class Settings(BaseModel):
         Raises
         ------
         SettingsError
-            The merged settings are invalid.
+            The merged settings are invalid; or these settings are made for other
+            modalities (``modalities``) and have no override for this one.
         """
         base = self.model_dump(mode="json")
         modality = normalise_modality(modality) if modality else None
         override = self.modality_overrides.get(modality) if modality else None
+        if modality and self.modalities and modality not in self.modalities and override is None:
+            from voxelomics.settings_merge import not_made_for
+
+            raise SettingsError(not_made_for(self, modality), step="settings")
         base["modality_overrides"] = {}
         if override:
-            base = _deep_merge(base, override)
+            base = merge_settings(base, override)
             base["name"] = f"{self.name}[{str(modality).upper()}]"
         elif not self.modality_overrides:
             return self
@@ -435,7 +476,7 @@ class Settings(BaseModel):
         -------
         str
         """
-        data = self.model_dump(mode="json", exclude={"name", "rois"})
+        data = self.model_dump(mode="json", exclude={"name", "rois", "modalities"})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -472,27 +513,38 @@ class Settings(BaseModel):
     def from_dict(cls, data: dict, *, source: str | None = None) -> Settings:
         """Validate settings from a (nested) dict; see :meth:`from_yaml`.
 
+        The dict only needs the keys it changes: it is merged (:func:`merge_settings`)
+        over the preset named by its ``preset`` key, or over the ``default`` preset.
+
         Raises
         ------
         SettingsError
         """
         data = dict(data)
         preset = data.pop("preset", None)
-        if preset is not None:
-            base = load_preset(preset).model_dump(mode="json")
-            data = _deep_merge(base, data)
-            data.setdefault("name", preset)
+        try:
+            base = load_preset(preset if preset is not None else "default").model_dump(mode="json")
+        except SettingsError as exc:
+            exc.with_context(path=source)
+            raise
+        base["name"] = preset if preset is not None else "custom"
+        data = merge_settings(base, data)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise SettingsError(_explain(exc, cls), path=source) from None
 
+    def describe_modalities(self) -> str:
+        """What each modality's override changes, one YAML comment line per modality.
 
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+        Returns
+        -------
+        str
+            See :func:`voxelomics.settings_merge.describe_modalities`.
+        """
+        from voxelomics.settings_merge import describe_modalities
+
+        return describe_modalities(self)
 
 
 def _model_fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -541,10 +593,11 @@ _CT_3D_2MM = dict(
 
 
 def _presets() -> dict[str, Settings]:
-    ibsi = dict(modality_overrides={}, resampling=ResamplingSettings(), round_input=True)
+    # configurations A-E are for the CT phantom (HU); the digital phantom has no modality
+    ibsi = dict(modality_overrides={}, resampling=ResamplingSettings(), round_input=True, modalities=["CT"])
     dig = Settings(
         name="ibsi-digital",
-        **{**ibsi, "round_input": False},
+        **{**ibsi, "round_input": False, "modalities": None},
         discretisation=DiscretisationSettings(method="none"),
         ivh_discretisation=DiscretisationSettings(method="none"),
         texture=TextureSettings(dimensions=["2d", "2_5d", "3d"]),

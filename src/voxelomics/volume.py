@@ -204,6 +204,9 @@ class RoiMask:
         ROI name (RTSTRUCT ROI name or SEG segment label), when any.
     source : str or None, default=None
         File the mask was read from.
+    metadata : dict, default={}
+        Provenance notes, e.g. ``"reoriented"`` when the file's axes were flipped or
+        permuted onto the image grid (:func:`voxelomics.io.align_mask`).
     """
 
     array: np.ndarray
@@ -213,6 +216,7 @@ class RoiMask:
     label: int | None = None
     name: str | None = None
     source: str | None = None
+    metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
         arr = np.asarray(self.array)

@@ -224,3 +224,99 @@ def test_settings_lists_and_prints_the_ibsi2_presets():
     assert "ibsi2-9b" in runner.invoke(app, ["settings", "--list"]).output
     res = runner.invoke(app, ["settings", "--preset", "ibsi2-4b"])
     assert res.exit_code == 0 and "kernel: L5E5E5" in res.output and "energy_distance: 7" in res.output
+
+
+def test_settings_command_shows_the_effective_settings_of_a_modality(tmp_path):
+    """Issue 10, item 2: ``settings --settings FILE --modality CT`` prints what a CT case uses."""
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_text("modality_overrides: {CT: {resegmentation: {range_min: -500}}}\n")
+    res = runner.invoke(app, ["settings", "--settings", str(path), "--modality", "ct"])
+    assert res.exit_code == 0, res.output
+    assert "# effective settings for modality CT" in res.output
+    ct = yaml.safe_load(res.output)
+    assert ct["resegmentation"] == {"range_min": -500, "range_max": 400, "outlier_sigma": None}
+    assert ct["round_input"] is True and ct["discretisation"]["bin_width"] == 25
+    assert ct["modality_overrides"] == {}
+    summary = runner.invoke(app, ["settings", "--settings", str(path)]).output
+    assert "# CT: round_input=True" in summary and "# PT: resegmentation.range_min=0.0" in summary
+    bad = runner.invoke(app, ["settings", "--preset", "default", "--modality", "PET"])
+    assert bad.exit_code == 2 and "did you mean 'PT'" in bad.output
+
+
+def test_version_option():
+    from voxelomics import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"voxelomics {__version__}"
+
+
+def test_index_with_no_row_fails_and_writes_nothing(tmp_path):
+    """Issue 10, item 12: a DICOM tree without any image+RTSTRUCT/SEG pair is not a success."""
+    import shutil
+
+    (tmp_path / "tree").mkdir()
+    shutil.copy(next((CT / "dicom/image").glob("*.dcm")), tmp_path / "tree")  # one CT slice, no mask
+    res = runner.invoke(app, ["index", str(tmp_path / "tree"), "--out", str(tmp_path / "m.csv")])
+    assert res.exit_code == 1, res.output
+    assert "no image series with an RTSTRUCT or SEG" in res.output
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_piped_tables_are_not_cut_to_80_columns():
+    """Issue 10, item 12: CliRunner output is not a terminal, like a pipe."""
+    res = runner.invoke(app, ["ibsi", "--config", "dig"])
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.output
+    assert "cm_joint_max_2D_avg" in res.output  # was cut to 'cm_joint_max_2D_a…'
+    assert "│ grey level co-occurrence matrix " in res.output  # one line per family
+    assert max(len(line) for line in res.output.splitlines()) > 80
+
+
+def test_ibsi_table_gives_the_tolerance_of_the_worst_error(monkeypatch):
+    """Issue 10, item 12: a large relative error on a matched row comes with its tolerance."""
+    import voxelomics.compliance as compliance
+
+    table = pd.DataFrame({
+        "config": ["A", "A"], "family": ["intensity-volume histogram"] * 2, "tag": ["ivh_v90", "ivh_v10"],
+        "value": [0.0011, 0.5], "tolerance": [0.00016, 0.01], "computed": [0.00124, 0.5],
+        "abs_error": [0.00014, 0.0], "rel_error": [0.127, 0.0], "matched": [True, True]})
+    monkeypatch.setattr(compliance, "run_compliance", lambda configs: table)
+    res = runner.invoke(app, ["ibsi", "--config", "A"])
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.output.splitlines() if "ivh_v90" in line)
+    assert "1.27e-01" in row and "1.45e-01" in row  # the error, and the tolerance 0.00016 / 0.0011
+    assert "within tolerances that IBSI set wide relative to the value" in res.output
+
+
+def test_features_command_lists_the_columns_an_extraction_writes(tmp_path):
+    """Issue 10, item 12: the names match the table's columns, with units."""
+    from voxelomics.extract import extract_features
+
+    res = runner.invoke(app, ["features", "--preset", "ibsi-a"])
+    assert res.exit_code == 0, res.output
+    rows = [line.split() for line in res.output.splitlines() if not line.startswith("#")]
+    names = [r[0] for r in rows]
+    feats = extract_features(CT / "nifti/image/phantom.nii.gz", CT / "nifti/mask/mask.nii.gz", "ibsi-a")
+    assert set(names) == set(feats) and len(names) == len(feats)
+    units = {r[0]: r[1] for r in rows}
+    assert units["morphology_volume"] == "mm3" and units["statistics_mean"] == "image"  # "image units"
+    assert units["glcm_joint_max_2d_avg"] == "-"
+    ibsi = runner.invoke(app, ["features", "--preset", "ibsi-a", "--naming", "ibsi"]).output
+    assert "cm_joint_max_2D_avg" in ibsi and "GYBY" in ibsi
+
+
+def test_features_command_lists_the_response_map_columns_of_filters(tmp_path):
+    from voxelomics.extract import extract_features
+
+    settings = tmp_path / "filters.yaml"
+    settings.write_text("preset: ibsi-c\nfamilies: [statistics, glcm]\n"
+                        "filters:\n  - {type: log, sigma_mm: 2}\n  - {type: wavelet, wavelet: haar, subbands: [LLH]}\n"
+                        "response_maps: {families: [statistics]}\n")
+    res = runner.invoke(app, ["features", "--settings", str(settings)])
+    assert res.exit_code == 0, res.output
+    names = {line.split()[0] for line in res.output.splitlines() if not line.startswith("#")}
+    feats = extract_features(CT / "nifti/image/phantom.nii.gz", CT / "nifti/mask/mask.nii.gz", settings)
+    assert names == set(feats)
+    assert "log_s2mm_statistics_mean response units" in " ".join(res.output.split())

@@ -167,19 +167,30 @@ def case_function():
 
 def breaking_case(case, settings, naming: str = "readable") -> dict:
     """Like :func:`case_function`, but crashes the worker for ``BAD_crash`` / ``BAD_segfault``
-    and sleeps past any timeout for ``BAD_slow``."""
+    and never ends for ``BAD_hang`` (it writes ``<image>.hang-started`` when it starts)."""
     if case.case_id == "BAD_crash":
         os._exit(3)
     if case.case_id == "BAD_segfault":
         os.kill(os.getpid(), signal.SIGSEGV)
-    if case.case_id == "BAD_slow":
-        time.sleep(60)
+    if case.case_id == "BAD_hang":
+        Path(case.image).with_suffix(".hang-started").write_text(str(os.getpid()))
+        while True:  # never ends; short sleeps let a Dask time-out interrupt the thread
+            time.sleep(0.05)
     return case_function()(case, settings, naming=naming)
 
 
-def slow_case(case, settings, naming: str = "readable") -> dict:
-    """Like :func:`case_function`, with 0.4 s per case (for the kill-and-resume test)."""
-    time.sleep(0.4)
+def stalling_case(case, settings, naming: str = "readable", *, computed=("P000", "P001")) -> dict:
+    """Computes the cases in ``computed`` (and fails the ``BAD_*`` ones as usual); every other
+    case stalls until its worker process is orphaned, then ends the worker without a result.
+
+    For the interruption tests: the cases that are saved before the signal are known
+    exactly, and the run cannot finish first, however fast or slow the machine.
+    """
+    if case.case_id not in computed and not case.case_id.startswith("BAD"):
+        parent = os.getppid()
+        while os.getppid() == parent:  # the runner kills this worker, or its parent dies
+            time.sleep(0.05)
+        os._exit(0)
     return case_function()(case, settings, naming=naming)
 
 

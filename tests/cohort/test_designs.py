@@ -62,10 +62,13 @@ SETTINGS = {"families": ["statistics", "morphology"], "resampling": {"spacing_mm
 @pytest.fixture(scope="module")
 def design_run(design_manifest, tmp_path_factory):
     out = tmp_path_factory.mktemp("design_out")
-    # the liver rings pass the 3-slice CT's first slice: warned about and recorded
-    with pytest.warns(RoiWarning, match=r"case 'liver', ROI '(LIGHT|DARK)_BLUE', ring 'ring0-2mm': the ring is cut"):
-        result = extract_cohort(design_manifest, out=out, settings=SETTINGS, scheduler="in-process",
-                                progress=False)
+    # the liver rings pass the 3-slice CT's first slice: recorded with the rows (warnings.csv)
+    result = extract_cohort(design_manifest, out=out, settings=SETTINGS, scheduler="in-process",
+                            progress=False)
+    cut = result.warnings[result.warnings["type"] == RoiWarning.__name__]
+    assert cut["message"].str.contains(
+        r"case 'liver', ROI '(?:LIGHT|DARK)_BLUE', ring 'ring0-2mm': the ring is cut").any(), result.warnings
+    assert set(cut["case_id"]) == {"liver"} and set(cut["step"]) == {"preprocess"}
     return result, out
 
 
@@ -85,8 +88,8 @@ def test_one_row_per_lesion_and_region_with_patient_and_timepoint(design_run):
     assert list(table["patient_id"]) == ["P1"] * 8 + ["liver"] * 4
     assert list(table["timepoint"]) == [0] * 4 + [1] * 4 + [0] * 4
     cols = list(table.columns)
-    assert cols[:9] == ["case_id", "roi", "image_type", "modality", "provenance", "patient_id", "timepoint",
-                        "lesion_id", "region"]
+    assert cols[:10] == ["case_id", "roi", "image_type", "modality", "provenance", "warnings", "patient_id",
+                         "timepoint", "lesion_id", "region"]
     assert cols.index("dicom_kvp") < cols.index("statistics_mean") < cols.index("outcome")
     # the two lesions partition the original ROI (143 voxels of 0.664 x 0.664 x 2.1 mm)
     vol = table.set_index(["case_id", "roi"])["morphology_volume_voxel"]
@@ -138,9 +141,9 @@ def test_adding_a_ring_computes_only_its_rows(design_run, design_manifest, tmp_p
     shutil.copytree(out, again)
     more = {**SETTINGS, "rois": {"rings": [{"outside_mm": 2}, {"outside_mm": 4}]}}
     assert Settings.from_dict(more).settings_hash() == Settings.from_dict(SETTINGS).settings_hash()
-    with pytest.warns(RoiWarning, match="ring0-4mm"):
-        rerun = extract_cohort(design_manifest, out=again, settings=more, scheduler="in-process",
-                               progress=False)
+    rerun = extract_cohort(design_manifest, out=again, settings=more, scheduler="in-process",
+                           progress=False)
+    assert rerun.warnings["message"].str.contains("ring0-4mm").any()  # recorded, not raised
     assert (rerun.n_reused, rerun.n_done) == (12, 6)  # 6 lesions x one new ring
     assert (rerun.features["region"] == "ring0-4mm").sum() == 6
 

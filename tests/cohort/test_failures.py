@@ -12,13 +12,12 @@ from voxelomics.cohort import extract_cohort
 def test_mixed_cohort(cohort, broken, light_settings, tmp_path):
     good = cohort[:4]
     bad = [broken[k] for k in ("unreadable", "empty", "geometry", "crash", "segfault")]
-    slow = new_case("BAD_slow", good[0].image, good[0].mask)
-    cases = [good[0], bad[0], good[1], bad[1], bad[2], good[2], bad[3], bad[4], slow, good[3]]
-    r = extract_cohort(cases, out=tmp_path, settings=light_settings, workers=2, case_timeout=4,
+    cases = [good[0], bad[0], good[1], bad[1], bad[2], good[2], bad[3], bad[4], good[3]]
+    r = extract_cohort(cases, out=tmp_path, settings=light_settings, workers=2,
                        progress=False, case_fn=breaking_case)
 
     assert r.exit_code == 1
-    assert (r.n_cases, r.n_done, r.n_failed, r.n_reused) == (10, 4, 6, 0)
+    assert (r.n_cases, r.n_done, r.n_failed, r.n_reused) == (9, 4, 5, 0)
     assert list(r.features["case_id"]) == [c.case_id for c in good]
     err = r.errors.set_index("case_id")
     assert list(err.index) == [c.case_id for c in cases if c.case_id.startswith("BAD")]
@@ -36,13 +35,53 @@ def test_mixed_cohort(cohort, broken, light_settings, tmp_path):
     assert "exited with code 3" in row("BAD_crash")["message"]
     assert row("BAD_segfault")["error_type"] == "WorkerCrashed"
     assert "SIGSEGV" in row("BAD_segfault")["message"]
-    assert row("BAD_slow")["error_type"] == "CaseTimeout"
-    assert "4 s" in row("BAD_slow")["message"]
     for case_id in err.index:  # every message names its case; every failure has a log
         assert case_id in row(case_id)["message"]
         log = (r.out / row(case_id)["log"]).read_text()
         assert f"case_id: {case_id}" in log
     assert "Traceback" in (r.out / row("BAD_unreadable")["log"]).read_text()
+    assert b"\r\n" not in r.errors_path.read_bytes()  # LF line endings (issue 10, item 12)
+
+
+def _hang(cohort, tmp_path):
+    import shutil
+
+    image = tmp_path / "hang_image.nii.gz"  # its own copy: the marker is written beside it
+    shutil.copy(cohort[0].image, image)
+    return new_case("BAD_hang", image, cohort[0].mask), image.with_suffix(".hang-started")
+
+
+def test_a_case_that_never_ends_times_out(cohort, light_settings, tmp_path):
+    """The real clock, and no case that could race the limit: only one that never ends."""
+    hang, _ = _hang(cohort, tmp_path)
+    r = extract_cohort([hang], out=tmp_path / "out", settings=light_settings, workers=1,
+                       case_timeout=1, progress=False, case_fn=breaking_case)
+    assert (r.n_done, r.n_failed, r.exit_code) == (0, 1, 1)
+    err = r.errors.iloc[0]
+    assert (err["case_id"], err["error_type"], err["step"]) == ("BAD_hang", "CaseTimeout", "timeout")
+    assert "case timeout of 1 s" in err["message"] and "its worker was stopped" in err["message"]
+
+
+def test_a_timed_out_case_does_not_stop_the_run(cohort, light_settings, tmp_path, monkeypatch):
+    """Issue 10, item 13: a fake clock that moves only once the never-ending case has started.
+
+    The good cases run before and after it under the same limit, but no time passes for them
+    (the clock stands still until the hanging case's marker appears, then jumps past the
+    limit, where it stays), so the result does not depend on the machine's speed.
+    """
+    from voxelomics.cohort import backends
+
+    hang, started = _hang(cohort, tmp_path)
+    monkeypatch.setattr(backends.LocalProcessBackend, "_clock",
+                        staticmethod(lambda: 1e6 if started.exists() else 0.0))
+    cases = [cohort[0], cohort[1], hang, cohort[2], cohort[3]]
+    r = extract_cohort(cases, out=tmp_path / "out", settings=light_settings, workers=1,
+                       case_timeout=4, progress=False, case_fn=breaking_case)
+    assert (r.n_done, r.n_failed) == (4, 1)
+    assert list(r.features["case_id"]) == [c.case_id for c in cases if c is not hang]
+    err = r.errors.iloc[0]
+    assert (err["case_id"], err["error_type"]) == ("BAD_hang", "CaseTimeout")
+    assert "case timeout of 4 s" in err["message"]
 
 
 def test_failures_are_not_cached(cohort, broken, light_settings, tmp_path):
@@ -122,8 +161,8 @@ def test_every_case_failed_keeps_the_identifier_and_provenance_columns(cohort, b
     assert (bad.n_failed, bad.exit_code) == (2, 1)
     table = bad.features
     assert len(table) == 0
-    id_columns = ["case_id", "roi", "image_type", "modality", "provenance"]
-    assert list(good.features.columns[:5]) == id_columns  # a normal run, real extract_case
+    id_columns = ["case_id", "roi", "image_type", "modality", "provenance", "warnings"]
+    assert list(good.features.columns[:6]) == id_columns  # a normal run, real extract_case
     # the broken cases have no extra column; every table names the patient, lesion and region
     study = ["patient_id", "lesion_id", "region"]
     assert list(table.columns) == id_columns + study

@@ -118,3 +118,21 @@ def test_unusable_manifest(cohort, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="output path is a file"):
         extract_cohort(cohort, out=tmp_path / "file", progress=False)
+
+
+def test_few_cases_run_in_this_process_unless_workers_are_asked_for(cohort, light_settings, tmp_path):
+    """Issue 10, item 12: a one-case extract does not start a pool of worker processes."""
+    from voxelomics.cohort.runner import IN_PROCESS_MAX_CASES
+
+    few = cohort[:IN_PROCESS_MAX_CASES]
+    auto = extract_cohort(few, out=tmp_path / "a", settings=light_settings, progress=False)
+    assert (auto.backend, auto.n_done) == ("in-process", len(few))
+    assert json.loads(auto.run_path.read_text())["backend"] == "in-process"
+    pool = extract_cohort(few, out=tmp_path / "b", settings=light_settings, workers=1, progress=False)
+    assert pool.backend == "local-processes"
+    pd.testing.assert_frame_equal(auto.features, pool.features)
+    more = extract_cohort(cohort[:IN_PROCESS_MAX_CASES + 1], out=tmp_path / "c",
+                          settings=light_settings, progress=False, case_fn=case_function())
+    timed = extract_cohort(few, out=tmp_path / "d", settings=light_settings, case_timeout=600,
+                           progress=False, case_fn=case_function())
+    assert more.backend == timed.backend == "local-processes"  # hard limits need a worker

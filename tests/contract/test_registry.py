@@ -256,7 +256,10 @@ def test_one_voxel_roi_returns_every_key(ibsi_digital):
     mask = np.zeros((3, 3, 3), dtype=bool)
     mask[1, 1, 1] = True
     spacing = (1.0, 1.0, 1.0)
-    values = voxelomics.extract_features(Volume(image, spacing), RoiMask(mask, spacing), ibsi_digital)
+    from voxelomics.errors import DiscretisationWarning
+
+    with pytest.warns(DiscretisationWarning, match="only 1 grey level"):  # and it says so
+        values = voxelomics.extract_features(Volume(image, spacing), RoiMask(mask, spacing), ibsi_digital)
     _assert_floats_and_documented_nans(values, _expected_columns(ibsi_digital))
     # whole-ROI intensity features of one voxel are that voxel's value
     assert values["statistics_mean"] == values["statistics_median"] == 13.0

@@ -220,3 +220,10 @@ def test_default_linear_model_is_reproducible_with_a_seed(tmp_path):
         assert res.exit_code == 0, res.output
         aucs.append(json.loads((tmp_path / run / "metrics.json").read_text())["auc"]["mean"])
     assert aucs[0] == aucs[1]
+
+
+def test_negative_confidence_intervals_print_readably():
+    """Issue 10, item 12: not '-1.254--1.188'."""
+    from voxelomics.model.cli import _fmt
+
+    assert _fmt({"mean": -1.22, "ci95": [-1.254, -1.188]}) == "-1.220 (95% CI -1.254 to -1.188)"

@@ -23,7 +23,7 @@ from voxelomics.model.tables import default_id_column, prepare_data
 runner = CliRunner()
 FAST = ["--folds", "3", "--repeats", "1", "--inner-folds", "3", "--model", "enet_lr",
         "--no-plots"]
-EXTRACT_IDS = ["case_id", "roi", "image_type", "modality", "provenance"]
+EXTRACT_IDS = ["case_id", "roi", "image_type", "modality", "provenance", "warnings"]
 
 
 def _run(*args):
@@ -153,13 +153,14 @@ def extracted():
 
 
 def test_extract_table_identifiers_never_features(extracted, tmp_path):
-    assert extracted.columns[:5].tolist() == EXTRACT_IDS
+    assert extracted.columns[:len(EXTRACT_IDS)].tolist() == EXTRACT_IDS
     # 40 rows: the phantom's features scaled per row, so that they vary; random outcome
     rng = np.random.default_rng(0)
     rows = extracted.iloc[np.zeros(40, int)].reset_index(drop=True)
     # identifiers, the study columns lesion_id and region, features, then the manifest's 'age'
-    assert rows.columns[5:7].tolist() == ["lesion_id", "region"]
-    feats = rows.columns[7:-1]
+    n = len(EXTRACT_IDS)
+    assert rows.columns[n:n + 2].tolist() == ["lesion_id", "region"]
+    feats = rows.columns[n + 2:-1]
     assert rows["roi"].tolist()[0] == "1"  # numeric text, but an identifier
     rows[feats] = rows[feats].to_numpy(float) * rng.uniform(0.5, 1.5, (40, len(feats)))
     rows = rows.assign(case_id=[f"P{i:02d}" for i in range(40)], outcome=np.arange(40) % 2,

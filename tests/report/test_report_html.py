@@ -163,6 +163,7 @@ def test_extraction_warnings_are_listed_when_the_outputs_record_them(study_run, 
     """A per-case 'warnings' record (text or a JSON list) is shown under Failures, with its CSV."""
     _, out = study_run
     folder = shutil.copytree(out / "extraction", tmp_path / "extraction")
+    (folder / "warnings.csv").unlink(missing_ok=True)  # recorded in the table only
     table = pd.read_parquet(folder / "features.parquet")
     table["warnings"] = ""
     table.loc[0, "warnings"] = json.dumps([{"code": "few_grey_levels", "message": "only 2 grey levels"}])

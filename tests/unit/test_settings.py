@@ -43,8 +43,8 @@ def test_unknown_family_and_preset():
 
 
 def test_invalid_values_are_explained():
-    with pytest.raises(SettingsError, match="needs n_bins"):
-        Settings.from_dict({"discretisation": {"method": "fbn"}})
+    with pytest.raises(SettingsError, match="needs n_bins"):  # FBS -> FBN: n_bins is not carried over
+        Settings.from_dict({"preset": "ibsi-c", "discretisation": {"method": "fbn"}})
     with pytest.raises(SettingsError, match="range_min"):
         Settings.from_dict({"resegmentation": {"range_min": 400, "range_max": -1000}})
     with pytest.raises(SettingsError, match="not valid YAML"):
@@ -92,3 +92,61 @@ def test_overrides_apply_only_to_their_modality():
 def test_texture_needs_at_least_one_dimension():
     with pytest.raises(SettingsError, match="texture.dimensions"):
         Settings.from_dict({"texture": {"dimensions": []}})
+
+
+def test_a_user_override_merges_with_the_preset_overrides():
+    """Issue 10, item 2: overriding CT's range keeps CT's rounding and FBS and PT's entry."""
+    s = Settings.from_yaml("modality_overrides: {CT: {resegmentation: {range_min: -500}}}")
+    ct, pt = s.for_modality("CT"), s.for_modality("PT")
+    assert (ct.resegmentation.range_min, ct.resegmentation.range_max) == (-500, 400)
+    assert ct.round_input and ct.resampling.round_intensities
+    assert (ct.discretisation.method, ct.discretisation.bin_width) == ("fbs", 25)
+    assert (ct.ivh_discretisation.method, ct.ivh_discretisation.bin_width) == ("fbs", 2.5)
+    assert (pt.discretisation.method, pt.discretisation.bin_width) == ("fbs", 0.25)
+    # the same over a named preset, and with the modality in another letter case
+    s = Settings.from_dict({"preset": "default", "modality_overrides": {"pt": {"resegmentation": {"range_max": 30}}}})
+    pt = s.for_modality("PT")
+    assert (pt.resegmentation.range_min, pt.resegmentation.range_max, pt.discretisation.bin_width) == (0, 30, 0.25)
+    assert set(s.modality_overrides) == {"CT", "PT"}
+
+
+def test_sections_merge_key_by_key_and_overrides_can_be_dropped():
+    s = Settings.from_yaml("resampling: {interpolator: bspline}")
+    assert s.resampling.spacing_mm == (2.0, 2.0, 2.0) and s.resampling.interpolator == "bspline"
+    assert set(Settings.from_yaml("modality_overrides: {PT: null}").modality_overrides) == {"CT"}
+    assert Settings.from_yaml("modality_overrides: {}").modality_overrides == {}
+
+
+def test_switching_the_discretisation_method_resets_the_other_methods_parameters():
+    """Issue 10, item 3: ``{method: fbs, bin_width: 10}`` is complete as written, wherever it lands."""
+    s = Settings.from_yaml("modality_overrides: {CT: {discretisation: {method: fbs, bin_width: 10}},"
+                           " MR: {discretisation: {method: fbs, bin_width: 10}},"
+                           " PT: {discretisation: {method: fbn, n_bins: 16}}}")
+    for modality in ("CT", "MR"):
+        d = s.for_modality(modality).discretisation
+        assert (d.method, d.n_bins, d.bin_width) == ("fbs", None, 10)
+    d = s.for_modality("PT").discretisation
+    assert (d.method, d.n_bins, d.bin_width, d.lower_bound) == ("fbn", 16, None, None)
+    top = Settings.from_dict({"preset": "ibsi-c", "discretisation": {"method": "fbn", "n_bins": 8}})
+    assert (top.discretisation.n_bins, top.discretisation.bin_width) == (8, None)
+
+
+def test_settings_that_would_fail_at_run_time_are_refused_when_read():
+    """Issue 10, item 3: every modality's effective settings are checked with the kernels' rules."""
+    with pytest.raises(SettingsError, match=r"modality_overrides.MR.*'fbn' takes no bin_width"):
+        Settings.from_dict({"modality_overrides": {"MR": {"ivh_discretisation": {"bin_width": 2.0}}}})
+    with pytest.raises(SettingsError, match="'fbs' takes no n_bins"):
+        Settings.from_yaml("discretisation: {method: fbs, bin_width: 10, n_bins: 3}")
+    with pytest.raises(SettingsError, match="'none' takes no n_bins"):
+        Settings.from_dict({"preset": "ibsi-digital", "discretisation": {"n_bins": 3}})
+
+
+def test_effective_settings_pass_the_kernels_checks():
+    """What the settings accept, the discretisation kernel accepts (no run-time surprise)."""
+    from voxelomics.preprocess.discretise import _check_params
+
+    s = Settings.from_yaml("modality_overrides: {CT: {discretisation: {method: fbs, bin_width: 10}},"
+                           " MR: {discretisation: {method: fbs, bin_width: 10, lower_bound: 0}}}")
+    for modality in (None, "CT", "PT", "MR"):
+        for d in (s.for_modality(modality).discretisation, s.for_modality(modality).ivh_discretisation):
+            _check_params(d.method, d.n_bins, d.bin_width, d.lower_bound)

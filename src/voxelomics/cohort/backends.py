@@ -167,9 +167,9 @@ class _Worker:
         self.task: Task | None = None
         self.started = 0.0
 
-    def assign(self, task: Task) -> None:
+    def assign(self, task: Task, now: float) -> None:
         self.task = task
-        self.started = time.monotonic()
+        self.started = now
         self.conn.send((task.part or task.key, task.case))
 
     def kill(self) -> None:
@@ -215,6 +215,9 @@ class LocalProcessBackend:
     """
 
     name = "local-processes"
+    #: Clock of the case time limit (seconds). A test replaces it with a fake clock, so that
+    #: a time-out is tested with a case that never ends, never with a real case racing a limit.
+    _clock = staticmethod(time.monotonic)
 
     def __init__(self, n_workers: int, *, memory_limit: int | None = None,
                  case_timeout: float | None = None, part_folder=None):
@@ -255,7 +258,7 @@ class LocalProcessBackend:
                     if w.ready and w.task is None and pending:
                         task = pending.popleft()
                         try:
-                            w.assign(task)
+                            w.assign(task, self._clock())
                         except OSError:  # died while idle: give the case to another worker
                             w.task = None
                             pending.appendleft(task)
@@ -284,7 +287,7 @@ class LocalProcessBackend:
     def _next_deadline(self, workers: list[_Worker]) -> float | None:
         if self.case_timeout is None:
             return None
-        now = time.monotonic()
+        now = self._clock()
         left = [w.started + self.case_timeout - now for w in workers if w.task is not None]
         return max(0.0, min(left)) + 0.01 if left else None
 
@@ -318,10 +321,10 @@ class LocalProcessBackend:
                     "worker", "WorkerCrashed",
                     f"case {case_id!r}: the worker process {how} while computing this case "
                     "(a crash in native code, or memory exhausted: see --memory-limit)",
-                    seconds=time.monotonic() - w.started, pid=w.proc.pid,
+                    seconds=self._clock() - w.started, pid=w.proc.pid,
                 )
         if w.task is not None and self.case_timeout is not None:
-            spent = time.monotonic() - w.started
+            spent = self._clock() - w.started
             if spent > self.case_timeout:
                 case_id = getattr(w.task.case, "case_id", w.task.key)
                 out = failure(
@@ -355,6 +358,11 @@ class InProcessBackend:
     n_workers = 1
     dashboard_link = None
 
+    def __init__(self, n_threads: int | None = 1):
+        #: threads of the default case function (``extract_case``); ``None``: its default
+        #: for a lone case, ``min(4, cores)``
+        self.n_threads = n_threads
+
     def execute(self, tasks: Iterable[Task], settings, naming: str, case_fn, handle: Handle) -> None:
         """Run every task; call ``handle`` for each outcome.
 
@@ -371,6 +379,12 @@ class InProcessBackend:
         handle : callable
             ``handle(task, outcome) -> bool``; True runs the task again (a retry).
         """
+        if case_fn is None and self.n_threads != 1:
+            import functools
+
+            from voxelomics.extract import extract_case
+
+            case_fn = functools.partial(extract_case, n_threads=self.n_threads)
         pending = deque(tasks)
         while pending:
             task = pending.popleft()

@@ -2,13 +2,14 @@
 
 ``OUT/features.parquet``
     One row per case and region: identifier columns ``case_id``, ``roi``, ``image_type``
-    first, then ``modality`` and ``provenance``, then the study columns
+    first, then ``modality``, ``provenance`` and ``warnings`` (JSON list of the warnings
+    recorded for the case, :mod:`voxelomics.extract.record`), then the study columns
     (:data:`STUDY_COLUMNS`: ``patient_id``, which is the ``case_id`` when the manifest has
     no such column or an empty cell; ``timepoint`` when the manifest has one;
     ``lesion_id``; ``region``), then the DICOM header covariates (``dicom_*``, for DICOM
     images), then features, then the manifest's other extra columns. When every case
     failed it is still written, with no row and the columns ``case_id, roi, image_type,
-    modality, provenance, patient_id, lesion_id, region`` plus the extra columns (no
+    modality, provenance, warnings, patient_id, lesion_id, region`` plus the extra columns (no
     feature column: the features are known only from a computed case). Its Parquet
     key-value metadata holds the provenance: ``voxelomics.settings_yaml``,
     ``voxelomics.settings_hash``, ``voxelomics.versions`` (JSON), ``voxelomics.created``
@@ -16,6 +17,10 @@
 ``OUT/errors.csv``
     ``case_id, step, error_type, message, roi, log``; the header is written even when
     no case failed.
+``OUT/warnings.csv``
+    ``case_id, roi, image_type, step, type, message``: one row per warning recorded for a
+    case in the table (:mod:`voxelomics.extract.record`; the same records as the table's
+    ``warnings`` column, a JSON list per row); the header is written even when there is none.
 ``OUT/run.json``
     Start and end times, back-end, worker count, versions, settings hash, counts.
 ``OUT/logs/<case key>.log``
@@ -49,6 +54,8 @@ __all__ = [
     "package_versions",
     "read_provenance",
     "write_errors",
+    "write_warnings",
+    "warning_records",
     "write_features",
     "write_json",
     "write_log",
@@ -57,11 +64,13 @@ __all__ = [
 
 ID_COLUMNS = ("case_id", "roi", "image_type")
 #: Columns of a part file that are not features; no manifest extra column may take them.
-RESERVED_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance", "lesion_id", "region")
+RESERVED_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance", "warnings", "lesion_id",
+                    "region")
 #: Columns placed after the identifiers and before the covariates and features: the patient
 #: (a manifest column, else the case), the time point (a manifest column), the lesion and region.
 STUDY_COLUMNS = ("patient_id", "timepoint", "lesion_id", "region")
 ERROR_COLUMNS = ("case_id", "step", "error_type", "message", "roi", "log")
+WARNING_COLUMNS = ("case_id", "roi", "image_type", "step", "type", "message")
 _PACKAGES = ("voxelomics", "numpy", "scipy", "SimpleITK", "pandas", "pyarrow", "pydantic",
              "scikit-image", "pydicom", "dask", "distributed")
 _META = "voxelomics."
@@ -218,7 +227,7 @@ def merge_table(parts, extras: list[dict], names: list[str], naming: str):
     -------
     pandas.DataFrame
         ``parts`` columns and one typed column per extra name, ordered: identifiers,
-        ``modality``, ``provenance``, :data:`STUDY_COLUMNS` (``patient_id`` filled with
+        ``modality``, ``provenance``, ``warnings``, :data:`STUDY_COLUMNS` (``patient_id`` filled with
         ``case_id`` where the manifest gives none), ``dicom_*`` covariates, the rest (features,
         then the other extra columns).
 
@@ -261,7 +270,7 @@ def _ordered(df):
     """Identifiers, study columns, DICOM covariates, then the rest in their order."""
     from voxelomics.io.header import HEADER_COLUMNS
 
-    first = [c for c in (*ID_COLUMNS, "modality", "provenance", *STUDY_COLUMNS) if c in df.columns]
+    first = [c for c in (*ID_COLUMNS, "modality", "provenance", "warnings", *STUDY_COLUMNS) if c in df.columns]
     first += [c for c in HEADER_COLUMNS if c in df.columns]
     return df[first + [c for c in df.columns if c not in first]]
 
@@ -371,10 +380,63 @@ def write_errors(records: list[dict], path: Path) -> Path:
     """
     tmp = _atomic_path(path)
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(ERROR_COLUMNS), extrasaction="ignore")
+        writer = csv.DictWriter(fh, fieldnames=list(ERROR_COLUMNS), extrasaction="ignore",
+                                lineterminator="\n")  # LF, like every other text file we write
         writer.writeheader()
         for rec in records:
             writer.writerow({k: ("" if rec.get(k) is None else rec.get(k)) for k in ERROR_COLUMNS})
+    _replace(tmp, path)
+    return path
+
+
+def warning_records(table) -> list[dict]:
+    """One dict per warning recorded in a feature table's ``warnings`` column.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows of ``features.parquet`` (a row without the column, e.g. cached by an older
+        version, has no warning).
+
+    Returns
+    -------
+    list of dict
+        Keys of :data:`WARNING_COLUMNS`, in table order.
+    """
+    if "warnings" not in getattr(table, "columns", ()):
+        return []
+    out = []
+    ids = [c for c in ("case_id", "roi", "image_type") if c in table.columns]
+    for row in table[[*ids, "warnings"]].itertuples(index=False):
+        text = row[-1]
+        if not isinstance(text, str) or not text:
+            continue
+        for rec in json.loads(text):
+            out.append({**dict(zip(ids, row[:-1], strict=True)), **rec})
+    return out
+
+
+def write_warnings(records: list[dict], path: Path) -> Path:
+    """Write the warning table (header even when empty), atomically, LF line endings.
+
+    Parameters
+    ----------
+    records : list of dict
+        :func:`warning_records`.
+    path : Path
+        Target file (``OUT/warnings.csv``).
+
+    Returns
+    -------
+    Path
+    """
+    tmp = _atomic_path(path)
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(WARNING_COLUMNS), extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        for rec in records:
+            writer.writerow({k: ("" if rec.get(k) is None else rec.get(k)) for k in WARNING_COLUMNS})
     _replace(tmp, path)
     return path
 

@@ -25,10 +25,12 @@ from voxelomics.cohort.outputs import (
     new_temporary,
     package_versions,
     utc_now,
+    warning_records,
     write_errors,
     write_features,
     write_json,
     write_log,
+    write_warnings,
 )
 from voxelomics.cohort.progress import CohortProgress
 from voxelomics.cohort.tasks import TRANSIENT_ERRORS, CaseFn
@@ -159,6 +161,10 @@ class CohortResult:
         Wall time of the run (s).
     worker_peak_rss_mb : dict of str to float
         Peak resident memory (MiB) of each worker process that computed a case, keyed by pid.
+    warnings_path : Path or None
+        ``warnings.csv``: the warnings recorded per case (:mod:`voxelomics.extract.record`).
+    n_warned : int
+        Cases of the table with at least one recorded warning.
     """
 
     out: Path
@@ -176,6 +182,8 @@ class CohortResult:
     elapsed_s: float
     worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
     n_changed: int = 0
+    warnings_path: Path | None = None
+    n_warned: int = 0
 
     @property
     def n_succeeded(self) -> int:
@@ -193,6 +201,13 @@ class CohortResult:
         import pandas as pd
 
         return pd.read_parquet(self.features_path)
+
+    @property
+    def warnings(self):
+        """The warning table (pandas.DataFrame of str), read from ``warnings.csv``."""
+        import pandas as pd
+
+        return pd.read_csv(self.warnings_path, dtype=str, keep_default_na=False)
 
     @property
     def errors(self):
@@ -298,10 +313,19 @@ def _probe(address: str) -> None:
         pass
 
 
+#: A run with at most this many cases to compute, and no ``workers``, ``case_timeout`` or
+#: ``memory_limit`` given, computes them in this process: starting worker processes takes
+#: about 2.5 s (spawn and imports, measured on 2 cores), more than a typical case.
+IN_PROCESS_MAX_CASES = 2
+
+
 def _make_backend(workers, scheduler, client, memory_bytes, memory_limit, case_timeout,
-                  part_folder):
+                  part_folder, n_tasks=None):
     if client is not None:
         return DaskBackend(client, "dask:client", case_timeout=case_timeout)
+    if (scheduler is None and workers is None and case_timeout is None and memory_bytes is None
+            and n_tasks is not None and n_tasks <= IN_PROCESS_MAX_CASES):
+        return InProcessBackend(n_threads=None)  # the case's families in threads instead
     if scheduler is None:
         return LocalProcessBackend(workers or _all_cores(), memory_limit=memory_bytes,
                                    case_timeout=case_timeout, part_folder=part_folder)
@@ -383,7 +407,11 @@ def extract_cohort(
     workers : int or None, default=None
         Local worker processes (``None``: every core this process may use). With
         ``scheduler="local-dask"``, the number of Dask workers. Ignored for a remote
-        scheduler or a given client.
+        scheduler or a given client. With ``None`` (and no ``case_timeout`` or
+        ``memory_limit``), a run with at most :data:`IN_PROCESS_MAX_CASES` cases to
+        compute runs them in this process (back-end ``in-process``, the case's families
+        in threads): starting a pool would take longer than the work. Give ``workers``
+        for the crash isolation of worker processes.
     scheduler : str or None, default=None
         ``None``: local process pool. ``"tcp://HOST:PORT"``: a running Dask scheduler.
         ``"local-dask"``: a ``distributed.LocalCluster`` (one thread per worker).
@@ -430,7 +458,8 @@ def extract_cohort(
         created or written (exit 2).
     CohortInterrupted
         SIGINT (Ctrl-C) or SIGTERM (e.g. ``scancel``) arrived: raised after the workers
-        are stopped, ``run.json`` is written with ``"status": "interrupted"`` and the
+        are stopped, ``errors.csv`` lists the cases that failed so far, ``run.json`` is
+        written with ``"status": "interrupted"`` and the
         line ``interrupted: N of M cases saved in OUT; re-run the same command to
         resume`` is printed. Finished cases stay cached. For SIGINT it is also a
         ``KeyboardInterrupt``, for SIGTERM a ``SystemExit(143)``; ``exit_code`` is 130
@@ -525,7 +554,7 @@ def extract_cohort(
                     bar.update(False)
                 if tasks:
                     backend = _make_backend(workers, scheduler, client, memory_bytes, memory_limit,
-                                            case_timeout, cache.folder)
+                                            case_timeout, cache.folder, len(tasks))
                     run_info.update(backend=backend.name, n_workers=backend.n_workers,
                                     dashboard=backend.dashboard_link)
                     if backend.dashboard_link:
@@ -550,6 +579,8 @@ def extract_cohort(
                                 extra_names, naming)
             write_features(table, out / "features.parquet", settings=settings,
                            naming=naming, versions=versions, created=ended)
+            warned = warning_records(table)
+            write_warnings(warned, out / "warnings.csv")
             write_errors(plan_errors + [errors[k] for k in keys if k in errors], out / "errors.csv")
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt | CohortInterrupted)
@@ -561,6 +592,8 @@ def extract_cohort(
         if interrupted:
             signum = getattr(exc, "signum", signal.SIGINT)
             run_info["signal"] = signal.Signals(signum).name
+        with contextlib.suppress(OSError):  # the failures counted in run.json, listed
+            write_errors(plan_errors + [errors[k] for k in keys if k in errors], out / "errors.csv")
         with contextlib.suppress(OSError):
             write_json(run_info, out / "run.json")
         if not interrupted:
@@ -570,9 +603,10 @@ def extract_cohort(
         raise CohortInterrupted.for_signal(signum, n_saved, len(cases)) from None
 
     elapsed = time.monotonic() - t0
+    n_warned = len({(w.get("case_id"), w.get("roi"), w.get("image_type")) for w in warned})
     run_info.update(
         status="finished", ended=ended, elapsed_s=round(elapsed, 3),
-        n_done=len(succeeded), n_failed=len(errors) + len(plan_errors),
+        n_done=len(succeeded), n_failed=len(errors) + len(plan_errors), n_warned=n_warned,
         worker_peak_rss_mb={k: round(v, 1) for k, v in peak.items()},
     )
     if backend is None:
@@ -582,10 +616,24 @@ def extract_cohort(
     n_failed = len(errors) + len(plan_errors)
     bar.summary(str(out / "features.parquet")
                 + (f"; {n_failed} failed, see {out / 'errors.csv'}" if n_failed else ""))
+    if warned:
+        bar.message(_warnings_summary(warned, n_warned, out / "warnings.csv"))
     return CohortResult(
         out=out, features_path=out / "features.parquet", errors_path=out / "errors.csv",
         run_path=out / "run.json", logs_dir=logs, n_cases=len(cases) + len(plan_errors),
         n_done=len(succeeded), n_failed=n_failed, n_reused=len(reused), backend=str(run_info["backend"]),
         n_workers=int(run_info["n_workers"] or 0), settings_hash=shash, elapsed_s=elapsed,
         worker_peak_rss_mb=dict(peak), n_changed=len(changed),
+        warnings_path=out / "warnings.csv", n_warned=n_warned,
     )
+
+
+def _warnings_summary(warned: list[dict], n_warned: int, path: Path) -> str:
+    """``warnings: 3 cases (see OUT/warnings.csv): 2 DiscretisationWarning, 1 GeometryWarning``."""
+    from collections import Counter
+
+    kinds = Counter(w["type"] for w in warned)
+    listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    first = warned[0]
+    return (f"warnings: {n_warned} case{'s' if n_warned != 1 else ''} with degraded results "
+            f"(see {path}): {listed}; e.g. case {first.get('case_id')!r}: {first['message']}")

@@ -3,7 +3,8 @@
 Modules: :mod:`.pipeline` (``extract_features``, ``extract_case``: the one place that orders
 the steps), :mod:`.case` (preprocessing and the crop margin), :mod:`.families` (which
 families run, in which threads), :mod:`.naming` (column names), :mod:`.read_overlap`
-(reading the image around the ROI while the mask-only morphology runs).
+(reading the image around the ROI while the mask-only morphology runs), :mod:`.record`
+(the warnings recorded per case).
 """
 
 from voxelomics.extract.case import PreprocessedCase, preprocess_case

@@ -13,7 +13,7 @@ from voxelomics.errors import EmptyRoiError
 from voxelomics.settings import Settings
 from voxelomics.volume import RoiMask, Volume
 
-__all__ = ["PreprocessedCase", "preprocess_case", "crop_margin_mm", "fbs_lower_bound"]
+__all__ = ["PreprocessedCase", "preprocess_case", "crop_margin_mm", "required_margin_mm", "fbs_lower_bound"]
 
 
 class PreprocessedCase:
@@ -81,6 +81,8 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
     volume, mask = crop_to_roi(volume, mask, margin_mm=crop_margin_mm(settings, volume.spacing_mm))
     # cast and round the crop only: both act voxel by voxel, so the order does not matter
     image = volume.array.astype(np.float64, copy=False)
+    if settings.round_input or (rs.spacing_mm is not None and rs.round_intensities):
+        _warn_if_rounding_changes_most(image[mask.array], settings)
     if settings.round_input:
         image = np.round(image)
     volume = volume.with_array(image)
@@ -119,19 +121,50 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
     return PreprocessedCase(volume.array, morph_mask, intensity_mask, volume.spacing_mm)
 
 
+#: Rounding that changes more than this fraction of the ROI's intensities records a
+#: :class:`~voxelomics.errors.RoundingWarning`.
+ROUNDING_CHANGES_MOST = 0.5
+
+
+def _warn_if_rounding_changes_most(values: np.ndarray, settings: Settings) -> None:
+    """Record a RoundingWarning when the ROI's intensities are mostly not integers.
+
+    Rounding (IBSI, for CT in HU) assumes integer data; on SUV, ADC or normalised MR it
+    merges distinct intensities, possibly all of them into one or two values.
+    """
+    import warnings
+
+    from voxelomics.errors import RoundingWarning
+
+    if values.size == 0:
+        return
+    rounded = np.round(values)
+    changed = float(np.mean(rounded != values))
+    if changed <= ROUNDING_CHANGES_MOST:
+        return
+    which = [n for n, on in (("round_input", settings.round_input),
+                             ("resampling.round_intensities", settings.resampling.round_intensities)) if on]
+    before, after = np.unique(values).size, np.unique(rounded).size
+    warnings.warn(
+        f"{' and '.join(which)} round{'s' if len(which) == 1 else ''} intensities that are not integers: "
+        f"{100 * changed:.0f} % of the ROI's values change ({before:,} distinct values become {after:,}, "
+        f"range {float(values.min()):g} to {float(values.max()):g}); rounding is meant for integer data "
+        "(CT in HU), not SUV, ADC or normalised MR: check the settings for this modality",
+        RoundingWarning, stacklevel=2)
+
+
 def crop_margin_mm(settings: Settings, spacing_mm) -> float:
     """Crop margin (mm) for an image of voxel size ``spacing_mm`` (z, y, x).
 
-    The largest of every need, so that cropping never changes a value inside the ROI:
-    the ``crop_margin_mm`` setting; the interpolation support when resampling; and, for
-    every filter of ``settings.filters``, the reach of its kernel on the grid it runs on
-    (after resampling) plus that interpolation support and one voxel.
+    The larger of the setting ``crop_margin_mm`` and :func:`required_margin_mm`: the
+    setting can widen the crop, never make it cut what a later step reads, so no feature
+    depends on it.
 
     Parameters
     ----------
     settings : Settings
-        Effective settings of the case (``crop_margin_mm``, ``resampling`` and ``filters``
-        are used).
+        Effective settings of the case (``crop_margin_mm``, ``resampling``, ``families``,
+        ``filters`` and ``response_maps`` are used).
     spacing_mm : tuple of float
         Voxel size (z, y, x) of the image before resampling, in mm.
 
@@ -140,23 +173,66 @@ def crop_margin_mm(settings: Settings, spacing_mm) -> float:
     float
         The margin (mm) kept around the ROI bounding box.
     """
+    return max(float(settings.crop_margin_mm), required_margin_mm(settings, spacing_mm))
+
+
+def required_margin_mm(settings: Settings, spacing_mm) -> float:
+    """The margin (mm) around the ROI box that every later step needs: the maximum of all needs.
+
+    One function for every need, so that a new step (a filter's kernel) adds its own here:
+
+    * **interpolation** (when resampling): the values inside the ROI must not depend on the
+      crop. Linear interpolation needs one original voxel; the cubic B-spline prefilter is
+      global, and ten original voxels make the cropped result identical to the whole-image
+      one (``tests/unit/preprocess``). The resampled ROI may grow by up to one new voxel and
+      the new grid must cover it, hence three new voxels on top;
+    * **local intensity** (IBSI 3.2): the mean over a 1 cm³ sphere (radius
+      :data:`~voxelomics.features.local_intensity.RADIUS_MM`, 6.2 mm) around every ROI
+      voxel reads image voxels outside the ROI; after resampling, those voxels need the
+      interpolation margin too;
+    * **filters** (IBSI-2): each filter's kernel reach on the grid it runs on (after
+      resampling), plus the interpolation support and one voxel, plus the sphere when the
+      response maps' local intensity is computed.
+
+    Parameters
+    ----------
+    settings : Settings
+        Effective settings of the case.
+    spacing_mm : tuple of float
+        Voxel size (z, y, x) of the image before resampling, in mm.
+
+    Returns
+    -------
+    float
+        Margin in mm (0 when no step reads outside the ROI).
+
+    References
+    ----------
+    Zwanenburg A. et al., arXiv:1612.07003, sections 2.4 (interpolation) and 3.2 (local
+    intensity features).
+    """
     rs = settings.resampling
-    margin = settings.crop_margin_mm
-    support_mm = 0.0
+    needs = {"none": 0.0}
+    interpolation = support_mm = 0.0
     grid = tuple(float(s) for s in spacing_mm)
     if rs.spacing_mm is not None:
-        # Interpolation support: the crop must not change values inside the ROI. Linear
-        # needs one voxel; the cubic B-spline prefilter is global, and ten original voxels
-        # make the cropped result identical to the whole-image one (tests/unit/preprocess).
         support = 10 if rs.interpolator == "bspline" else 2
         support_mm = support * max(spacing_mm)
-        margin = max(margin, support_mm, 3.0 * max(s for s in rs.spacing_mm if s is not None))
+        new = max((s for s in rs.spacing_mm if s is not None), default=max(spacing_mm))
+        interpolation = support_mm + 3.0 * new
+        needs["interpolation"] = interpolation
         grid = tuple(float(o if t is None else t) for t, o in zip(rs.spacing_mm, spacing_mm, strict=True))
+    from voxelomics.features.local_intensity import RADIUS_MM
+
+    if "local_intensity" in settings.families:
+        needs["local_intensity"] = RADIUS_MM + interpolation
+    sphere_on_maps = RADIUS_MM if "local_intensity" in settings.response_maps.families else 0.0
     for spec in settings.filters:
         # IBSI-2: filters run after resampling, on the resampled grid; the margin they need
-        # must itself be resampled exactly, hence the interpolation support on top
-        margin = max(margin, spec.margin_mm(grid) + support_mm + max(grid))
-    return margin
+        # must itself be resampled exactly, hence the interpolation support on top (and the
+        # local-intensity sphere when the maps' local intensity is computed)
+        needs[f"filter {spec.prefixes()[0]}"] = spec.margin_mm(grid) + support_mm + max(grid) + sphere_on_maps
+    return max(needs.values())
 
 
 def fbs_lower_bound(settings: Settings, which) -> float | None:

@@ -20,8 +20,13 @@ from voxelomics.extract.case import PreprocessedCase, fbs_lower_bound
 from voxelomics.settings import Settings
 
 __all__ = ["compute_features", "compute_response_features", "response_settings", "resolve_threads",
-           "PARALLEL_MIN_VOXELS", "FILTER_DTYPE"]
+           "PARALLEL_MIN_VOXELS", "FILTER_DTYPE", "FEW_GREY_LEVELS"]
 
+
+#: Fewer distinct grey levels than this in the ROI after discretisation record a
+#: :class:`~voxelomics.errors.DiscretisationWarning`: with one to three grey levels the texture
+#: matrices are (nearly) degenerate and their features (nearly) constant across patients.
+FEW_GREY_LEVELS = 4
 
 #: Smallest intensity-mask ROI (voxels) whose families are computed in threads. Below it the
 #: Python-level work of the families dominates and threads only contend for the GIL
@@ -167,6 +172,7 @@ def compute_features(
 
             d_ivh = settings.ivh_discretisation
             rg = settings.resegmentation
+            _preflight_ivh(values, settings)
             later.append((4, "ivh", lambda: ivh.compute(
                 values, method=d_ivh.method, n_bins=d_ivh.n_bins, bin_width=d_ivh.bin_width,
                 lower_bound=fbs_lower_bound(settings, d_ivh), range_min=rg.range_min,
@@ -183,6 +189,8 @@ def compute_features(
             t = settings.texture
             dir_aggs = directional_aggregations(t.dimensions)
             zone_aggs = zone_aggregations(t.dimensions)
+            _preflight_texture(texture, values, im, n_levels, settings)
+            _warn_if_few_grey_levels(levels[im], values, settings)
             from voxelomics.features import glcm, gldzm, glrlm, glszm, histogram, ngldm, ngtdm
 
             zone_tasks = []
@@ -393,3 +401,94 @@ def _response_box(case: PreprocessedCase, families) -> tuple[slice, slice, slice
         grow = 1 + int(np.ceil(reach_mm / case.spacing_mm[axis]))
         out.append(slice(max(b.start - grow, 0), min(b.stop + grow, case.morph_mask.shape[axis])))
     return tuple(out)
+
+
+# ---- memory pre-flight ----------------------------------------------------------------
+def _levels_setting(d, n_levels: int, values: np.ndarray, which: str) -> str:
+    """Which setting made ``n_levels`` grey levels, in words (for the pre-flight message)."""
+    lo, hi = float(values.min()), float(values.max())
+    if d.method == "fbn":
+        return f"{which}.n_bins = {d.n_bins} gives {n_levels:,} grey levels"
+    if d.method == "fbs":
+        return (f"{which}.bin_width = {d.bin_width:g} gives {n_levels:,} grey levels over the ROI's "
+                f"intensities ({lo:g} to {hi:g})")
+    return f"{which}.method = 'none' takes the intensities ({lo:g} to {hi:g}) as {n_levels:,} grey levels"
+
+
+def _advice(d, which: str) -> str:
+    if d.method == "fbn":
+        return f"use fewer bins ({which}.n_bins, e.g. 32-256)"
+    if d.method == "fbs":
+        return (f"use a larger {which}.bin_width (in image units; for PET, convert Bq/ml to SUV first) "
+                f"or FBN ({which}.method: fbn, n_bins: 64)")
+    return f"discretise ({which}.method: fbn or fbs)"
+
+
+def _refuse(what: str, need: int, budget: int, setting: str, advice: str, step: str):
+    from voxelomics.features._memory import format_bytes
+
+    raise SettingsError(
+        f"{setting}: the {what} would need {format_bytes(need)}, more than the "
+        f"{format_bytes(budget)} allowed (half of this process' memory); {advice}", step=step)
+
+
+def _preflight_texture(texture, values, intensity_mask, n_levels: int, settings: Settings) -> None:
+    """Refuse before building a texture matrix or histogram that would not fit in memory."""
+    from voxelomics.features._memory import family_bytes, memory_budget_bytes
+
+    t = settings.texture
+    nz = np.flatnonzero(intensity_mask.any(axis=(1, 2)))
+    ny = np.flatnonzero(intensity_mask.any(axis=(0, 2)))
+    nx = np.flatnonzero(intensity_mask.any(axis=(0, 1)))
+    box = (int(nz[-1] - nz[0] + 1), int(ny[-1] - ny[0] + 1), int(nx[-1] - nx[0] + 1))
+    two_d = any(d in ("2d", "2_5d") for d in t.dimensions)
+    need = {f: family_bytes(f, n_levels, box_shape=box, n_voxels=values.size, two_d=two_d,
+                            three_d="3d" in t.dimensions, distance=t.ngldm_distance) for f in texture}
+    family = max(need, key=need.get)
+    budget = memory_budget_bytes()
+    if need[family] > budget:
+        d = settings.discretisation
+        what = "intensity histogram" if family == "histogram" else f"{family.upper()} matrices"
+        _refuse(what, need[family], budget, _levels_setting(d, n_levels, values, "discretisation"),
+                _advice(d, "discretisation"), f"features:{family}")
+
+
+def _preflight_ivh(values, settings: Settings) -> None:
+    """Refuse before building an intensity-volume histogram that would not fit in memory."""
+    from voxelomics.features import ivh
+    from voxelomics.features._memory import ivh_bytes, memory_budget_bytes
+
+    d, rg = settings.ivh_discretisation, settings.resegmentation
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return  # the IVH reports it
+    n_grid = ivh.grid_size(values, method=d.method, n_bins=d.n_bins, bin_width=d.bin_width,
+                           lower_bound=fbs_lower_bound(settings, d), range_min=rg.range_min,
+                           range_max=rg.range_max)
+    need, budget = ivh_bytes(n_grid, values.size), memory_budget_bytes()
+    if need > budget:
+        setting = _levels_setting(d, n_grid, values, "ivh_discretisation").replace("grey levels", "IVH bins")
+        _refuse("intensity-volume histogram", need, budget, setting, _advice(d, "ivh_discretisation"),
+                "features:ivh")
+
+
+def _warn_if_few_grey_levels(roi_levels: np.ndarray, values: np.ndarray, settings: Settings) -> None:
+    """Record a DiscretisationWarning when the ROI holds fewer than FEW_GREY_LEVELS levels."""
+    import warnings
+
+    from voxelomics.errors import DiscretisationWarning
+
+    n = int(np.unique(roi_levels).size)
+    if n >= FEW_GREY_LEVELS:
+        return
+    d = settings.discretisation
+    how = (f"FBN with n_bins = {d.n_bins}" if d.method == "fbn" else
+           f"FBS with bin_width = {d.bin_width:g}" if d.method == "fbs" else "method 'none'")
+    lo, hi = float(values.min()), float(values.max())
+    cause = ("the ROI is constant" if lo == hi else
+             f"the ROI's intensities span {lo:g} to {hi:g}, " + (
+                 "narrow for this bin width (e.g. a map in other units than the settings assume)"
+                 if d.method == "fbs" else "mostly one value"))
+    warnings.warn(
+        f"only {n} grey level{'s' if n != 1 else ''} after discretisation ({how}): {cause}; texture "
+        f"and intensity-histogram features are (nearly) constant and do not tell patients apart "
+        f"(fewer than {FEW_GREY_LEVELS} levels)", DiscretisationWarning, stacklevel=2)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import functools
 import json
-import warnings
 from pathlib import Path
 
 from voxelomics.errors import SettingsError, VoxelomicsError
 from voxelomics.extract.case import preprocess_case
 from voxelomics.extract.families import compute_features, compute_response_features, resolve_threads
 from voxelomics.extract.naming import Naming, columns
+from voxelomics.extract.record import CaseWarnings
 from voxelomics.settings import RingSettings, Settings, load_preset, normalise_modality
 from voxelomics.volume import RoiMask, Volume
 
@@ -135,10 +135,18 @@ def extract_features(
         With ``filters`` in the settings, the features of every response map follow,
         prefixed by the filter (``log_s1.5mm_statistics_mean``).
 
+    Warns
+    -----
+    VoxelomicsWarning
+        Every warning recorded for the case (:mod:`voxelomics.extract.record`), issued
+        again after the extraction: e.g. ``DiscretisationWarning`` (fewer than 4 grey
+        levels), ``RoundingWarning``, ``GeometryWarning``.
+
     Raises
     ------
     InputError, GeometryError, MaskError, EmptyRoiError, SettingsError, FeatureError, FilterError
-        Each names the case, the file and the step.
+        Each names the case, the file and the step. ``SettingsError`` also when the
+        settings are made for another modality than the case's (``Settings.modalities``).
 
     Notes
     -----
@@ -156,8 +164,9 @@ def extract_features(
             ring = RingSettings.model_validate(ring)
         except ValueError as exc:
             raise SettingsError(f"ring: {exc}", case_id=case_id) from None
-    groups, _ = _extract(image, mask, settings, label=label, roi=roi, modality=modality,
-                         case_id=case_id, n_threads=n_threads, ring=ring)
+    groups, _, recorded = _extract(image, mask, settings, label=label, roi=roi, modality=modality,
+                                   case_id=case_id, n_threads=n_threads, ring=ring)
+    recorded.reissue()
     return columns(groups, naming)
 
 
@@ -193,9 +202,10 @@ def _ring(volume: Volume, mask: RoiMask, ring: RingSettings, modality, case_id) 
 
 def _extract(
     image, mask, settings, *, label, roi, modality, case_id, series_uid=None, n_threads=None, ring=None
-) -> tuple[list[tuple[str | None, dict[str, float]]], dict]:
-    """Features grouped by image type (``None``: the image; else a response map's prefix)
-    and provenance (modality, settings used, image metadata such as SUV)."""
+) -> tuple[list[tuple[str | None, dict[str, float]]], dict, CaseWarnings]:
+    """Features grouped by image type (``None``: the image; else a response map's prefix),
+    provenance (modality, settings used, image metadata such as SUV) and the warnings
+    recorded on the way (:mod:`.record`)."""
     settings = _resolve_settings(settings)
     try:
         n_threads = resolve_threads(n_threads)
@@ -219,6 +229,54 @@ def _extract(
                 f"{type(obj).__name__} (wrap arrays with voxelomics.volume.{kinds[-1].__name__})",
                 case_id=case_id,
             )
+    early = None
+    recorded = CaseWarnings()
+    try:
+        with recorded.step("read"):
+            volume, roi_mask, early = _read(image, mask, settings, label, roi, modality, case_id,
+                                            series_uid, n_threads, ring)
+        used_modality = modality or (normalise_modality(volume.modality) if volume.modality else None)
+        effective = settings.for_modality(used_modality)
+        with _small_blas():
+            with recorded.step("preprocess"):
+                contour, region = _roi_name(roi_mask), None
+                if ring is not None:
+                    roi_mask, region = _ring(volume, roi_mask, ring, used_modality, case_id)
+                pre = preprocess_case(volume, roi_mask, effective)
+            with recorded.step("features"):
+                part = early.morphology(pre, roi_mask) if early is not None else None
+                groups = [(None, compute_features(pre, effective, n_threads=n_threads, _morph_part=part))]
+                groups.extend(compute_response_features(pre, effective, n_threads=n_threads))
+                del pre
+    except VoxelomicsError as exc:
+        exc.with_context(case_id=case_id)
+        raise
+    finally:
+        if early is not None:
+            early.close()
+    from voxelomics.preprocess.roi import PARENT_GRID_KEY  # loaded by now (preprocessing ran)
+
+    provenance = {
+        "modality": used_modality,
+        "settings": effective.name,
+        "image": volume.source,
+        "mask": roi_mask.source,
+        # the ROI actually used: RTSTRUCT/SEG name, or the label-map value chosen
+        "roi": _roi_name(roi_mask),
+        "contour": contour,  # the ROI a ring was built from (the ROI itself otherwise)
+        "region": region,  # the ring's record (volumes kept, cut at the image edge, clipped)
+        # without the file grid that a read around the ROI records (an implementation detail)
+        "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != PARENT_GRID_KEY}),
+    }
+    if effective.filters:
+        provenance["response_maps"] = [prefix for prefix, _ in groups[1:]]
+    if roi_mask.metadata:  # e.g. a label map whose flipped axes were moved onto the image grid
+        provenance["mask_metadata"] = _compact(roi_mask.metadata)
+    return groups, provenance, recorded
+
+
+def _read(image, mask, settings, label, roi, modality, case_id, series_uid, n_threads, ring):
+    """Image and aligned mask (and the early mask-only morphology, when it applies)."""
     early = None
     try:
         if isinstance(image, Volume) and isinstance(mask, RoiMask):
@@ -248,41 +306,11 @@ def _extract(
                 volume, roi_mask = loaded
             else:
                 volume, roi_mask = early.load(image, modality, case_id)
-        used_modality = modality or (normalise_modality(volume.modality) if volume.modality else None)
-        effective = settings.for_modality(used_modality)
-        with warnings.catch_warnings(), _small_blas():
-            warnings.simplefilter("default")
-            contour, region = _roi_name(roi_mask), None
-            if ring is not None:
-                roi_mask, region = _ring(volume, roi_mask, ring, used_modality, case_id)
-            pre = preprocess_case(volume, roi_mask, effective)
-            part = early.morphology(pre, roi_mask) if early is not None else None
-            groups = [(None, compute_features(pre, effective, n_threads=n_threads, _morph_part=part))]
-            groups.extend(compute_response_features(pre, effective, n_threads=n_threads))
-            del pre
-    except VoxelomicsError as exc:
-        exc.with_context(case_id=case_id)
-        raise
-    finally:
+    except BaseException:
         if early is not None:
             early.close()
-    from voxelomics.preprocess.roi import PARENT_GRID_KEY  # loaded by now (preprocessing ran)
-
-    provenance = {
-        "modality": used_modality,
-        "settings": effective.name,
-        "image": volume.source,
-        "mask": roi_mask.source,
-        # the ROI actually used: RTSTRUCT/SEG name, or the label-map value chosen
-        "roi": _roi_name(roi_mask),
-        "contour": contour,  # the ROI a ring was built from (the ROI itself otherwise)
-        "region": region,  # the ring's record (volumes kept, cut at the image edge, clipped)
-        # without the file grid that a read around the ROI records (an implementation detail)
-        "image_metadata": _compact({k: v for k, v in volume.metadata.items() if k != PARENT_GRID_KEY}),
-    }
-    if effective.filters:
-        provenance["response_maps"] = [prefix for prefix, _ in groups[1:]]
-    return groups, provenance
+        raise
+    return volume, roi_mask, early
 
 
 def extract_case(
@@ -310,7 +338,8 @@ def extract_case(
         under ``response_maps``), ``modality`` (the DICOM code whose settings were used,
         ``""`` when unknown), ``provenance`` (JSON: modality, settings name, files, the
         ring's record, image metadata such as the PET SUV conversion and its assumptions),
-        ``lesion_id`` (the ROI the row describes or surrounds), ``region`` (``"roi"`` or
+        ``warnings`` (JSON list of the warnings recorded for this case, see
+        :mod:`voxelomics.extract.record`; they are not issued again), ``lesion_id`` (the ROI the row describes or surrounds), ``region`` (``"roi"`` or
         the ring's name, e.g. ``ring0-5mm``), the ``dicom_*`` header covariates of a DICOM
         image (:data:`voxelomics.io.header.HEADER_COLUMNS`), then features (float), then
         extra columns.
@@ -331,7 +360,7 @@ def extract_case(
             "extract_cohort expands it into one row per ROI (voxelomics.io.lesions.expand_case), or "
             "give one label or ROI name", case_id=case.case_id, step="select_roi")
     ring = getattr(case, "ring", None)
-    groups, provenance = _extract(
+    groups, provenance, recorded = _extract(
         case.image,
         case.mask,
         settings,
@@ -356,6 +385,7 @@ def extract_case(
         "image_type": "original+filtered" if len(groups) > 1 else "original",
         "modality": provenance["modality"] or "",
         "provenance": json.dumps(provenance, default=str, sort_keys=True),
+        "warnings": recorded.to_json(),
         "lesion_id": str(lesion),
         "region": region,
     }

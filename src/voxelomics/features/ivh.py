@@ -70,7 +70,7 @@ from voxelomics.errors import EmptyRoiError, InputError, SettingsError
 from voxelomics.features.registry import FeatureSpec
 from voxelomics.preprocess.discretise import discretise_values
 
-__all__ = ["compute", "intensity_volume_histogram", "IntensityVolumeHistogram", "FEATURES"]
+__all__ = ["compute", "intensity_volume_histogram", "IntensityVolumeHistogram", "FEATURES", "grid_size"]
 
 _FAMILY = "ivh"
 _TIE = 1e-12
@@ -96,6 +96,44 @@ class IntensityVolumeHistogram:
     gamma: np.ndarray
     nu: np.ndarray
     step: float
+
+
+def grid_size(
+    values: np.ndarray,
+    *,
+    method: str = "none",
+    n_bins: int | None = None,
+    bin_width: float | None = None,
+    lower_bound: float | None = None,
+    range_min: float | None = None,
+    range_max: float | None = None,
+) -> int:
+    """Number of grid intensities the IVH will have, without building it (memory pre-flight).
+
+    Parameters are those of :func:`compute`; ``values`` must be finite.
+
+    Returns
+    -------
+    int
+        The length of :attr:`IntensityVolumeHistogram.intensity` that
+        :func:`intensity_volume_histogram` would return (0 for an empty ROI or an unknown
+        method, which it refuses).
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size == 0:
+        return 0
+    if method == "fbn":
+        return int(n_bins or 0)
+    if method == "fbs":
+        x_min = lower_bound if lower_bound is not None else range_min
+        x_min = float(x.min()) if x_min is None else float(x_min)
+        x_max = float(x.max()) if range_max is None else float(range_max)
+        return max(1, int(np.floor((x_max - x_min) / float(bin_width) + 1e-9)))
+    if method == "none":
+        g_min = float(x.min()) if range_min is None else float(range_min)
+        g_max = float(x.max()) if range_max is None else float(range_max)
+        return int(np.floor(g_max - g_min + 1e-9)) + 1
+    return 0
 
 
 def intensity_volume_histogram(

@@ -31,9 +31,9 @@ RADIUS_MM: float = float((3.0 / (4.0 * np.pi)) ** (1.0 / 3.0) * 10.0)
 
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("local_intensity_local_peak", "local_intensity", "VJGA", "loc_peak_loc",
-                "Local intensity peak", "HU"),
+                "Local intensity peak", "image units"),
     FeatureSpec("local_intensity_global_peak", "local_intensity", "0F91", "loc_peak_glob",
-                "Global intensity peak", "HU"),
+                "Global intensity peak", "image units"),
 )
 
 

@@ -154,7 +154,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
           "Volume density (convex hull)"),
     _spec("area_density_convex_hull", "7T7F", "morph_area_dens_conv_hull",
           "Area density (convex hull)"),
-    _spec("integrated_intensity", "99N0", "morph_integ_int", "Integrated intensity", "HU·mm3"),
+    _spec("integrated_intensity", "99N0", "morph_integ_int", "Integrated intensity", "image units·mm3"),
     _spec("morans_i", "N365", "morph_moran_i", "Moran's I index"),
     _spec("gearys_c", "NPT7", "morph_geary_c", "Geary's C measure"),
 )

@@ -27,6 +27,7 @@ __all__ = [
     "ibsi_column_name",
     "readable_to_ibsi",
     "split_feature_column",
+    "table_columns",
 ]
 
 #: Families in IBSI order; the value is the IBSI family identifier.
@@ -65,7 +66,8 @@ class FeatureSpec:
     title : str
         Feature name as in the IBSI reference manual.
     unit : str, default=""
-        Unit of the value ("mm3", "HU", "" for dimensionless or grey-level units).
+        Unit of the value ("mm3", "image units" (HU for CT, SUV for PET), "" for
+        dimensionless values and grey-level units).
     ibsi_compliant : bool, default=True
         False when IBSI publishes no reference or the method deviates from IBSI.
     """
@@ -197,3 +199,37 @@ def split_feature_column(column: str) -> tuple[str | None, str] | None:
 def _all_names() -> frozenset[str]:
     table = readable_to_ibsi()
     return frozenset(table) | frozenset(table.values())
+
+
+def table_columns(families, dimensions) -> list[tuple[FeatureSpec, Aggregation | None]]:
+    """The feature columns an extraction writes for these families and texture dimensions.
+
+    Parameters
+    ----------
+    families : iterable of str
+        Families to compute (:data:`voxelomics.settings.FAMILY_NAMES`).
+    dimensions : iterable of {"2d", "2_5d", "3d"}
+        ``texture.dimensions`` of the settings.
+
+    Returns
+    -------
+    list of (FeatureSpec, Aggregation or None)
+        In registry order, texture features aggregation by aggregation as the families
+        write them; :func:`column_name` / :func:`ibsi_column_name` give the column names.
+    """
+    from voxelomics.features._texture import directional_aggregations, zone_aggregations
+
+    wanted = set(families)
+    out: list[tuple[FeatureSpec, Aggregation | None]] = []
+    for fam in FAMILIES:
+        if fam not in wanted:
+            continue
+        specs = feature_specs(fam)
+        if fam in ("glcm", "glrlm"):
+            aggs = directional_aggregations(dimensions)
+        elif fam in TEXTURE_FAMILIES:
+            aggs = zone_aggregations(dimensions)
+        else:
+            aggs = [None]
+        out.extend((spec, agg) for agg in aggs for spec in specs)
+    return out

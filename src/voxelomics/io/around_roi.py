@@ -8,10 +8,13 @@ cropping with :func:`~voxelomics.preprocess.crop_to_roi` (``tests/unit/io/test_r
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from voxelomics.errors import GeometryError
+from voxelomics.io.direction import orthonormal_direction
 from voxelomics.io.images import _suffix
 from voxelomics.io.nifti import nifti_data_problem
 from voxelomics.volume import RoiMask, Volume, from_sitk
@@ -91,8 +94,14 @@ def read_image_around_roi(
         return None
     if reader.GetDimension() != 3 or reader.GetNumberOfComponents() != 1 or reader.GetSize()[2] < 2:
         return None  # 2-D or one-slice files warn on the ordinary path
+    with warnings.catch_warnings(record=True) as caught:  # issued below if this path is taken
+        warnings.simplefilter("always")
+        try:  # as read_image sets it (voxelomics.io.direction)
+            direction = orthonormal_direction(reader.GetDirection(), path=path)
+        except GeometryError:
+            return None  # the ordinary path raises it
     full = Grid(tuple(reader.GetSize())[::-1], tuple(reader.GetSpacing())[::-1], tuple(reader.GetOrigin()),
-                np.asarray(reader.GetDirection(), dtype=float).reshape(3, 3))
+                direction)
     if not (tuple(full.shape) == tuple(mask.array.shape) and np.array_equal(full.spacing_mm, mask.spacing_mm)
             and np.array_equal(full.origin_mm, mask.origin_mm) and np.array_equal(full.direction, mask.direction)):
         return None
@@ -105,6 +114,9 @@ def read_image_around_roi(
         img = reader.Execute()
     except RuntimeError:
         return None
+    img.SetDirection(tuple(float(v) for v in direction.ravel()))
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=2)
     origin = tuple(float(v) for v in full.index_to_physical(np.array([[c.start for c in crop]], dtype=float))[0])
     volume = from_sitk(img, modality=modality, source=str(path), metadata={PARENT_GRID_KEY: full})
     volume = volume.with_array(volume.array, origin_mm=origin)  # as crop_to_roi computes it

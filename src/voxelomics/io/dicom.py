@@ -53,6 +53,8 @@ objects raise :class:`~voxelomics.errors.InputError`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -66,6 +68,7 @@ from voxelomics.io.suv import parse_dicom_datetime, suv_factor
 from voxelomics.volume import Volume
 
 __all__ = ["SeriesInfo", "list_series", "read_dicom_series", "is_dicom_file", "read_header", "warn_once",
+           "warnings_per_case",
            "unreadable_message",
            "GAP_UNIFORM_RTOL", "GAP_RESAMPLE_RTOL", "TILT_TOLERANCE_DEG"]
 
@@ -145,6 +148,30 @@ def _user_stacklevel() -> int:
     return level
 
 
+#: Keys already warned within the case being extracted (see :func:`warnings_per_case`);
+#: None outside a case: the process-wide set applies.
+_CASE_WARNED: contextvars.ContextVar[set | None] = contextvars.ContextVar("voxelomics_case_warned",
+                                                                          default=None)
+
+
+@contextlib.contextmanager
+def warnings_per_case():
+    """Within this block :func:`warn_once` warns once per key *and case*.
+
+    The extraction of one case records its warnings (``voxelomics.extract``); a series read
+    by an earlier case in the same process must still warn for this one.
+
+    Yields
+    ------
+    None
+    """
+    token = _CASE_WARNED.set(set())
+    try:
+        yield
+    finally:
+        _CASE_WARNED.reset(token)
+
+
 def warn_once(key, message: str, category: type[Warning]) -> None:
     """Issue ``message`` once per ``key`` and process, pointing at the user's call site.
 
@@ -161,9 +188,11 @@ def warn_once(key, message: str, category: type[Warning]) -> None:
     category : type of Warning
         Warning class.
     """
-    if key in _WARNED:
+    seen = _CASE_WARNED.get()
+    seen = _WARNED if seen is None else seen
+    if key in seen:
         return
-    _WARNED.add(key)
+    seen.add(key)
     warnings.warn(message, category, stacklevel=_user_stacklevel())
 
 

@@ -30,6 +30,12 @@ Label-map rules (decisions)
       says so and shows the first ten values. An explicit ``label=`` that is present is
       used (large atlases exist).
 
+Direction cosines (decision, :mod:`voxelomics.io.direction`)
+    Every file's direction matrix is made exactly orthonormal: deviations up to 1e-6 silently,
+    up to 1e-3 (rounding of the stored matrix by converters; SimpleITK itself refuses NIfTI
+    sforms beyond about 1e-4) with a :class:`~voxelomics.errors.GeometryWarning`; larger ones
+    are a sheared grid and raise :class:`~voxelomics.errors.GeometryError`.
+
 Geometry (:func:`align_mask`)
     Grids are compared with :meth:`voxelomics.volume.Grid.compare` at 1e-3 of a voxel.
     A mask whose grid differs by less is given the image geometry with a
@@ -54,8 +60,9 @@ from voxelomics.errors import (
     MaskError,
     VoxelomicsError,
 )
-from voxelomics.io.dicom import is_dicom_file, read_dicom_series, warn_once
-from voxelomics.io.nifti import nifti_data_problem
+from voxelomics.io.dicom import _DICOM_SUFFIXES, is_dicom_file, read_dicom_series, warn_once
+from voxelomics.io.direction import orthonormal_direction
+from voxelomics.io.nifti import nifti_data_problem, read_nifti_orthonormalised
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
 
 __all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES", "MAX_LABELS"]
@@ -87,17 +94,36 @@ def _read_sitk(path: Path):
         img = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
+        img = None
+        if "orthonormal direction cosines" in str(exc) and _suffix(path) in (".nii", ".nii.gz"):
+            img = read_nifti_orthonormalised(path)  # within the tolerance, else GeometryError
+        if img is None:
+            raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
     problem = nifti_data_problem(path)
     if problem:
         raise InputError(f"cannot read image: {problem}", path=path)
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"expected a scalar image, found {img.GetNumberOfComponentsPerPixel()} components per "
                          "voxel", path=path)
+    if img.GetDimension() not in (2, 3):  # images and label maps alike
+        size = " x ".join(str(n) for n in img.GetSize())
+        raise GeometryError(f"expected a 3D image, found {img.GetDimension()}D (size {size}, x first): a time "
+                            "series or several volumes in one file; save the volume to use as its own 3-D file")
+    if img.GetDimension() == 3:  # a 2-D file's 2x2 direction is checked once it is 3-D
+        _set_orthonormal_direction(img, path)
     if img.GetDimension() == 2:
         img = sitk.JoinSeries(img)
+        _set_orthonormal_direction(img, path)
         img.voxelomics_from_2d = True  # read_image warns (the mask of a 2-D image need not)
     return img
+
+
+def _set_orthonormal_direction(img, path: Path) -> None:
+    """Give ``img`` orthonormal direction cosines (rule in :mod:`voxelomics.io.direction`)."""
+    d = np.asarray(img.GetDirection(), dtype=float)
+    q = orthonormal_direction(d, path=path)
+    if not np.array_equal(q.ravel(), d):
+        img.SetDirection(tuple(float(v) for v in q.ravel()))
 
 
 def _check_modality(modality: str | None, vol: Volume) -> None:
@@ -192,8 +218,6 @@ def read_image(
         if suv:
             raise InputError("suv=True needs a DICOM PET series (SUV tags); this file has none")
         img = _read_sitk(path)
-        if img.GetDimension() != 3:
-            raise GeometryError(f"expected a 3D image, found {img.GetDimension()}D")
         meta = {}
         if getattr(img, "voxelomics_from_2d", False):
             meta["single_slice"] = "2-D file read as one slice (z spacing 1 mm)"
@@ -210,15 +234,32 @@ def read_image(
         raise
 
 
-def _dicom_modality(path: Path) -> str | None:
-    if not is_dicom_file(path):
+def _dicom_modality(path: Path, *, strict: bool = False) -> str | None:
+    """The DICOM ``Modality`` of a file; None when it is not DICOM.
+
+    With ``strict``, a file that is DICOM by its ``DICM`` prefix or its ending
+    (``.dcm``, ``.dicom``, ``.ima``) but whose header cannot be parsed raises
+    :class:`~voxelomics.errors.InputError` saying the file is damaged (rather than being
+    taken for an unsupported label-map type).
+    """
+    prefixed = is_dicom_file(path)
+    if not prefixed and not (strict and path.suffix.lower() in _DICOM_SUFFIXES):
         return None
     import pydicom
 
     try:
-        return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"]).Modality)
-    except Exception:  # a broken header is reported by the reader that follows
-        return None
+        return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"],
+                                   force=not prefixed).Modality)
+    except Exception as exc:
+        if not strict:
+            return None
+        why = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, AttributeError):
+            why = "no Modality in its header"
+        what = ("the DICOM file is damaged: its header cannot be read" if prefixed else
+                f"the file ends in {path.suffix!r} but is not readable DICOM (no 'DICM' prefix at byte 128)")
+        raise InputError(f"{what} ({why}); expected a complete RTSTRUCT or SEG file (truncated or "
+                         "incompletely copied? compare it with the original)") from None
 
 
 def _image_like(values) -> str:
@@ -366,7 +407,7 @@ def read_mask(
                              f"({', '.join(IMAGE_SUFFIXES)}), an RTSTRUCT or a SEG file{_masks_in(path)}", path=path)
         if not path.is_file():
             raise InputError("mask file does not exist", path=path)
-        kind = _dicom_modality(path) if _suffix(path) not in IMAGE_SUFFIXES else None
+        kind = _dicom_modality(path, strict=True) if _suffix(path) not in IMAGE_SUFFIXES else None
         if kind == "RTSTRUCT":
             if roi is None:  # like a label map's only label: an RTSTRUCT's only ROI
                 from voxelomics.io.rtstruct import rtstruct_roi_names
@@ -421,18 +462,39 @@ def align_mask(image: Volume, mask: RoiMask, *, case_id: str | None = None) -> R
         ``mask`` itself when the geometries are identical; a copy with the image's
         spacing, origin and direction when they differ by less than 1e-3 voxel (with a
         :class:`~voxelomics.errors.GeometryWarning` that names which of origin, spacing
-        and direction differ, and by how much).
+        and direction differ, and by how much); the mask's voxels moved onto the image
+        grid by a transpose and flips when the mask file stores the same voxel centres
+        with its axes flipped or permuted (a ``GeometryWarning`` and
+        ``metadata["reoriented"]`` say so; :mod:`voxelomics.io.reorient`).
 
     Raises
     ------
     GeometryError
         Size differs, or spacing, origin (given in mm and voxels per axis) or direction
-        differ by more than 1e-3 voxel.
+        differ by more than 1e-3 voxel, and the grids are not the same voxels in another
+        axis order; when the axes differ by a flip or permutation, the message says so.
     """
     same, description = image.grid.compare(mask.grid, tolerance_voxels=_TOL_VOXELS)
     description = re.sub(r"np\.(?:float|int)\d*\(([^()]*)\)", r"\1", description)  # plain numbers
     if not same:
-        raise GeometryError(f"mask grid does not match the image grid: {description}", case_id=case_id,
+        from voxelomics.io.reorient import axis_map, describe, reorient_onto
+
+        axes = axis_map(image.grid, mask.grid, tolerance_voxels=_TOL_VOXELS)
+        if axes is not None and axes.exact_box and not axes.identity:  # the same voxels
+            note = (f"mask stored with {describe(axes)} relative to the image; its voxels were moved onto "
+                    "the image grid without interpolation (same voxel centres)")
+            where = f"case {case_id!r}, " if case_id else ""
+            warnings.warn(f"{where}mask {mask.source}: {note}", GeometryWarning, stacklevel=2)
+            return mask.with_array(reorient_onto(mask, image.grid, axes), spacing_mm=image.spacing_mm,
+                                   origin_mm=image.origin_mm, direction=image.direction,
+                                   metadata={**mask.metadata, "reoriented": note})
+        hint = ""
+        if axes is not None and not axes.identity:
+            hint = (f"; the mask's axes are the image's with {describe(axes)}, but the two grids do not "
+                    "cover the same voxels (mask voxel (0, 0, 0) is image voxel (x, y, z) "
+                    f"({', '.join(str(int(v)) for v in axes.offset)})): check how the mask was "
+                    "converted or cropped")
+        raise GeometryError(f"mask grid does not match the image grid: {description}{hint}", case_id=case_id,
                             path=mask.source, step="align_mask")
     exact = (np.array_equal(image.spacing_mm, mask.spacing_mm) and np.array_equal(image.origin_mm, mask.origin_mm)
              and np.array_equal(image.direction, mask.direction))

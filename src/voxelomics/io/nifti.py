@@ -1,15 +1,22 @@
-"""NIfTI file integrity: does the file hold the voxel data its header declares?
+"""NIfTI files: integrity of the voxel data, and sforms orthonormal only to rounding.
 
 SimpleITK fills the missing part of a truncated NIfTI file with zeros without an error (a
 half-copied ``.nii.gz`` would give features of an image that is partly zeros), so
 :func:`voxelomics.io.images.read_image` and ``read_mask`` check the size here first.
+
+SimpleITK refuses a file whose sform axes are perpendicular only to about 1e-4 or worse
+("ITK only supports orthonormal direction cosines") when it has no qform to fall back on.
+:func:`read_nifti_orthonormalised` reads such a file when the deviation is within
+:data:`voxelomics.io.direction.DIRECTION_TOLERANCE` (see that module for the rule).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["nifti_expected_bytes", "nifti_data_problem"]
+import numpy as np
+
+__all__ = ["nifti_expected_bytes", "nifti_data_problem", "read_nifti_orthonormalised"]
 
 
 def nifti_expected_bytes(head: bytes) -> int | None:
@@ -99,3 +106,80 @@ def nifti_data_problem(path: Path) -> str | None:
         return (f"the file holds {size} bytes but its header declares {expected} (voxel data "
                 "missing: truncated or incompletely copied)")
     return None
+
+
+def _sform(head: bytes):
+    """``(endian, srow offset, float format, sform_code, 3x4 sform)`` of a NIfTI-1/2 header, or None."""
+    import struct
+
+    for endian in "<>":
+        if len(head) >= 348 and struct.unpack(endian + "i", head[:4])[0] == 348:  # NIfTI-1
+            code = struct.unpack(endian + "h", head[254:256])[0]
+            return endian, 280, "f", code, np.array(struct.unpack(endian + "12f", head[280:328])).reshape(3, 4)
+        if len(head) >= 540 and struct.unpack(endian + "i", head[:4])[0] == 540:  # NIfTI-2
+            code = struct.unpack(endian + "i", head[348:352])[0]
+            return endian, 400, "d", code, np.array(struct.unpack(endian + "12d", head[400:496])).reshape(3, 4)
+    return None
+
+
+def read_nifti_orthonormalised(path: Path):
+    """Read a NIfTI file whose sform SimpleITK refused, with the sform re-orthonormalised.
+
+    The header is copied with its sform axes replaced by the nearest orthonormal ones
+    (same voxel sizes, same origin) into a temporary uncompressed file, which SimpleITK
+    reads; the voxel data are copied unchanged.
+
+    Parameters
+    ----------
+    path : Path
+        ``.nii`` or ``.nii.gz`` file.
+
+    Returns
+    -------
+    SimpleITK.Image or None
+        The image; None when the file has no sform this function understands (the caller
+        reports SimpleITK's own error).
+
+    Warns
+    -----
+    GeometryWarning
+        The sform was re-orthonormalised (always, on this path: SimpleITK refuses only
+        deviations above :data:`~voxelomics.io.direction.SILENT_DEVIATION`).
+
+    Raises
+    ------
+    GeometryError
+        The sform is sheared beyond :data:`~voxelomics.io.direction.DIRECTION_TOLERANCE`.
+    """
+    import gzip
+    import shutil
+    import struct
+    import tempfile
+
+    import SimpleITK as sitk
+
+    from voxelomics.io.direction import orthonormal_direction
+
+    gz = path.name.lower().endswith(".gz")
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+        head = f.read(544)
+        form = _sform(head)
+        if form is None or nifti_expected_bytes(head) is None:
+            return None
+        endian, at, fmt, code, srow = form
+        if code <= 0:
+            return None
+        linear = srow[:, :3]
+        sizes = np.linalg.norm(linear, axis=0)
+        if np.any(sizes == 0) or not np.all(np.isfinite(linear)):
+            return None
+        axes = orthonormal_direction(linear / sizes, path=path)  # warns, or raises for a shear
+        fixed = np.concatenate([axes * sizes, srow[:, 3:]], axis=1)
+        patched = bytearray(head)
+        patched[at:at + 12 * struct.calcsize(fmt)] = struct.pack(endian + "12" + fmt, *fixed.ravel())
+        with tempfile.TemporaryDirectory(prefix="voxelomics-nifti-") as tmp:
+            copy = Path(tmp) / "image.nii"
+            with open(copy, "wb") as out:
+                out.write(patched)
+                shutil.copyfileobj(f, out, 1 << 22)
+            return sitk.ReadImage(str(copy))

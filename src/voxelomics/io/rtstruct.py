@@ -8,7 +8,9 @@ Rules (decisions, applied by :func:`rtstruct_to_mask`):
   :meth:`voxelomics.volume.Grid.physical_to_index`. A contour must be parallel to the
   image slices (its points may spread by at most 0.5 voxel along z, otherwise
   :class:`~voxelomics.errors.GeometryError`) and goes to the **nearest slice**. Contours
-  more than half a slice outside the grid are skipped with a ``GeometryWarning``.
+  more than half a slice outside the grid are skipped, and contours reaching beyond the
+  image's in-plane edge are clipped to it, with one ``GeometryWarning`` that gives the
+  percentage of the ROI's contour area lost (in-plane area, by the shoelace formula).
 * **Inclusion rule**: a voxel belongs to the ROI when its centre is inside the polygon by
   the even-odd (crossing-number) test with half-open edges: edges are closed at their
   lower row end and open at the upper one; horizontal edges never cross. A centre exactly
@@ -34,7 +36,7 @@ from voxelomics.errors import (
 )
 from voxelomics.volume import RoiMask, Volume
 
-__all__ = ["rtstruct_roi_names", "rtstruct_to_mask", "rasterise_polygons"]
+__all__ = ["rtstruct_roi_names", "rtstruct_to_mask", "rasterise_polygons", "polygon_area"]
 
 
 def _read(path: Path):
@@ -45,8 +47,11 @@ def _read(path: Path):
         raise InputError("RTSTRUCT file does not exist", path=path)
     try:
         ds = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+    except InvalidDicomError as exc:
         raise InputError(f"cannot read as DICOM: {exc}", path=path) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"the RTSTRUCT file is damaged: it cannot be read to its end ({type(exc).__name__}: "
+                         f"{exc}); truncated or incompletely copied?", path=path) from None
     modality = str(getattr(ds, "Modality", "") or "")
     if modality != "RTSTRUCT":
         raise InputError(f"expected an RTSTRUCT, found Modality {modality!r}", path=path)
@@ -127,6 +132,54 @@ def rasterise_polygons(polygons: list[np.ndarray], shape_yx: tuple[int, int]) ->
     return (np.cumsum(acc, axis=1)[:, :nx] % 2) == 1
 
 
+def polygon_area(polygon: np.ndarray) -> float:
+    """Area of a closed polygon by the shoelace formula.
+
+    Parameters
+    ----------
+    polygon : ndarray of shape (n_points, 2)
+        Vertices (any 2-D units); the last connects back to the first.
+
+    Returns
+    -------
+    float
+        Absolute area, in the units of the vertices squared (0 for fewer than 3 points).
+
+    Examples
+    --------
+    >>> polygon_area(np.array([[0.0, 0.0], [0.0, 2.0], [3.0, 2.0], [3.0, 0.0]]))
+    6.0
+    """
+    p = np.asarray(polygon, dtype=float)
+    if len(p) < 3:
+        return 0.0
+    y, x = p[:, 0], p[:, 1]
+    return float(abs(np.dot(y, np.roll(x, -1)) - np.dot(x, np.roll(y, -1))) / 2.0)
+
+
+def _clip_to_box(polygon: np.ndarray, shape_yx: tuple[int, int]) -> np.ndarray:
+    """The polygon clipped to the slice's extent (voxel edges at -0.5 and n - 0.5), Sutherland–Hodgman."""
+    p = [tuple(v) for v in np.asarray(polygon, dtype=float)]
+    ny, nx = shape_yx
+    for axis, bound, keep_below in ((0, -0.5, False), (0, ny - 0.5, True), (1, -0.5, False), (1, nx - 0.5, True)):
+        if not p:
+            break
+
+        def inside(v, axis=axis, bound=bound, keep_below=keep_below):
+            return v[axis] <= bound if keep_below else v[axis] >= bound
+
+        out = []
+        for i, cur in enumerate(p):
+            prev = p[i - 1]
+            if inside(cur) != inside(prev):
+                t = (bound - prev[axis]) / (cur[axis] - prev[axis])
+                out.append(tuple(prev[a] + t * (cur[a] - prev[a]) for a in range(2)))
+            if inside(cur):
+                out.append(cur)
+        p = out
+    return np.asarray(p, dtype=float).reshape(-1, 2)
+
+
 def rtstruct_to_mask(
     path: str | Path, roi_name: str, reference: Volume, *, case_id: str | None = None
 ) -> RoiMask:
@@ -189,6 +242,8 @@ def rtstruct_to_mask(
         nz, ny, nx = reference.shape
         per_slice: dict[int, list[np.ndarray]] = {}
         ignored, outside = 0, []
+        area_total = area_lost = 0.0  # in-plane contour area (voxel units), and the part outside
+        n_clipped = 0
         for contour in contours:
             if str(getattr(contour, "ContourGeometricType", "CLOSED_PLANAR")) != "CLOSED_PLANAR":
                 ignored += 1
@@ -200,16 +255,31 @@ def rtstruct_to_mask(
                 raise GeometryError(f"a contour of ROI {roi_name!r} spans {np.ptp(z):.3g} slices along z; only "
                                     "contours parallel to the image slices are supported")
             k = int(np.rint(z.mean()))
+            area = polygon_area(idx[:, 1:])
+            area_total += area
             if k < 0 or k >= nz:
                 outside.append(round(float(pts[:, 2].mean()), 3))
+                area_lost += area
                 continue
+            inside = polygon_area(_clip_to_box(idx[:, 1:], (ny, nx)))
+            if area - inside > 1e-9 * max(area, 1.0):
+                n_clipped += 1
+                area_lost += area - inside
             per_slice.setdefault(k, []).append(idx[:, 1:])
         if ignored:
             warnings.warn(f"{path}: {ignored} non-CLOSED_PLANAR contours of ROI {roi_name!r} ignored",
                           GeometryWarning, stacklevel=2)
-        if outside:
-            warnings.warn(f"{path}: {len(outside)} contours of ROI {roi_name!r} lie outside the image grid "
-                          f"(patient z {outside[:5]} mm) and were skipped", GeometryWarning, stacklevel=2)
+        if outside or n_clipped:
+            parts = []
+            if outside:
+                parts.append(f"{len(outside)} contours lie beyond the first or last slice (patient z "
+                             f"{outside[:5]} mm) and were skipped")
+            if n_clipped:
+                parts.append(f"{n_clipped} contours reach beyond the image's in-plane edge and were clipped")
+            lost = 100.0 * area_lost / area_total if area_total > 0 else 100.0
+            warnings.warn(f"{path}: ROI {roi_name!r} reaches outside the image: {' and '.join(parts)}; "
+                          f"{lost:.3g} % of its contour area is lost (the mask holds only the part inside "
+                          "the image)", GeometryWarning, stacklevel=2)
         array = np.zeros((nz, ny, nx), dtype=bool)
         for k, polys in per_slice.items():
             array[k] = rasterise_polygons(polys, (ny, nx))

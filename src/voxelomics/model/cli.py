@@ -25,7 +25,7 @@ COLUMNS_HELP = (
     "Target --exclude age). For a features.parquet written by 'voxelomics extract' only "
     "its radiomic feature columns are features (manifest columns such as outcome or "
     "centre are not). Identifier columns (case_id, "
-    "roi, image_type, modality, provenance, id, patient_id, subject_id, lesion_id) are "
+    "roi, image_type, modality, provenance, warnings, id, patient_id, subject_id, lesion_id) are "
     "never features. Text columns whose values are all numbers (e.g. age written "
     "as '63') are converted; booleans become 0/1. Other text columns (categorical "
     "variables such as sex, identifier-like text) are NOT one-hot encoded: they are "

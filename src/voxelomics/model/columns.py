@@ -17,7 +17,7 @@ __all__ = ["EXCLUDED", "IDENTIFIER_COLUMNS", "OUTCOME_LIKE", "did_you_mean",
            "extraction_features", "feature_columns"]
 
 #: Column names (lower case) that are identifiers, never features.
-IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
+IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance", "warnings",
                       "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
                       "image", "mask", "label")
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")

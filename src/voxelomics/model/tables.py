@@ -9,7 +9,7 @@ Which columns become features (:func:`prepare_data`, :func:`feature_columns`):
 - columns with a role never are: ``--id``, ``--target``, ``--time``, ``--event``,
   ``--batch``, the clinical join column ``--on``, and those given to ``--exclude``;
 - identifier columns never are: :data:`IDENTIFIER_COLUMNS` (the ``case_id, roi,
-  image_type, modality, provenance`` written by ``voxelomics extract``, plus ``id``,
+  image_type, modality, provenance, warnings`` written by ``voxelomics extract``, plus ``id``,
   ``patient_id``, ``series_uid`` ...; names compared case-insensitively);
 - in a ``features.parquet`` written by ``voxelomics extract`` (provenance metadata)
   only the radiomic feature columns are features (:func:`extraction_features`); the
