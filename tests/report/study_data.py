@@ -2,6 +2,12 @@
 
 Kept out of ``conftest.py`` because several test folders have a ``conftest.py`` and
 ``from conftest import`` would pick whichever was imported first.
+
+A valid design with patient-grouped folds: the rows are ROIs of 16 patients (STS_001 has a
+CT and a PET row, the dcmqi liver series four segments; every other patient one row), so
+2 outer x 2 inner folds of whole patients hold both classes. The external cohort is six
+other patients. Outcomes: ``response`` of the LIDC-IDRI nodules is their real malignancy
+label (radiologists' consensus); every other outcome value is made up for the tests.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from testdata import DATA
 
 CASES = DATA / "cases"
 DICOM = DATA / "dicom" / "dcmqi_ct3slice_liver"
+LIDC = DATA / "lidc_nodules"
 
-#: Made-up outcomes (not clinical data): 4/4 classes and 4 events / 4 censored among the
-#: eight cases that extract; the two thin dcmqi segments fail before modelling.
+#: Made-up outcomes for the rows without one (not clinical data); the two thin dcmqi
+#: segments (GREEN, ORANGE) fail before modelling.
 CLINICAL = [
-    # case_id, centre, response, months, death
+    # case_id, centre, response, os_months, death
     ("sts_001_ct", "TCIA STS", 1, 10.0, 1),
-    ("sts_001_pet", "TCIA STS", 1, 14.0, 1),
+    ("sts_001_pet", "TCIA STS", 1, 10.0, 1),
     ("breast1_mr", "PyRadiomics", 0, 40.0, 0),
     ("brain2_mr", "PyRadiomics", 0, 35.0, 0),
     ("99000_CT_Liver", "dcmqi", 1, 8.0, 1),
@@ -29,19 +36,20 @@ CLINICAL = [
     ("99000_CT_PURPLE", "dcmqi", 0, 44.0, 0),
     ("99000_CT_GREEN", "dcmqi", 0, 50.0, 0),
     ("99000_CT_ORANGE", "dcmqi", 1, 5.0, 1),
-    ("ext_sts_ct", "external", 1, 12.0, 1),
-    ("ext_sts_pet", "external", 0, 30.0, 0),
-    ("ext_breast1", "external", 0, 41.0, 1),
-    ("ext_brain2", "external", 1, 9.0, 0),
 ]
+#: Made-up follow-up of the LIDC-IDRI patients (months, death), in data/lidc_nodules order.
+LIDC_FOLLOW_UP = [(12.0, 1), (9.0, 1), (26.0, 0), (41.0, 1), (15.0, 1), (48.0, 0), (7.0, 1), (33.0, 0),
+                  (22.0, 1), (52.0, 0), (18.0, 0), (29.0, 1), (11.0, 1), (37.0, 0), (45.0, 0), (14.0, 1),
+                  (58.0, 0), (24.0, 1)]
 
 STUDY_YAML = """\
 name: test study
-description: Small study on the bundled data; outcomes made up for the tests.
+description: Small study on the bundled data; outcomes made up for the tests (LIDC-IDRI response is the malignancy label).
 out: results
 cohort:
   manifest: cases.csv
   dicom: {dicom}
+  patient_id: patient_id
 extraction:
   preset: default
   settings:
@@ -53,9 +61,10 @@ clinical:
 outcomes:
   - name: response
     target: response
-    models: [enet_lr]
+    models:
+      - {{name: enet_lr, model: enet_lr, n_permutations: 5}}
   - name: survival
-    time: months
+    time: os_months
     event: death
     models: [coxnet]
 validation:
@@ -70,19 +79,33 @@ report:
 """
 
 
+def lidc_rows(which: str) -> pd.DataFrame:
+    """The bundled LIDC-IDRI nodules of the ``internal`` or ``external`` set (absolute paths)."""
+    table = pd.read_csv(LIDC / "manifest.csv")
+    table = table.assign(image=[str(LIDC / p) for p in table["image"]],
+                         mask=[str(LIDC / p) for p in table["mask"]])
+    return table[table["set"] == which]
+
+
 def make_study(folder: Path) -> Path:
     """Write the test study (YAML, manifests, clinical table) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows = [("sts_001_ct", "sts_001_ct_image.nii.gz", "sts_001_ct_mask.nii.gz", "CT"),
-            ("sts_001_pet", "sts_001_pet_suv_image.nii.gz", "sts_001_pet_suv_mask.nii.gz", "PT"),
-            ("breast1_mr", "breast1_image.nrrd", "breast1_label.nrrd", "MR"),
-            ("brain2_mr", "brain2_image.nrrd", "brain2_label.nrrd", "MR")]
-    pd.DataFrame([{"case_id": c, "image": CASES / i, "mask": CASES / m, "label": 1, "modality": mod}
-                  for c, i, m, mod in rows]).to_csv(folder / "cases.csv", index=False)
-    external = dict(zip(("ext_sts_ct", "ext_sts_pet", "ext_breast1", "ext_brain2"), rows, strict=True))
-    pd.DataFrame([{"case_id": e, "image": CASES / i, "mask": CASES / m, "label": 1, "modality": mod}
-                  for e, (_, i, m, mod) in external.items()]).to_csv(folder / "external.csv", index=False)
-    pd.DataFrame(CLINICAL, columns=["case_id", "centre", "response", "months", "death"]).to_csv(
+    rows = [("sts_001_ct", "sts_001_ct_image.nii.gz", "sts_001_ct_mask.nii.gz", "CT", "STS_001"),
+            ("sts_001_pet", "sts_001_pet_suv_image.nii.gz", "sts_001_pet_suv_mask.nii.gz", "PT", "STS_001"),
+            ("breast1_mr", "breast1_image.nrrd", "breast1_label.nrrd", "MR", "breast1"),
+            ("brain2_mr", "brain2_image.nrrd", "brain2_label.nrrd", "MR", "brain2")]
+    cases = [{"case_id": c, "image": CASES / i, "mask": CASES / m, "label": 1, "modality": mod,
+              "patient_id": p} for c, i, m, mod, p in rows]
+    lidc = pd.read_csv(LIDC / "manifest.csv")
+    clinical = list(CLINICAL)
+    for (_, r), (months, death) in zip(lidc.iterrows(), LIDC_FOLLOW_UP, strict=True):
+        clinical.append((r["case_id"], "TCIA LIDC-IDRI", int(r["malignant"]), months, death))
+    for which, name, extra in (("internal", "cases.csv", cases), ("external", "external.csv", [])):
+        t = lidc_rows(which)
+        pd.DataFrame(extra + [{"case_id": r["case_id"], "image": r["image"], "mask": r["mask"], "label": 1,
+                               "modality": "CT", "patient_id": r["patient_id"]} for _, r in t.iterrows()]
+                     ).to_csv(folder / name, index=False)
+    pd.DataFrame(clinical, columns=["case_id", "centre", "response", "os_months", "death"]).to_csv(
         folder / "clinical.csv", index=False)
     (folder / "study.yaml").write_text(STUDY_YAML.format(dicom=DICOM))
     return folder / "study.yaml"

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from voxelomics.cli import app
 from voxelomics.errors import InputError
+from voxelomics.model.results import oof_wide
 from voxelomics.report import build_report, write_report
 from voxelomics.report import figures as F
 
@@ -92,16 +93,28 @@ def test_report_figures_carry_the_numbers_they_draw(study_run):
     links = {a["download"]: a for a in page.links if a.get("download")}
     roc = _csv(next(a for n, a in links.items() if n.startswith("response_enet_lr_roc_internal")))
     cv = out / "models" / "response" / "enet_lr" / "cv"
-    oof = pd.read_csv(cv / "oof_predictions.csv")
-    classes = json.loads((cv / "metrics.json").read_text())["classes"]
-    expected, _ = F.roc_data((oof["observed"].astype(str) == classes[1]).to_numpy(int),
-                             oof.filter(like="repeat_").to_numpy(float).T)
+    oof = pd.read_csv(cv / "oof_predictions.csv")  # long form: one row per patient and repeat
+    metrics = json.loads((cv / "metrics.json").read_text())
+    wide = oof_wide(oof)
+    groups = oof.loc[oof["repeat"] == 0, "group"].astype(str).to_numpy()
+    expected, _ = F.roc_data((wide["observed"].astype(str) == metrics["classes"][1]).to_numpy(int),
+                             wide.filter(like="repeat_").to_numpy(float).T, groups=groups)
     pd.testing.assert_frame_equal(roc, expected, check_exact=False, rtol=1e-9)
+    # the comparators' table behind the forest plot is metrics.json's, number for number
+    comps = _csv(next(a for n, a in links.items() if n.startswith("response_enet_lr_comparators")))
+    internal = comps[comps["cohort"] == "internal (CV)"].set_index("name")
+    for name, c in metrics["comparators"].items():
+        assert internal.loc[name, "mean"] == pytest.approx(c["auc"]["mean"], abs=1e-12)
+        assert internal.loc[name, "difference"] == pytest.approx(c["difference"]["auc"]["mean"], abs=1e-12)
+        assert [internal.loc[name, "difference_ci_low"], internal.loc[name, "difference_ci_high"]] == \
+            pytest.approx(c["difference"]["auc"]["ci95"], abs=1e-12)
+    null = _csv(next(a for n, a in links.items() if n.startswith("response_enet_lr_permutation_null")))
+    assert sorted(null["null_auc"]) == pytest.approx(sorted(metrics["permutation_test"]["null_auc"]))
     failures = _csv(links["failures.csv"])
     assert set(failures["case_id"]) == {"99000_CT_GREEN", "99000_CT_ORANGE"}
     assert "ROI is empty after resampling" in failures["message"].iloc[0]
     qc = _csv(links["qc_table.csv"])
-    assert len(qc) == 10 and "flags" in qc
+    assert len(qc) == 22 and "flags" in qc
 
 
 def test_an_empty_folder_gives_a_page_that_says_why_each_section_is_empty(tmp_path):
@@ -120,7 +133,7 @@ def test_report_of_an_extract_folder_draws_qc_from_the_provenance(study_run, tmp
     assert res.exit_code == 0, res.output
     page = Page((tmp_path / "r.html").read_text())
     assert (folder / "qc" / "qc.csv").is_file()  # drawn from the image paths in the provenance
-    assert len(pd.read_csv(folder / "qc" / "qc.csv")) == 8
+    assert len(pd.read_csv(folder / "qc" / "qc.csv")) == 20
     assert any("no metrics.json" in s for s in page.skipped)
     assert any("no run_log.json" in s for s in page.skipped)
     write_report(folder, tmp_path / "r2.html", qc=False)  # the cached QC is reused
@@ -146,14 +159,14 @@ def test_report_of_a_model_folder_and_of_metrics_a_later_version_may_write(study
 
 
 def test_a_section_that_fails_is_reported_not_fatal(study_run, monkeypatch):
-    from voxelomics.report import sections
+    from voxelomics.report import feature_section
 
     _, out = study_run
 
     def broken(ctx):
         raise KeyError("a column a later version renamed")
 
-    monkeypatch.setattr(sections, "features", broken)
+    monkeypatch.setattr(feature_section, "features", broken)
     page = Page(build_report(out, qc=False))
     assert any("could not be drawn" in s and "renamed" in s for s in page.skipped)
     assert "models" in page.ids and len(page.images) > 20  # the rest of the page is there

@@ -32,7 +32,8 @@ def test_the_bundled_example_is_valid():
     s = load_study(EXAMPLE)
     assert s.name == "example"
     assert [o.kind for o in s.outcomes] == ["binary", "survival"]
-    assert [m.name for m in s.outcomes[0].models] == ["enet_lr", "random forest"]
+    assert [m.name for m in s.outcomes[0].models] == ["ensemble", "random forest"]
+    assert s.cohort.patient_id == "patient_id"  # rows are grouped into patients explicitly
     assert s.clinical.on == "case_id"  # YAML 1.1 would read the key 'on' as True
     assert s.cohort.manifest[0] == EXAMPLE.parent / "cases.csv"
     assert s.model_settings(s.outcomes[0].models[1]).model == "rf"
@@ -66,7 +67,7 @@ def test_typos_are_refused_with_did_you_mean(study, old, new, expected):
 
 
 def test_model_setting_typo_is_refused(study):
-    _edit(study, "    models: [enet_lr]", "    models:\n      - {name: lr, model: enet_lr, selectr: mrmr}")
+    _edit(study, "      - {name: enet_lr, model: enet_lr, n_permutations: 5}", "      - {name: lr, model: enet_lr, selectr: mrmr}")
     with pytest.raises(SettingsError, match="unknown model setting 'selectr' in model 'lr'; did you mean 'selector'"):
         check_study(load_study(study))
 
@@ -102,7 +103,7 @@ def test_outcome_absent_from_the_clinical_table_is_refused(study):
 
 
 def test_outcome_absent_from_the_external_clinical_table_is_refused(study, tmp_path):
-    (tmp_path / "ext_clinical.csv").write_text("case_id,response,months\next_sts_ct,1,3\n")
+    (tmp_path / "ext_clinical.csv").write_text("case_id,response,os_months\next_sts_ct,1,3\n")
     _edit(study, "    manifest: external.csv", "    manifest: external.csv\n    clinical: {table: ext_clinical.csv}")
     with pytest.raises(SettingsError, match=r"outcomes\[1\]\.event: column 'death' is not in .*ext_clinical"):
         check_study(load_study(study))
@@ -117,8 +118,8 @@ def test_join_column_absent_is_refused(study):
 @pytest.mark.parametrize("old, new, message", [
     ("    target: response", "    target: centre", "needs exactly 2 values in column 'centre'"),
     ("    models: [coxnet]", "    models: [rf]", r"outcomes\[1\]\.models\[0\] \(rf\): model 'rf' does not fit a survival task"),
-    ("    models: [enet_lr]", "    models: [{name: cnn, type: deep}]", "deep models are not available"),
-    ("    time: months\n", "    time: months\n    target: response\n", "needs time and event, not target"),
+    ("      - {name: enet_lr, model: enet_lr, n_permutations: 5}", "      - {name: cnn, type: deep}", "deep models are not available"),
+    ("    time: os_months\n", "    time: os_months\n    target: response\n", "needs time and event, not target"),
     ("  dicom: ", "  timepoint: visit\n  dicom: ", "timepoint designs"),
 ])
 def test_inconsistent_studies_are_refused(study, old, new, message):
@@ -129,7 +130,7 @@ def test_inconsistent_studies_are_refused(study, old, new, message):
 def test_continuous_outcome_is_refused_while_model_has_no_regression(study, tmp_path):
     from voxelomics.study.checks import regression_supported
 
-    _edit(study, "    target: response", "    kind: continuous\n    target: months")
+    _edit(study, "    target: response", "    kind: continuous\n    target: os_months")
     if regression_supported():
         pytest.skip("this voxelomics model supports continuous targets")
     with pytest.raises(SettingsError, match="continuous outcomes need regression"):
@@ -151,3 +152,19 @@ def test_cli_example_and_check(study):
     assert res.exit_code == 0, res.output
     assert "valid" in res.output
     assert not (study.parent / "results").exists()
+
+
+def test_the_patient_column_reaches_model_cv_as_its_group(study):
+    """cohort.patient_id is the --group of voxelomics model; 'none' (independent rows) is allowed."""
+    from voxelomics.study.runner import _spec
+
+    s = load_study(study)
+    outcome = s.outcomes[0]
+    spec = _spec(s, outcome, outcome.models[0], study.parent / "features.parquet", s.clinical)
+    assert spec.group == "patient_id"
+    s = load_study(_edit(study, "  patient_id: patient_id", "  patient_id: none"))
+    assert check_study(s) == []
+    assert _spec(s, outcome, outcome.models[0], study.parent / "f.parquet", s.clinical).group == "none"
+    with pytest.raises(SettingsError, match=r"cohort\.patient_id: column 'patient' is not a column .*"
+                                            r"did you mean 'patient_id'"):
+        check_study(load_study(_edit(study, "  patient_id: none", "  patient_id: patient")))

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from voxelomics.cli import app
 from voxelomics.report import figures as F
+from voxelomics.report.model_sections import oof_matrix
 from voxelomics.study import run_study
 
 STEPS = ["cohort", "extract", "qc", "external/cohort", "external/extract", "external/qc",
@@ -21,11 +22,11 @@ STEPS = ["cohort", "extract", "qc", "external/cohort", "external/extract", "exte
 def test_one_command_gives_features_models_and_report(study_run):
     _, out = study_run
     features = pd.read_parquet(out / "extraction" / "features.parquet")
-    assert len(features) == 8  # 10 rows, the two thin dcmqi segments fail
+    assert len(features) == 20  # 22 rows, the two thin dcmqi segments fail
     errors = pd.read_csv(out / "extraction" / "errors.csv")
     assert sorted(errors["case_id"]) == ["99000_CT_GREEN", "99000_CT_ORANGE"]
-    assert len(pd.read_csv(out / "cohort" / "manifest.csv")) == 10
-    assert len(pd.read_csv(out / "qc" / "qc.csv")) == 10
+    assert len(pd.read_csv(out / "cohort" / "manifest.csv")) == 22
+    assert len(pd.read_csv(out / "qc" / "qc.csv")) == 22
     for outcome, model in (("response", "enet_lr"), ("survival", "coxnet")):
         folder = out / "models" / outcome / model
         for path in ("cv/metrics.json", "cv/oof_predictions.csv", "final/model.json",
@@ -44,16 +45,15 @@ def test_figures_agree_with_metrics_json(study_run):
     _, out = study_run
     cv = out / "models" / "response" / "enet_lr" / "cv"
     metrics = json.loads((cv / "metrics.json").read_text())
-    oof = pd.read_csv(cv / "oof_predictions.csv")
-    y = (oof["observed"].astype(str) == metrics["classes"][1]).to_numpy(int)
-    p = oof.filter(like="repeat_").to_numpy(float).T
-    _, auc = F.roc_data(y, p, n_boot=20)
+    rows, p, groups = oof_matrix(pd.read_csv(cv / "oof_predictions.csv"))
+    assert groups is not None and len(set(groups)) == metrics["groups"]["n_groups"] == 16
+    y = (rows["observed"].astype(str) == metrics["classes"][1]).to_numpy(int)
+    _, auc = F.roc_data(y, p, n_boot=20, groups=groups)
     assert auc == pytest.approx(metrics["auc"]["mean"], abs=1e-12)
     cv = out / "models" / "survival" / "coxnet" / "cv"
     metrics = json.loads((cv / "metrics.json").read_text())
-    oof = pd.read_csv(cv / "oof_predictions.csv")
-    risk = oof.filter(like="repeat_").to_numpy(float).T
-    _, _, p_value = F.km_data(oof["observed_time"], oof["observed_event"], F.risk_groups(risk))
+    rows, risk, _ = oof_matrix(pd.read_csv(cv / "oof_predictions.csv"))
+    _, _, p_value = F.km_data(rows["observed_time"], rows["observed_event"], F.risk_groups(risk))
     assert p_value == pytest.approx(metrics["figures"]["logrank_p"], rel=1e-12)
 
 
@@ -78,7 +78,7 @@ def test_changed_clinical_table_reruns_only_the_models(study_copy):
     study, out = study_copy
     clinical = study.parent / "clinical.csv"
     table = pd.read_csv(clinical)
-    table.loc[table["case_id"] == "brain2_mr", "months"] = 36.0  # one follow-up corrected
+    table.loc[table["case_id"] == "brain2_mr", "os_months"] = 36.0  # one follow-up corrected
     table.to_csv(clinical, index=False)
     res = run_study(study, progress=False)
     status = {s.step: s.status for s in res.steps}

@@ -10,14 +10,14 @@ Figures of the cohort and the features (distributions, correlation clustermap, s
 features) are in :mod:`voxelomics.report.feature_figures`.
 
 Model figures are computed from out-of-fold predictions (``oof_predictions.csv`` of
-``voxelomics model cv``, one column per CV repeat) or from the predictions of an external
+``voxelomics model cv``, one row of predictions per CV repeat) or from the predictions of an external
 validation, with the rules ``voxelomics model`` uses for ``metrics.json``, so the numbers
 agree:
 
 * ROC: the curve is the mean over repeats of the TPR interpolated on a 101-point FPR grid;
   the AUC is the mean over repeats of each repeat's AUC; the band is the 2.5-97.5
-  percentile of the mean curve over class-stratified bootstrap resamples of patients
-  (:func:`voxelomics.model.metrics.bootstrap_indices`).
+  percentile of the mean curve over bootstrap resamples of patients (whole patients with
+  patient groups; :func:`voxelomics.model.metrics.bootstrap_indices`).
 * Decision curve (Vickers & Elkin 2006): net benefit
   :math:`NB(p_t) = TP/n - FP/n \\cdot p_t/(1-p_t)` of treating patients whose predicted
   probability is at least the threshold :math:`p_t`, averaged over repeats, beside
@@ -76,7 +76,7 @@ def _as_2d(p) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ ROC
-def roc_data(y, p, *, n_boot: int = 200, seed: int = 0) -> tuple[pd.DataFrame, float]:
+def roc_data(y, p, *, n_boot: int = 200, seed: int = 0, groups=None) -> tuple[pd.DataFrame, float]:
     """ROC curve with a 95% bootstrap band, from predictions of one or more CV repeats.
 
     Parameters
@@ -86,9 +86,13 @@ def roc_data(y, p, *, n_boot: int = 200, seed: int = 0) -> tuple[pd.DataFrame, f
     p : array-like of shape (n_repeats, n_samples) or (n_samples,)
         Predicted probabilities of class 1 (one row per CV repeat).
     n_boot : int, default=200
-        Class-stratified bootstrap resamples of patients for the band.
+        Bootstrap resamples of patients for the band (plain, not stratified, as the
+        confidence intervals of ``voxelomics model``); resamples holding one class only
+        are left out of the band.
     seed : int, default=0
         Seed of the resampling.
+    groups : array-like of shape (n_samples,) or None, default=None
+        Patient of each row: whole patients are resampled.
 
     Returns
     -------
@@ -114,8 +118,10 @@ def roc_data(y, p, *, n_boot: int = 200, seed: int = 0) -> tuple[pd.DataFrame, f
         return np.mean(rows, axis=0)
 
     tpr = mean_tpr(y, p)
-    boots = np.array([mean_tpr(y[b], p[:, b]) for b in bootstrap_indices(y, n_boot, seed)])
-    low, high = np.quantile(boots, [0.025, 0.975], axis=0)
+    boots = np.array([mean_tpr(y[b], p[:, b]) for b in bootstrap_indices(y, n_boot, seed, groups=groups)
+                      if 0 < y[b].sum() < len(b)])
+    low, high = (np.quantile(boots, [0.025, 0.975], axis=0) if len(boots)
+                 else (np.full_like(grid, np.nan), np.full_like(grid, np.nan)))
     auc = float(np.mean([roc_auc_score(y, row) for row in p]))
     curve = pd.DataFrame({"fpr": grid, "tpr": tpr, "tpr_low": low, "tpr_high": high})
     return curve, auc

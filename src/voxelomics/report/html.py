@@ -191,7 +191,10 @@ figcaption{font-size:12px;color:var(--muted);max-width:760px}a.csv{white-space:n
 .card{border:1px solid var(--line);border-radius:6px;padding:8px}.card.flagged{border-color:var(--warn);box-shadow:inset 4px 0 0 var(--warn)}
 .card.failed{border-color:var(--bad);box-shadow:inset 4px 0 0 var(--bad)}.card h4{margin:0 0 4px;font-size:13px;word-break:break-all}
 .flag{display:inline-block;background:#fff1dc;color:var(--warn);border:1px solid #f0c58c;border-radius:10px;padding:0 7px;margin:2px 4px 2px 0;font-size:11.5px}
-.flag.err{background:#fde8e6;color:var(--bad);border-color:#f1aaa3}.ok{color:#2e7d32}
+.flag.err{background:#fde8e6;color:var(--bad);border-color:#f1aaa3}.flag.warn{background:#f3f0ff;color:#5b3fa8;border-color:#cbbef0}.ok{color:#2e7d32}
+.safeguards{border:1px solid var(--line);border-left:5px solid var(--accent);border-radius:6px;padding:4px 14px 10px;margin:6px 0 14px;background:#fbfcfe}
+.checks{border:1px solid var(--line);border-left:5px solid #2e7d32;border-radius:6px;padding:2px 12px 6px;margin:8px 0}
+.checks.raised{border-left-color:var(--bad);background:#fffafa}code{font-size:12px}
 pre{background:#f3f5f8;border:1px solid var(--line);padding:8px;overflow:auto;max-height:420px;font-size:12px}
 details summary{cursor:pointer;color:var(--accent)}
 """
@@ -241,7 +244,7 @@ def build_report(folder: str | Path, *, title: str | None = None, qc: bool = Tru
     import jinja2
 
     from voxelomics import __version__
-    from voxelomics.report import model_sections, sections
+    from voxelomics.report import feature_section, model_sections, sections
     from voxelomics.report.results import read_results
 
     res = read_results(folder)
@@ -249,7 +252,7 @@ def build_report(folder: str | Path, *, title: str | None = None, qc: bool = Tru
     builders = [("summary", "Summary", sections.summary), ("run", "Run log", sections.run_steps),
                 ("cohort", "Cohort", sections.cohort),
                 ("qc", "Quality control per case", sections.quality_control),
-                ("failures", "Failures", sections.failures), ("features", "Features", sections.features),
+                ("failures", "Failures", sections.failures), ("features", "Features", feature_section.features),
                 ("models", "Models", model_sections.models),
                 ("provenance", "Provenance", sections.provenance)]
     parts = []

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["CohortResults", "ModelResults", "Results", "read_results"]
+__all__ = ["CohortResults", "ModelResults", "Results", "read_results", "read_warnings", "WARNING_COLUMNS"]
 
 
 def _json(path: Path) -> dict | None:
@@ -67,6 +67,9 @@ class CohortResults:
         The cohort manifest, when one is kept with the results.
     qc_dir : Path or None
         Where the QC table and thumbnails are (or go).
+    warnings : pandas.DataFrame or None
+        Warnings recorded per case (:func:`read_warnings`); None when the outputs record
+        none (written before warnings were recorded).
     """
 
     folder: Path
@@ -76,6 +79,7 @@ class CohortResults:
     run: dict | None = None
     manifest: Path | None = None
     qc_dir: Path | None = None
+    warnings: pd.DataFrame | None = None
 
 
 @dataclass
@@ -167,7 +171,67 @@ def _cohort(folder: Path, manifest: Path | None, qc_dir: Path) -> CohortResults 
     return CohortResults(folder=folder, features=features, provenance=provenance,
                          errors=_csv(folder / "errors.csv"), run=_json(folder / "run.json"),
                          manifest=manifest if manifest is not None and manifest.is_file() else None,
-                         qc_dir=qc_dir)
+                         qc_dir=qc_dir, warnings=read_warnings(folder, features))
+
+
+#: Columns of the per-case warnings table (``warnings.csv`` of ``voxelomics extract``).
+WARNING_COLUMNS = ("case_id", "roi", "image_type", "step", "type", "message")
+
+
+def read_warnings(folder: Path, features: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """The warnings recorded per case by the extraction.
+
+    ``voxelomics extract`` writes them twice: ``warnings.csv`` (``case_id, roi,
+    image_type, step, type, message``, one row per warning, a header even when there is
+    none) and the feature table's ``warnings`` column (a JSON list per row, ``[]`` when
+    none: ``[{"step": "features", "type": "DiscretisationWarning", "message": "..."}]``).
+    The CSV is read when present, else the column; plain text in the column, or a JSON
+    list of messages, is read as messages without step and type.
+
+    Parameters
+    ----------
+    folder : Path
+        Folder of ``features.parquet``.
+    features : pandas.DataFrame or None
+        The feature table.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Columns :data:`WARNING_COLUMNS` (empty when no case was warned about); None when
+        neither the file nor the column exists.
+    """
+    path = folder / "warnings.csv"
+    if path.is_file():
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except pd.errors.EmptyDataError:
+            table = pd.DataFrame(columns=list(WARNING_COLUMNS))
+        except (OSError, ValueError):
+            table = None
+        if table is not None:
+            return table.reindex(columns=list(dict.fromkeys([*WARNING_COLUMNS, *table.columns]))).fillna("")
+    if features is None or "warnings" not in features:
+        return None
+    rows = []
+    for _, r in features.iterrows():
+        value = r["warnings"]
+        if isinstance(value, (list, tuple)):
+            items = list(value)
+        elif not isinstance(value, str) or not value.strip():
+            continue
+        else:
+            try:
+                items = json.loads(value)
+            except ValueError:
+                items = [value]
+        for item in items if isinstance(items, list) else [items]:
+            rec = item if isinstance(item, dict) else {"message": str(item)}
+            rows.append({"case_id": r.get("case_id", ""), "roi": r.get("roi", ""),
+                         "image_type": r.get("image_type", ""), "step": rec.get("step", ""),
+                         "type": rec.get("type", rec.get("code", "")),
+                         "message": rec.get("message", json.dumps(rec))})
+    return pd.DataFrame(rows, columns=list(WARNING_COLUMNS)).astype(str)
 
 
 def _find_cohort(root: Path) -> CohortResults | None:

@@ -18,7 +18,7 @@ from voxelomics.report.html import Section, esc, figure_html, slug, table_html
 from voxelomics.report.results import CohortResults, ModelResults, Results
 
 __all__ = ["Context", "summary", "run_steps", "cohort", "quality_control", "failures",
-           "features", "provenance"]
+           "provenance"]
 
 #: Columns that name a centre or scanner, tried in this order to group distributions.
 GROUP_CANDIDATES = ("centre", "center", "site", "institution", "scanner", "manufacturer",
@@ -26,13 +26,6 @@ GROUP_CANDIDATES = ("centre", "center", "site", "institution", "scanner", "manuf
 #: DICOM header columns of the feature table counted in the cohort section (scanners).
 SCANNER_COLUMNS = ("dicom_manufacturer", "dicom_manufacturer_model", "dicom_institution",
                    "dicom_convolution_kernel")
-#: Features drawn by centre when no model says which matter (readable name, IBSI tag).
-DEFAULT_FEATURES = (("morphology_volume", "morph_volume"), ("morphology_sphericity", "morph_sphericity"),
-                    ("statistics_mean", "stat_mean"), ("histogram_entropy", "ih_entropy"),
-                    ("glcm_joint_entr_3d_avg", "cm_joint_entr_3D_avg"),
-                    ("glszm_zone_size_entropy_3d", "szm_zs_entr_3D"))
-
-
 def _fmt(v, digits: int = 3) -> str:
     try:
         f = float(v)
@@ -79,7 +72,8 @@ class Context:
         str
         """
         study = self.res.study or {}
-        return study.get("description") or f"results folder {self.res.root.resolve()}"
+        where = f"results folder {self.res.root.resolve()}"
+        return f"study {study['name']!r} · {where}" if study.get("name") else where
 
     # ------------------------------------------------------------------ cohort tables
     def feature_columns(self, c: CohortResults) -> list[str]:
@@ -94,6 +88,7 @@ class Context:
         list of str
         """
         from voxelomics.model.tables import IDENTIFIER_COLUMNS, extraction_features
+        from voxelomics.report.feature_section import _registered, image_type
 
         if c.features is None:
             return []
@@ -101,6 +96,11 @@ class Context:
         if cols is None:
             cols = [k for k in c.features.columns if str(k).lower() not in IDENTIFIER_COLUMNS
                     and pd.api.types.is_numeric_dtype(c.features[k])]
+        elif c.provenance:  # features of filter response maps: prefixed registered names
+            names = _registered()
+            known = set(cols)
+            cols = [k for k in c.features.columns if k in known or (
+                pd.api.types.is_numeric_dtype(c.features[k]) and image_type(str(k), names) not in (None, "original"))]
         return list(cols)
 
     def joined(self, c: CohortResults, table: pd.DataFrame | None = None) -> pd.DataFrame | None:
@@ -212,6 +212,20 @@ def _headline(m: ModelResults) -> tuple[str, dict | None, dict | None]:
     return key or "", (m.cv or {}).get(key), (m.external or {}).get(key)
 
 
+def _patients(c: CohortResults) -> int | None:
+    if c.features is None or "patient_id" not in c.features or not len(c.features):
+        return None
+    return int(c.features["patient_id"].astype(str).nunique())
+
+
+def _n(metrics: dict | None) -> str:
+    if not metrics:
+        return ""
+    groups = metrics.get("groups")
+    n = metrics.get("n_samples", "")
+    return f"{n} / {groups['n_groups']}" if isinstance(groups, dict) and groups.get("n_groups") else f"{n} / {n}"
+
+
 def summary(ctx: Context) -> Section:
     """Key numbers: cases, failures, QC flags and each model's headline metric.
 
@@ -237,22 +251,37 @@ def summary(ctx: Context) -> Section:
             continue
         n_ok = 0 if c.features is None else len(c.features)
         n_bad = 0 if c.errors is None else len(c.errors)
-        kpis.append((f"{n_ok + n_bad}", f"cases in the {name}"))
+        kpis.append((f"{n_ok + n_bad}", f"cases (ROIs) in the {name}"))
+        n_pat = _patients(c)
+        if n_pat is not None:
+            kpis.append((f"{n_pat}", "patients (extracted cases)"))
         kpis.append((f"{n_ok}", f"extracted ({len(ctx.feature_columns(c))} features)"))
         kpis.append((f"{n_bad}", "failed (see Failures)"))
         qc = ctx.qc_table(c)
         if isinstance(qc, pd.DataFrame):
             kpis.append((f"{int((qc['flags'].str.len() > 0).sum())}", "QC-flagged cases"))
+        if c.warnings is not None:
+            n_warned = len(c.warnings[["case_id", "roi"]].drop_duplicates())
+            kpis.append((f"{n_warned}", "cases with extraction warnings"))
     parts.append('<div class="kpis">' + "".join(
         f'<div class="kpi"><b>{esc(v)}</b><span>{esc(t)}</span></div>' for v, t in kpis) + "</div>")
     rows = []
-    for m in res.models:
+    from voxelomics.report.model_checks import FLAGS, flag_state
+    from voxelomics.report.model_sections import ordered
+
+    for m in ordered(res.models, res.study):
         key, internal, external = _headline(m)
-        rows.append({"model": m.label, "task": m.task or "", "metric": key,
+        failed = [FLAGS[f][0] + ("" if where == "internal" else " (external)")
+                  for where, met in (("internal", m.cv), ("external", m.external)) for f in FLAGS
+                  if met is not None and flag_state(met, f)[0] == "raised"]
+        recorded = any(isinstance((met or {}).get("flags"), dict) for met in (m.cv, m.external))
+        rows.append({"model": m.label, "task": m.task or "",
+                     "metric": {"auc": "AUC", "c_index": "C-index"}.get(key, key),
                      "internal (cross-validation)": _ci(internal),
                      "external validation": _ci(external) if external else "not run",
-                     "n (internal)": (m.cv or {}).get("n_samples", ""),
-                     "n (external)": (m.external or {}).get("n_samples", "")})
+                     "rows / patients (internal)": _n(m.cv), "rows / patients (external)": _n(m.external),
+                     "safeguard checks (Models section)": ("⚠ " + "; ⚠ ".join(failed)) if failed
+                     else ("✓ none failed" if recorded else "not recorded")})
     if rows:
         parts.append("<h3>Models</h3>" + table_html(pd.DataFrame(rows)))
     sec.body = "\n".join(parts)
@@ -320,6 +349,13 @@ def cohort(ctx: Context) -> Section:
         qc = ctx.qc_table(coh)
         base = ctx.joined(coh, qc) if isinstance(qc, pd.DataFrame) else table
         body.append(f"<h3>{esc(name)}</h3>")
+        n_pat = _patients(coh)
+        if n_pat is not None:
+            per = coh.features["patient_id"].astype(str).value_counts()
+            body.append(f"<p>{len(coh.features)} extracted cases (ROIs) of <b>{n_pat} patients</b>"
+                        + (f"; {int((per > 1).sum())} patients have several ROIs or scans (at most "
+                           f"{int(per.max())}), kept together in every fold." if (per > 1).any() else ".")
+                        + "</p>")
         counts = []
         for col in dict.fromkeys(["modality", ctx.group_column(table) or "modality", *SCANNER_COLUMNS]):
             src = base if col in base else table
@@ -351,8 +387,19 @@ def cohort(ctx: Context) -> Section:
 
 
 # ------------------------------------------------------------------------------- QC
-def _qc_cards(qc: pd.DataFrame, folder: Path | None, prefix: str) -> str:
+def _warnings_by_case(warned: pd.DataFrame | None) -> dict:
+    out: dict = {}
+    if warned is None:
+        return out
+    for _, w in warned.iterrows():
+        text = (f"{w['type']}: " if w.get("type") else "") + str(w.get("message", ""))
+        out.setdefault((str(w.get("case_id", "")), str(w.get("roi", ""))), []).append(text)
+    return out
+
+
+def _qc_cards(qc: pd.DataFrame, folder: Path | None, prefix: str, warned: pd.DataFrame | None = None) -> str:
     cards = []
+    by_case = _warnings_by_case(warned)
     for _, r in qc.iterrows():
         flags = r["flags"] if isinstance(r["flags"], list) else []
         err = str(r.get("error") or "")
@@ -362,8 +409,13 @@ def _qc_cards(qc: pd.DataFrame, folder: Path | None, prefix: str) -> str:
                          f'<span class="note">{esc(f["message"])}</span><br>' for f in flags)
         if err:
             badges += f'<span class="flag err">not readable</span> <span class="note">{esc(err)}</span>'
+        case_warnings = by_case.get((str(r["case_id"]), str(r.get("roi", ""))), [])
+        if not case_warnings and len({k for k in by_case if k[0] == str(r["case_id"])}) == 1:
+            case_warnings = next(v for k, v in by_case.items() if k[0] == str(r["case_id"]))
         if not flags and not err:
             badges = '<span class="ok">no flag</span>'
+        badges += "".join(f'<br><span class="flag warn">extraction warning</span> <span class="note">{esc(w)}</span>'
+                          for w in case_warnings)
         thumb = ""
         png = folder / "cases" / str(r.get("thumbnail")) if folder is not None and r.get("thumbnail") else None
         row = pd.DataFrame([{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()
@@ -401,11 +453,18 @@ def quality_control(ctx: Context) -> Section:
         from voxelomics.report.html import csv_link
 
         flat = qc.assign(flags=[json.dumps(f) for f in qc["flags"]]).drop(columns=["cached"], errors="ignore")
-        links = ", ".join(f'<a href="#{prefix}-{slug(r["case_id"])}-{slug(r.get("roi", ""))}">{esc(r["case_id"])}</a>'
-                          for _, r in flagged.iterrows())
+        by_code: dict[str, list[str]] = {}
+        for _, r in flagged.iterrows():
+            link = f'<a href="#{prefix}-{slug(r["case_id"])}-{slug(r.get("roi", ""))}">{esc(r["case_id"])}</a>'
+            for f in r["flags"]:
+                by_code.setdefault(str(f.get("code", "?")), []).append(link)
         s = ctx.qc_settings
-        body.append(f"<h3>{esc(name)}</h3><p>{len(qc)} cases, {len(flagged)} flagged"
-                    + (f": {links}" if links else "") + f". {csv_link(flat, f'{prefix}_table', 'QC table (CSV)')}</p>")
+        body.append(f"<h3>{esc(name)}</h3><p>{len(qc)} cases, {len(flagged)} flagged (a case may have "
+                    f"several flags; open a flag to list its cases). "
+                    f"{csv_link(flat, f'{prefix}_table', 'QC table (CSV)')}</p>"
+                    + "".join(f'<details><summary><span class="flag">{esc(code)}</span> {len(links)} case(s)'
+                              f"</summary><p>{', '.join(dict.fromkeys(links))}</p></details>"
+                              for code, links in sorted(by_code.items(), key=lambda kv: -len(kv[1]))))
         if s is not None:
             ct = (f"{s.ct_window_hu[0]:g} to {s.ct_window_hu[1]:g} HU" if s.ct_window_hu else
                   "the soft-tissue window (−160 to 240 HU), or the lung window (−1350 to 150 HU) "
@@ -417,7 +476,7 @@ def quality_control(ctx: Context) -> Section:
                         f"{s.min_roi_voxels} voxels; ROI thinner than the resampling spacing; re-segmentation removing over "
                         f"{100 * s.max_resegmented_fraction:g} % of the ROI; spacing ratio over "
                         f"{s.max_spacing_ratio:g}.</p>")
-        body.append(_qc_cards(qc, coh.qc_dir, prefix))
+        body.append(_qc_cards(qc, coh.qc_dir, prefix, coh.warnings))
     if not body:
         sec.skipped = "no feature table, hence no cases to check"
         return sec
@@ -464,118 +523,40 @@ def failures(ctx: Context) -> Section:
         body = [f"<p>{len(table)} failure(s). {csv_link(table, 'failures', 'failures (CSV)')}</p>",
                 table_html(table)]
     if warned is not None and len(warned):
-        body += [f"<h3>Warnings recorded during extraction</h3><p>{len(warned)} warning(s): the "
-                 "case's features were computed but may be degraded. "
-                 f"{csv_link(warned, 'extraction_warnings', 'warnings (CSV)')}</p>", table_html(warned)]
+        n_cases = len(warned[["cohort", "case_id", "roi"]].drop_duplicates())
+        kinds = warned.assign(type=warned["type"].replace("", "(not given)")).groupby(
+            ["cohort", "type"], sort=False).agg(warnings=("message", "size"),
+                                               cases=("case_id", "nunique")).reset_index()
+        kinds["what it means"] = [WARNING_MEANINGS.get(k, "") for k in kinds["type"]]
+        cols = [k for k in ("cohort", "case_id", "roi", "step", "type", "message") if k in warned]
+        body += [f"<h3>Warnings recorded during extraction</h3><p>{len(warned)} warning(s) on {n_cases} "
+                 "case(s): their features were computed but may be degraded (also shown on each "
+                 "case's QC card). "
+                 f"{csv_link(warned, 'extraction_warnings', 'warnings (CSV)')}</p>", table_html(kinds),
+                 "<details><summary>Every warning</summary>" + table_html(warned[cols], max_rows=200)
+                 + "</details>"]
+    elif warned is not None:
+        body.append('<p class="ok">No warning recorded during extraction.</p>')
     sec.body = "\n".join(body)
     return sec
+
+
+#: What the extraction's warning types mean (voxelomics extract, warnings.csv ``type``).
+WARNING_MEANINGS = {
+    "DiscretisationWarning": "fewer than 4 grey levels after discretisation: texture features mean little",
+    "RoundingWarning": "rounding the intensities changed most ROI values: the image was not integer-valued",
+    "GeometryWarning": "the mask was given the image's geometry or moved onto its grid, a contour was "
+                       "clipped, a single slice, or axes re-orthonormalised",
+    "ApproximationWarning": "an approximation IBSI allows was used",
+}
 
 
 def _extraction_warnings(ctx: Context) -> pd.DataFrame | None:
-    """Per-case warnings of the extraction, if its outputs record them.
-
-    Read from a ``warnings.csv`` beside ``errors.csv`` or from a ``warnings`` column of the
-    feature table (text, or a JSON list of messages or of ``{"message": ...}`` records).
-    """
-    frames = []
-    for name, coh in (("cohort", ctx.res.cohort), ("external", ctx.res.external)):
-        if coh is None:
-            continue
-        path = coh.folder / "warnings.csv"
-        if path.is_file():
-            try:
-                frames.append(pd.read_csv(path).assign(cohort=name))
-            except (OSError, ValueError, pd.errors.EmptyDataError):
-                pass
-        elif coh.features is not None and "warnings" in coh.features:
-            rows = []
-            for _, r in coh.features.iterrows():
-                value = r["warnings"]
-                if not isinstance(value, str) or not value.strip() or value.strip() in ("[]", "{}"):
-                    continue
-                try:
-                    items = json.loads(value)
-                except ValueError:
-                    items = [value]
-                for item in items if isinstance(items, list) else [items]:
-                    msg = item.get("message", json.dumps(item)) if isinstance(item, dict) else str(item)
-                    rows.append({"case_id": r["case_id"], "roi": r.get("roi", ""), "message": msg,
-                                 "cohort": name})
-            frames.append(pd.DataFrame(rows, columns=["case_id", "roi", "message", "cohort"]))
+    """Per-case warnings recorded by the extraction (both cohorts), or None when none is recorded."""
+    frames = [coh.warnings.assign(cohort=name) for name, coh in (("cohort", ctx.res.cohort),
+                                                                  ("external", ctx.res.external))
+              if coh is not None and coh.warnings is not None]
     return pd.concat(frames, ignore_index=True) if frames else None
-
-
-# --------------------------------------------------------------------------- features
-def _pick_features(ctx: Context, columns: list[str]) -> list[str]:
-    chosen: list[str] = []
-    for m in ctx.res.models:
-        if m.selected is not None and "feature" in m.selected:
-            chosen += [f for f in m.selected["feature"].astype(str) if f in columns]
-    if not chosen:
-        chosen = [next(n for n in pair if n in columns) for pair in DEFAULT_FEATURES
-                  if any(n in columns for n in pair)]
-    return list(dict.fromkeys(chosen))[:6] or columns[:6]
-
-
-def features(ctx: Context) -> Section:
-    """Feature distributions by centre or scanner, and the correlation clustermap.
-
-    Parameters
-    ----------
-    ctx : Context
-
-    Returns
-    -------
-    Section
-    """
-    from scipy import stats
-
-    sec = Section("features", "Features")
-    c = ctx.res.cohort
-    if c is None or c.features is None or len(c.features) < 2:
-        sec.skipped = "fewer than two extracted cases"
-        return sec
-    cols = ctx.feature_columns(c)
-    table = ctx.joined(c)
-    body = []
-    group = ctx.group_column(table)
-    if group is not None:
-        shown = _pick_features(ctx, cols)
-        data = table[["case_id", group, *shown]]
-        body.append(figure_html(FF.distribution_figure(data, shown, group), name="feature_distributions",
-                                data=data, caption=f"Selected features by {esc(group)}. Where "
-                                "centres or scanners differ, harmonisation (ComBat: a batch column "
-                                "in the model settings) may be needed."))
-        levels = table[group].dropna().astype(str).unique()
-        if len(levels) >= 2:
-            rows = []
-            for f in cols:
-                groups = [pd.to_numeric(table.loc[table[group].astype(str) == g, f], errors="coerce")
-                          .dropna().to_numpy() for g in levels]
-                groups = [g for g in groups if g.size]
-                if len(groups) >= 2 and np.ptp(np.concatenate(groups)) > 0:
-                    h, p = stats.kruskal(*groups)
-                    rows.append({"feature": f, "kruskal_h": h, "p_value": p})
-            if rows:
-                kw = pd.DataFrame(rows)
-                kw["q_value_bh"] = stats.false_discovery_control(kw["p_value"].to_numpy())
-                n_sig = int((kw["q_value_bh"] < 0.05).sum())
-                from voxelomics.report.html import csv_link
-
-                body.append(f"<p>{n_sig} of {len(kw)} features differ between the {len(levels)} "
-                            f"levels of <b>{esc(group)}</b> (Kruskal–Wallis, Benjamini–Hochberg "
-                            f"q &lt; 0.05). {csv_link(kw.sort_values('p_value'), 'kruskal_wallis', 'per feature (CSV)')}</p>")
-    else:
-        body.append('<p class="skipped">Distributions by centre skipped: no centre, scanner or modality column.</p>')
-    corr, tree = FF.correlation_data(table[cols])
-    if corr.shape[0] >= 2:
-        body.append(figure_html(FF.clustermap_figure(corr, tree), name="feature_correlation",
-                                data=corr.reset_index(names="feature"),
-                                caption=f"Spearman correlation of {corr.shape[0]} non-constant features, "
-                                "ordered by average-linkage clustering on 1 − |ρ|. Dark blocks (red "
-                                "or blue) are groups of redundant features."))
-    sec.body = "\n".join(body)
-    return sec
 
 
 def provenance(ctx: Context) -> Section:

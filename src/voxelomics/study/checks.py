@@ -157,7 +157,8 @@ def check_study(study: Study) -> list[str]:
         if missing:
             warnings.append(f"{len(missing)} case(s) of {m} name a missing image or mask file "
                             f"(they will fail): {missing[:5]}")
-    if study.cohort.patient_id and study.cohort.patient_id not in cols:
+    if study.cohort.patient_id and study.cohort.patient_id.lower() != "none" \
+            and study.cohort.patient_id not in cols:
         raise SettingsError(f"cohort.patient_id: column {study.cohort.patient_id!r} is not a column "
                             f"of the cohort rows{_hint(study.cohort.patient_id, cols)}")
     clinical = _clinical("clinical", study.clinical, cols) if study.clinical else None

@@ -228,14 +228,10 @@ def _extract_key(manifest: Path, settings) -> str:
 def _spec(study: Study, outcome: OutcomeSpec, model: ModelSpec, table: Path, clinical):
     from voxelomics.model.workflow import TableSpec
 
-    kwargs = dict(table=table, target=outcome.target, time=outcome.time, event=outcome.event,
-                  clinical=None if clinical is None else clinical.table,
-                  on=None if clinical is None else clinical.on, batch=model.batch)
-    fields = getattr(TableSpec, "__dataclass_fields__", {})
-    group = next((f for f in ("patient_id", "groups", "group") if f in fields), None)
-    if study.cohort.patient_id and group:
-        kwargs[group] = study.cohort.patient_id
-    return TableSpec(**kwargs)
+    return TableSpec(table=table, target=outcome.target, time=outcome.time, event=outcome.event,
+                     clinical=None if clinical is None else clinical.table,
+                     on=None if clinical is None else clinical.on, batch=model.batch,
+                     group=study.cohort.patient_id)
 
 
 def _selected_features(final: Path) -> str:
@@ -286,15 +282,14 @@ def _model_steps(run: _Run, outcome: OutcomeSpec, model: ModelSpec, features: Pa
     settings = study.model_settings(model)
     spec = _spec(study, outcome, model, features, study.clinical)
     notes = []
-    if study.cohort.patient_id and not any(
-            f in getattr(type(spec), "__dataclass_fields__", {}) for f in ("patient_id", "groups", "group")):
-        notes.append(f"cohort.patient_id ({study.cohort.patient_id}) is recorded but this version of "
-                     "voxelomics model has no patient-grouped folds: rows of one patient may sit in "
-                     "training and test folds, which makes the cross-validated metrics optimistic")
+    if study.cohort.patient_id is not None and study.cohort.patient_id.lower() == "none":
+        notes.append("cohort.patient_id is 'none': every row is treated as an independent patient "
+                     "(folds and confidence intervals do not keep rows of one patient together)")
     (folder / "study_model.json").write_text(json.dumps({
         "label": label, "outcome": {"name": outcome.name, "kind": outcome.kind, "target": outcome.target,
                                     "time": outcome.time, "event": outcome.event},
-        "model": model.name, "batch": model.batch, "settings": settings.model_dump(), "warnings": notes},
+        "model": model.name, "batch": model.batch, "group": study.cohort.patient_id,
+        "settings": settings.model_dump(), "warnings": notes},
         indent=1))
     run.warnings += [f"{label}: {n}" for n in notes]
     clin = _file_hash(study.clinical.table) if study.clinical else None

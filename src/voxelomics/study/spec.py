@@ -44,7 +44,13 @@ def _listify(v):
 
 
 class CohortSpec(_Strict):
-    """Where the cases come from: manifests and DICOM folders, concatenated in this order."""
+    """Where the cases come from: manifests and DICOM folders, concatenated in this order.
+
+    ``patient_id`` names the column holding each row's patient; the models keep a
+    patient's rows in one fold and resample whole patients (``voxelomics model --group``).
+    None: the ``patient_id`` column every extraction writes (the manifest's, the DICOM
+    PatientID, else the case); ``"none"``: every row is an independent patient.
+    """
 
     manifest: list[Path] = []
     dicom: list[Path] = []
@@ -130,7 +136,7 @@ class OutcomeSpec(_Strict):
             raise ValueError(f"outcome {self.name!r}: a survival outcome needs time and event, not target")
         if kind != "survival" and not (self.target and not self.time and not self.event):
             raise ValueError(f"outcome {self.name!r}: a {kind} outcome needs target, not time/event")
-        models = self.models or [ModelSpec.model_validate("coxnet" if kind == "survival" else "auto")]
+        models = self.models or [ModelSpec.model_validate("coxnet" if kind == "survival" else "ensemble")]
         names = [m.name for m in models]
         if len(set(names)) != len(names):
             raise ValueError(f"outcome {self.name!r}: model names must differ, got {names}")
@@ -189,7 +195,7 @@ class Study(_Strict):
         Output folder.
     cohort : CohortSpec
         ``manifest`` (CSV files), ``dicom`` (folders indexed like ``voxelomics index``),
-        ``patient_id`` (column naming the patient of each row).
+        ``patient_id`` (column naming the patient of each row, or ``"none"``).
     extraction : ExtractionSpec
         ``preset``, ``settings`` (inline mapping or YAML file), ``workers``, ``scheduler``,
         ``retries``, ``case_timeout``, ``memory_limit``, ``naming``.
