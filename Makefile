@@ -10,6 +10,8 @@ WORKERS ?= 2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# the deep extra needs torch: this pinned CPU wheel first, so pip never fetches a CUDA build
+	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[all]"
 	touch $(STAMP)
 
