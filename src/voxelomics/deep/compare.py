@@ -34,7 +34,7 @@ import numpy as np
 from voxelomics.errors import ModelError
 
 __all__ = ["with_groups", "paired_difference", "signed_log", "baseline_fold_scores",
-           "radiomic_model", "stack_fit", "logit"]
+           "radiomic_model", "stack_fit", "logit", "radiomic_matrix", "baseline_values"]
 
 
 def with_groups(fn, groups) -> dict:
@@ -255,3 +255,84 @@ def stack_fit(logits_val: np.ndarray, y_val: np.ndarray, *, seed: int = 0):
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(logits_val, y_val)
+
+
+def radiomic_matrix(path, cohort) -> tuple[np.ndarray, list[str]]:
+    """Radiomic features of every case of a cohort, matched on (case_id, roi).
+
+    Parameters
+    ----------
+    path : str or Path
+        Feature table (``voxelomics extract``'s ``features.parquet``, or CSV/Parquet with a
+        ``case_id`` column). For an extraction table only its registered radiomic columns are
+        used (never the manifest columns it carries, such as ratings or the outcome); otherwise
+        every numeric column that is not an identifier.
+    cohort : voxelomics.deep.workflow.Cohort
+
+    Returns
+    -------
+    X : ndarray of shape (n_cases, n_features)
+    names : list of str
+
+    Raises
+    ------
+    ModelError
+        No ``case_id`` column, or cases of the cohort without a row.
+    """
+    from voxelomics.model.columns import extraction_features
+    from voxelomics.model.tables import IDENTIFIER_COLUMNS, feature_columns, read_table
+
+    df = read_table(path)
+    if "case_id" not in df.columns:
+        raise ModelError("the radiomic table has no case_id column", path=path)
+    feats = extraction_features(path, df.columns)
+    if feats is None:
+        feats = [c for c in df.columns if str(c).lower() not in IDENTIFIER_COLUMNS]
+    X, _, _ = feature_columns(df, feats)
+    keys = list(zip(df["case_id"].astype(str),
+                    df["roi"].astype(str) if "roi" in df.columns else [None] * len(df), strict=True))
+    index = {}
+    for i, (cid, roi) in enumerate(keys):
+        index.setdefault((cid, roi), i)
+        index.setdefault((cid, None), i)
+    rows, missing = [], []
+    for cid, roi in zip(cohort.ids, cohort.crops.rois, strict=True):
+        i = index.get((cid, roi), index.get((cid, None)))
+        (missing if i is None else rows).append(cid if i is None else i)
+    if missing:
+        raise ModelError(f"{len(missing)} case(s) of the manifest have no row in the radiomic table "
+                         f"(joined on case_id, roi), e.g. {', '.join(map(repr, missing[:5]))}", path=path)
+    return X.to_numpy(float)[rows], list(X.columns)
+
+
+def baseline_values(name: str, cohort, radiomics) -> np.ndarray:
+    """Values of a baseline column for every case: from the manifest, else the radiomic table.
+
+    Parameters
+    ----------
+    name : str
+        Column, e.g. ``diameter_mm`` (manifest) or ``morphology_volume`` (radiomic table).
+    cohort : voxelomics.deep.workflow.Cohort
+    radiomics : tuple of (ndarray, list of str) or None
+        :func:`radiomic_matrix`'s output.
+
+    Returns
+    -------
+    ndarray of shape (n_cases,)
+        NaN where the manifest cell is empty.
+
+    Raises
+    ------
+    ModelError
+        The column is nowhere, or holds text.
+    """
+    crops = cohort.crops
+    vals = [(c.extra or {}).get(name) for c in crops.cases]
+    if all(v is None for v in vals):
+        if radiomics is not None and name in radiomics[1]:
+            return radiomics[0][:, radiomics[1].index(name)]
+        raise ModelError(f"baseline column {name!r} is neither in the manifest nor in the radiomic table")
+    try:
+        return np.asarray([np.nan if v is None else float(v) for v in vals])
+    except (TypeError, ValueError):
+        raise ModelError(f"baseline column {name!r} must hold numbers") from None

@@ -84,8 +84,11 @@ class CropSettings(_Section):
     pet_suv_max : float
         PET: SUV in [0, pet_suv_max] mapped to [0, 1], values outside clipped.
     mr_clip_sd : float
-        MR and unknown modality: z-score with the mean and SD of the body (voxels above the
-        image's Otsu threshold), clipped to +/- this many SD, then mapped to [0, 1].
+        MR (and any modality windowed as MR): z-score with the mean and SD of the body (voxels
+        above the image's Otsu threshold), clipped to +/- this many SD, then mapped to [0, 1].
+    unknown_modality : {"CT", "PT", "MR"}
+        Windowing of cases whose modality neither the manifest (``modality`` column) nor the
+        file (DICOM header) gives, e.g. NIfTI CT without a modality column: ``CT`` for HU.
     """
 
     spacing_mm: float = Field(1.0, gt=0)
@@ -96,6 +99,7 @@ class CropSettings(_Section):
     ct_window_hu: tuple[float, float] = (-1000.0, 400.0)
     pet_suv_max: float = Field(20.0, gt=0)
     mr_clip_sd: float = Field(5.0, gt=0)
+    unknown_modality: Literal["CT", "PT", "MR"] = "MR"
 
     @model_validator(mode="after")
     def _check(self):
@@ -184,6 +188,9 @@ class TrainSettings(_Section):
         (stratified, grouped by patient when groups are known).
     class_weights : bool
         Weight classes by inverse frequency (binary: ``pos_weight``; multi-class: per class).
+    calibrate : bool
+        Binary targets: refit the output's logistic calibration on the validation rows
+        (Platt scaling), so probabilities are calibrated despite the class weights.
     device : {"auto", "cpu", "cuda"}
         ``auto`` uses CUDA when present.
     amp : bool
@@ -199,6 +206,7 @@ class TrainSettings(_Section):
     patience: int = Field(6, ge=1)
     val_fraction: float = Field(0.2, gt=0, le=0.5)
     class_weights: bool = True
+    calibrate: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True
     threads: int | None = Field(None, ge=1)

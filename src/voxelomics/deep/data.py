@@ -14,7 +14,7 @@ then resampled onto a crop grid:
   channel.
 
 Intensities are then windowed per modality (:func:`window`): CT HU window, PET SUV range, MR
-(and unknown modality) z-score inside the body. Crops are cached on disk once per crop-settings
+z-score inside the body (cases of unknown modality: ``crop.unknown_modality``). Crops are cached on disk once per crop-settings
 hash, case and input-file state, so epochs and later commands never read DICOM again.
 
 Arrays are float32 of shape (channels, z, y, x).
@@ -264,7 +264,7 @@ def make_crop(volume: Volume, mask: RoiMask, settings: CropSettings, *,
     interp = {"linear": sitk.sitkLinear, "bspline": sitk.sitkBSpline,
               "nearest": sitk.sitkNearestNeighbor}[settings.interpolator]
     pad = float(np.min(volume.array))
-    modality = volume.modality.upper() if volume.modality else None
+    modality = volume.modality.upper() if volume.modality else settings.unknown_modality
     modality = {"PET": "PT", "MRI": "MR"}.get(modality, modality)
     body = None if modality in ("CT", "PT") else _body_stats(volume.array)
     # share of crop voxels whose centre lies outside the image (padded)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_json", "training_curves", "comparison_roc", "cv_figures"]
+__all__ = ["write_json", "training_curves", "comparison_roc", "cv_figures", "write_oof"]
 
 
 def _plt():
@@ -155,3 +155,36 @@ def cv_figures(target, oof: dict, history: list, out: Path, *, aucs: dict | None
     if history:
         figs["training_curves"] = str(training_curves(pd.DataFrame(history), out / "training_curves.png"))
     return figs
+
+
+def write_oof(out: Path, cohort, oof: dict) -> None:
+    """Write ``oof_predictions.csv`` (the network, the form of ``model cv``) and ``comparison_oof.csv``.
+
+    Parameters
+    ----------
+    out : Path
+    cohort : voxelomics.deep.workflow.Cohort
+    oof : dict of str to ndarray
+        Out-of-fold scores per model, ``deep`` first: (n_repeats, n_cases), or
+        (n_repeats, n_cases, n_classes) for a multi-class network.
+    """
+    tgt = cohort.target
+    ids = pd.DataFrame({"id": cohort.ids, "roi": cohort.crops.rois})
+    if tgt.task == "survival":
+        from voxelomics.model.survival import event_field, time_field
+
+        ids["observed_time"], ids["observed_event"] = time_field(tgt.y), event_field(tgt.y).astype(int)
+    elif tgt.task in ("classification", "multiclass"):
+        ids["observed"] = np.asarray([str(c) for c in tgt.classes], dtype=object)[np.asarray(tgt.y, int)]
+    else:
+        ids["observed"] = tgt.y
+    deep = oof["deep"]
+    if deep.ndim == 3:
+        cols = {f"repeat_{r}_{c}": deep[r, :, k] for r in range(deep.shape[0])
+                for k, c in enumerate(tgt.classes)}
+    else:
+        cols = {f"repeat_{r}": deep[r] for r in range(deep.shape[0])}
+    pd.concat([ids, pd.DataFrame(cols)], axis=1).to_csv(out / "oof_predictions.csv", index=False)
+    if len(oof) > 1 and deep.ndim == 2:
+        long = [ids.assign(model=k, repeat=r, score=v[r]) for k, v in oof.items() for r in range(v.shape[0])]
+        pd.concat(long, ignore_index=True).to_csv(out / "comparison_oof.csv", index=False)

@@ -181,7 +181,7 @@ def explain_cases(model_dir, manifest, out, *, cases=None, method: str = "gradca
     out.mkdir(parents=True, exist_ok=True)
     task = saved.meta["task"]
     raw = predict_outputs(saved.net, cohort.arrays, wanted)
-    scores = scores_from_outputs(task, raw, tuple(saved.meta.get("target_scale", (0.0, 1.0))))
+    scores = scores_from_outputs(task, raw, tuple(saved.meta.get("output_affine", (0.0, 1.0))))
     paths = []
     for j, i in enumerate(wanted):
         k = int(raw[j].argmax()) if task == "multiclass" else 0

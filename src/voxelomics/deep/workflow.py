@@ -232,6 +232,7 @@ def _train_fold(cohort, settings, r, f, tr, store: Path, progress, resume: bool)
     if resume and done.is_file():
         with np.load(done, allow_pickle=False) as z:
             return {"outputs": z["outputs"], "fit": z["fit"], "val": z["val"],
+                    "affine": tuple(float(v) for v in z["affine"]),
                     "history": json.loads(str(z["history"])), "best_epoch": int(z["best_epoch"]),
                     "reused": True}
     seed = settings.random_state + 100 * r + f
@@ -241,57 +242,15 @@ def _train_fold(cohort, settings, r, f, tr, store: Path, progress, resume: bool)
                     checkpoint=store / f"r{r}f{f}.ckpt", resume=resume, progress=progress,
                     label=f"fold {r}.{f}")
     outputs = predict_outputs(res.net, cohort.arrays, batch_size=settings.train.batch_size)
-    if cohort.target.task == "regression":
-        outputs = outputs * res.target_scale[1] + res.target_scale[0]
     tmp = store / f".r{r}f{f}.npz"
     with open(tmp, "wb") as fh:
         np.savez(fh, outputs=outputs, fit=fit, val=val, history=np.array(json.dumps(res.history)),
-                 best_epoch=res.best_epoch)
+                 best_epoch=res.best_epoch, affine=np.asarray(res.output_affine))
     tmp.replace(done)
     (store / f"r{r}f{f}.ckpt").unlink(missing_ok=True)
     return {"outputs": outputs, "fit": fit, "val": val, "history": res.history,
+            "affine": tuple(res.output_affine),
             "best_epoch": res.best_epoch, "reused": False}
-
-
-def _radiomic_matrix(path, cohort: Cohort) -> tuple[np.ndarray, list[str]]:
-    """Radiomic features of every case of the cohort, matched on (case_id, roi)."""
-    from voxelomics.model.columns import extraction_features
-    from voxelomics.model.tables import IDENTIFIER_COLUMNS, feature_columns, read_table
-
-    df = read_table(path)
-    if "case_id" not in df.columns:
-        raise ModelError("the radiomic table has no case_id column", path=path)
-    feats = extraction_features(path, df.columns)
-    if feats is None:
-        feats = [c for c in df.columns if str(c).lower() not in IDENTIFIER_COLUMNS]
-    X, _, _ = feature_columns(df, feats)
-    keys = list(zip(df["case_id"].astype(str),
-                    df["roi"].astype(str) if "roi" in df.columns else [None] * len(df), strict=True))
-    index = {}
-    for i, (cid, roi) in enumerate(keys):
-        index.setdefault((cid, roi), i)
-        index.setdefault((cid, None), i)
-    rows, missing = [], []
-    for cid, roi in zip(cohort.ids, cohort.crops.rois, strict=True):
-        i = index.get((cid, roi), index.get((cid, None)))
-        (missing if i is None else rows).append(cid if i is None else i)
-    if missing:
-        raise ModelError(f"{len(missing)} case(s) of the manifest have no row in the radiomic table "
-                         f"(joined on case_id, roi), e.g. {', '.join(map(repr, missing[:5]))}", path=path)
-    return X.to_numpy(float)[rows], list(X.columns)
-
-
-def _baseline_values(name: str, cohort: Cohort, radiomics) -> np.ndarray:
-    crops = cohort.crops
-    vals = [(c.extra or {}).get(name) for c in crops.cases]
-    if all(v is None for v in vals):
-        if radiomics is not None and name in radiomics[1]:
-            return radiomics[0][:, radiomics[1].index(name)]
-        raise ModelError(f"baseline column {name!r} is neither in the manifest nor in the radiomic table")
-    try:
-        return np.asarray([np.nan if v is None else float(v) for v in vals])
-    except (TypeError, ValueError):
-        raise ModelError(f"baseline column {name!r} must hold numbers") from None
 
 
 def run_cv(manifest: str | Path, settings: DeepSettings, out: str | Path, *, target: str | None = None,
@@ -334,8 +293,15 @@ def run_cv(manifest: str | Path, settings: DeepSettings, out: str | Path, *, tar
     VoxelomicsError
         Unreadable cases (named), invalid outcome, too few cases or patients for the folds.
     """
-    from voxelomics.deep.compare import baseline_fold_scores, logit, radiomic_model, stack_fit
-    from voxelomics.deep.report import cv_figures, write_json
+    from voxelomics.deep.compare import (
+        baseline_fold_scores,
+        baseline_values,
+        logit,
+        radiomic_matrix,
+        radiomic_model,
+        stack_fit,
+    )
+    from voxelomics.deep.report import cv_figures, write_json, write_oof
     from voxelomics.deep.train import scores_from_outputs
     from voxelomics.model.splits import outer_folds
 
@@ -355,8 +321,8 @@ def run_cv(manifest: str | Path, settings: DeepSettings, out: str | Path, *, tar
     folds = outer_folds(tgt.y, task=tgt.split_task, n_splits=settings.n_splits,
                         n_repeats=settings.n_repeats, random_state=settings.random_state,
                         groups=cohort.groups)
-    rad = _radiomic_matrix(radiomics, cohort) if radiomics is not None else None
-    base = {b: _baseline_values(b, cohort, rad) for b in baselines}
+    rad = radiomic_matrix(radiomics, cohort) if radiomics is not None else None
+    base = {b: baseline_values(b, cohort, rad) for b in baselines}
     n, R = len(cohort.ids), settings.n_repeats
     shape = (R, n, tgt.n_outputs) if tgt.task == "multiclass" else (R, n)
     oof = {"deep": np.full(shape, np.nan)}
@@ -369,7 +335,7 @@ def run_cv(manifest: str | Path, settings: DeepSettings, out: str | Path, *, tar
                              metric=float("nan"))
         for r, f, tr, te in folds:
             fold = _train_fold(cohort, settings, r, f, tr, store, bar, resume)
-            scores = scores_from_outputs(tgt.task, fold["outputs"])
+            scores = scores_from_outputs(tgt.task, fold["outputs"], fold["affine"])
             oof["deep"][r, te] = scores[te]
             history += [{"repeat": r, "fold": f, **h} for h in fold["history"]]
             note = {"repeat": r, "fold": f, "best_epoch": fold["best_epoch"],
@@ -397,7 +363,7 @@ def run_cv(manifest: str | Path, settings: DeepSettings, out: str | Path, *, tar
             _fold_line(note, fold, tgt, scores, te, bar.console)
     metrics = _assemble(cohort, settings, oof, fold_notes, radiomics_model, rad, base)
     pd.DataFrame(history).to_csv(out / "training_history.csv", index=False)
-    _write_oof(out, cohort, oof)
+    write_oof(out, cohort, oof)
     if plots:
         aucs = {k: v.get("auc") for k, v in metrics.get("comparison", {}).items() if "auc" in v}
         metrics["figures"] = cv_figures(tgt, oof, history, out, aucs=aucs)
@@ -491,29 +457,6 @@ def _assemble(cohort, settings, oof, notes, radiomics_model, rad, base) -> dict:
     return result
 
 
-def _write_oof(out: Path, cohort: Cohort, oof: dict) -> None:
-    tgt = cohort.target
-    ids = pd.DataFrame({"id": cohort.ids, "roi": cohort.crops.rois})
-    if tgt.task == "survival":
-        from voxelomics.model.survival import event_field, time_field
-
-        ids["observed_time"], ids["observed_event"] = time_field(tgt.y), event_field(tgt.y).astype(int)
-    elif tgt.task in ("classification", "multiclass"):
-        ids["observed"] = np.asarray([str(c) for c in tgt.classes], dtype=object)[np.asarray(tgt.y, int)]
-    else:
-        ids["observed"] = tgt.y
-    deep = oof["deep"]
-    if deep.ndim == 3:
-        cols = {f"repeat_{r}_{c}": deep[r, :, k] for r in range(deep.shape[0])
-                for k, c in enumerate(tgt.classes)}
-    else:
-        cols = {f"repeat_{r}": deep[r] for r in range(deep.shape[0])}
-    pd.concat([ids, pd.DataFrame(cols)], axis=1).to_csv(out / "oof_predictions.csv", index=False)
-    if len(oof) > 1 and deep.ndim == 2:
-        long = [ids.assign(model=k, repeat=r, score=v[r]) for k, v in oof.items() for r in range(v.shape[0])]
-        pd.concat(long, ignore_index=True).to_csv(out / "comparison_oof.csv", index=False)
-
-
 def train_model(manifest: str | Path, settings: DeepSettings, out: str | Path, *,
                 target: str | None = None, time: str | None = None, event: str | None = None,
                 task: str = "auto", group: str | None = "auto", cache_dir: str | Path | None = None,
@@ -568,7 +511,7 @@ def train_model(manifest: str | Path, settings: DeepSettings, out: str | Path, *
     pd.DataFrame(res.history).to_csv(out / "training_history.csv", index=False)
     meta = {"arch": settings.net.arch, "task": tgt.task, "classes": [str(c) for c in tgt.classes],
             "target_columns": tgt.columns, "n_outputs": tgt.n_outputs,
-            "in_channels": int(cohort.arrays.shape[1]), "target_scale": list(res.target_scale),
+            "in_channels": int(cohort.arrays.shape[1]), "output_affine": list(res.output_affine),
             "settings": settings.model_dump(mode="json"),
             "training": {"n_cases": len(rows), "n_fit": int(fit.size), "n_validation": int(val.size),
                          "best_epoch": res.best_epoch, "epochs_run": len(res.history),
@@ -621,7 +564,7 @@ def predict_manifest(model_dir: str | Path, manifest: str | Path, out: str | Pat
     if cohort.arrays.shape[1] != meta["in_channels"]:  # pragma: no cover - same settings
         raise ModelError("the crops do not have the model's input channels", path=model_dir)
     raw = predict_outputs(saved.net, cohort.arrays, batch_size=saved.settings.train.batch_size)
-    scores = scores_from_outputs(meta["task"], raw, tuple(meta.get("target_scale", (0.0, 1.0))))
+    scores = scores_from_outputs(meta["task"], raw, tuple(meta.get("output_affine", (0.0, 1.0))))
     pred = pd.DataFrame({"case_id": cohort.ids, "roi": cohort.crops.rois})
     classes = meta.get("classes") or []
     if meta["task"] == "classification":
