@@ -23,8 +23,9 @@ Run::
     PYTHONPATH=src python benchmarks/deep_cohort.py --repeats 3    # the model cv default, 3x longer
 
 It prints one table (AUC with 95% CI per model, paired AUC differences against both size
-baselines) and the wall time of every stage, with the machine's load average (the machine may
-be shared: the load says how much of the 2 cores the run had).
+baselines) and the wall and CPU time of every stage, with the machine's load average (the
+machine may be shared: the load says how much of the 2 cores the run had, and CPU time / 2 is
+about the wall time on an idle 2-core machine).
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ RATINGS = ("malignancy", "calcification", "internalstructure", "lobulation", "ma
 
 def _load() -> str:
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (user + system)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _fmt(m: dict | None) -> str:
@@ -83,13 +92,13 @@ def main(argv=None) -> dict:
             df[col] = [str(args.data / p) for p in df[col]]
         manifest = args.out / "manifest_subset.csv"
         df.to_csv(manifest, index=False)
-    times, loads = {}, {"start": _load()}
-    t_all = time.perf_counter()
+    times, cpu, loads = {}, {}, {"start": _load()}
+    t_all, c_all = time.perf_counter(), _cpu()
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     rad = extract_cohort(manifest, out=args.out / "radiomics", workers=args.workers, progress=False,
                          settings={"resampling": {"spacing_mm": [1.0, 1.0, 1.0]}})
-    times["radiomic extraction"] = time.perf_counter() - t
+    times["radiomic extraction"], cpu["radiomic extraction"] = time.perf_counter() - t, _cpu() - c
     loads["after extraction"] = _load()
     if rad.n_failed:
         print(f"warning: {rad.n_failed} case(s) failed extraction; see {args.out / 'radiomics/errors.csv'}")
@@ -98,19 +107,19 @@ def main(argv=None) -> dict:
         None, crop__size=(args.size,) * 3, crop__spacing_mm=1.0, crop__beyond_image="pad",
         crop__unknown_modality="CT", net__width=args.width, train__epochs=args.epochs,
         train__patience=5, train__threads=args.threads, n_splits=args.folds, n_repeats=args.repeats)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     cohort = load_cohort(manifest, settings, target="malignant", cache_dir=args.out / "crops",
                          progress=False)
-    times["crops (read, resample, cache)"] = time.perf_counter() - t
+    times["crops"], cpu["crops"] = time.perf_counter() - t, _cpu() - c
     n_cut = sum(bool(m.get("roi_cut")) for m in cohort.crops.meta)
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     metrics = run_cv(manifest, settings, args.out / "cv", target="malignant",
                      baselines=["diameter_mm", "morphology_volume"],
                      radiomics=args.out / "radiomics" / "features.parquet",
                      cache_dir=args.out / "crops", progress=False, resume=not args.restart)
-    times["cross-validation (all models)"] = time.perf_counter() - t
-    times["total"] = time.perf_counter() - t_all
+    times["cross-validation"], cpu["cross-validation"] = time.perf_counter() - t, _cpu() - c
+    times["total"], cpu["total"] = time.perf_counter() - t_all, _cpu() - c_all
     loads["end"] = _load()
 
     # honesty checks: no rating column among the radiomic inputs, patients never split
@@ -138,11 +147,13 @@ def main(argv=None) -> dict:
         if key in diffs:
             print(f"{key:<28} AUC difference {_fmt(diffs[key]['auc'])}")
     print("\nwall time (s):  " + "  ".join(f"{k}: {v:.0f}" for k, v in times.items()))
+    print("CPU time (s):   " + "  ".join(f"{k}: {v:.0f}" for k, v in cpu.items())
+          + "   (on an idle 2-core machine the wall time is about CPU time / 2)")
     print(f"load average (1/5/15 min): {loads}; cores: {os.cpu_count()}; torch threads: {args.threads}")
     epochs = [f["epochs"] for f in metrics["folds"]]
     print(f"network: {settings.net.arch} width {args.width}, {args.size}^3 crops of 1 mm, epochs per fold "
           f"{min(epochs)}-{max(epochs)} (early stopping, patience 5)")
-    summary = {"times_s": times, "load": loads, "n_roi_cut": n_cut,
+    summary = {"times_s": times, "cpu_s": cpu, "load": loads, "n_roi_cut": n_cut,
                "auc": {k: (metrics["auc"] if k == "deep" else comp[k]["auc"]) for k in order},
                "paired_differences": {k: v["auc"] for k, v in diffs.items()},
                "settings": settings.model_dump(mode="json"), "figures": metrics.get("figures")}

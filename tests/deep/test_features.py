@@ -63,7 +63,7 @@ def test_real_cases_end_to_end_and_joinable_with_radiomics(real_manifest, checkp
     assert res.errors == [] and res.exit_code == 0
     table = pd.read_parquet(out)
     deep_cols = [c for c in table.columns if c.startswith("deep_small_cnn_")]
-    assert list(table.columns[:2]) == ["case_id", "roi"] and len(deep_cols) == 32
+    assert list(table.columns) == ["case_id", "roi", *deep_cols] and len(deep_cols) == 32
     assert table["case_id"].tolist() == ["sts_001_ct", "sts_001_pet", "breast1", "ibsi_ct_phantom_dicom"]
     assert np.isfinite(table[deep_cols].to_numpy()).all()
     assert table[deep_cols].std().max() > 0  # the cases differ
@@ -150,3 +150,36 @@ def test_features_of_a_network_trained_on_the_cases_warn(cohort_dir, tiny_settin
                             progress=False)
     assert res.n_trained_on == 24
     assert pq.read_schema(tmp_path / "f.parquet").metadata[b"voxelomics.deep.n_trained_on"] == b"24"
+
+
+def test_deep_and_radiomic_features_in_a_voxelomics_model_fusion_run(cohort_dir, tiny_settings, tmp_path):
+    """extract + deep features -> one table joined on (case_id, roi) -> voxelomics model cv."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from voxelomics.cli import app
+    from voxelomics.cohort import extract_cohort
+    from voxelomics.model.columns import extraction_features
+
+    manifest = cohort_dir / "manifest.csv"
+    torch.manual_seed(0)
+    net = build_net(tiny_settings.net, 2, 1)
+    torch.save(net.backbone.state_dict(), tmp_path / "backbone.pt")
+    deep = deep_features(manifest, tmp_path / "deep.parquet", weights=tmp_path / "backbone.pt",
+                         arch="small_cnn", settings=tiny_settings, progress=False).table
+    rad = extract_cohort(manifest, out=tmp_path / "rad", scheduler="in-process", progress=False,
+                         settings={"families": ["morphology", "statistics"]})
+    table = tmp_path / "rad" / "features.parquet"
+    radiomic = extraction_features(table, rad.features.columns)
+    fused = rad.features[["case_id", "roi", *radiomic]].merge(deep, on=["case_id", "roi"],
+                                                              validate="one_to_one")
+    fused.to_parquet(tmp_path / "fused.parquet")
+    res = CliRunner().invoke(app, [
+        "model", "cv", str(tmp_path / "fused.parquet"), "--clinical", str(manifest), "--on", "case_id",
+        "--target", "y", "--model", "enet_lr", "--folds", "3", "--repeats", "1", "--inner-folds", "2",
+        "--out", str(tmp_path / "cv"), "--no-plots"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "cv" / "metrics.json").read_text())
+    assert metrics["n_samples"] == 24
+    assert metrics["n_features"] == len(radiomic) + sum(c.startswith("deep_") for c in deep.columns)

@@ -178,8 +178,8 @@ def predict(
 
 
 @deep_app.command("features", help=(
-    "Write one penultimate-layer embedding per case to Parquet (case_id, roi, deep_<arch>_<k>, "
-    "manifest columns), joinable with the radiomic table. The network: --model DIR (from "
+    "Write one penultimate-layer embedding per case to Parquet (case_id, roi, deep_<arch>_<k>), "
+    "joinable with the radiomic table on case_id, roi. The network: --model DIR (from "
     "'deep train') or a user's checkpoint --weights FILE --arch NAME (loaded with "
     "weights_only; never downloaded)."))
 def features(

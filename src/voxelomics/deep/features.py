@@ -2,8 +2,10 @@
 
 ``voxelomics deep features`` writes ``deep_features.parquet``: one row per manifest row with the
 identifiers ``case_id`` and ``roi`` (named exactly as ``voxelomics extract`` names them, so the two
-tables join on them), the embedding columns ``deep_<arch>_<k>``, then the manifest's extra
-columns (as in the radiomic table). The Parquet metadata holds the settings, the network's
+tables join on them), then the embedding columns ``deep_<arch>_<k>``, and nothing else: the
+manifest's other columns (outcomes, readers' ratings) stay out, so every non-identifier column
+of the table is a feature and no outcome can leak into a model through it (join the manifest
+as the clinical table). The Parquet metadata holds the settings, the network's
 provenance (a model trained here, or a user's checkpoint with its SHA-256) and the package
 versions. Failed cases go to ``errors.csv`` beside it.
 
@@ -187,10 +189,6 @@ def deep_features(manifest: str | Path, out: str | Path, *, model_dir=None, weig
     cols = [f"deep_{arch_name}_{k:03d}" for k in range(emb.shape[1])]
     table = pd.DataFrame({"case_id": cohort.ids, "roi": cohort.crops.rois})
     table = pd.concat([table, pd.DataFrame(emb.astype(np.float64), columns=cols)], axis=1)
-    extras = dict.fromkeys(k for c in cohort.crops.cases for k in (c.extra or {}))
-    for k in extras:
-        if k not in table.columns:
-            table[k] = [(c.extra or {}).get(k) for c in cohort.crops.cases]
     trained = set(prov.get("training_ids_sha256") or [])
     n_trained = sum(id_hash(i) in trained for i in cohort.ids) if trained else 0
     if n_trained:
