@@ -99,10 +99,10 @@ def main(argv=None) -> list[dict]:
         gpu = device.type == "cuda"
         for arch, batch in (("small_cnn", 32 if gpu else 8), ("densenet121", 16 if gpu else 2)):
             steps = args.steps * (10 if gpu else 1)
-            rows.append(measure(arch, device, batch=batch, steps=steps))
+            rows.append(measure(arch, device, batch=batch, steps=steps, warmup=2 if gpu else 1))
             r = rows[-1]
             print(f"{r['device']:<5} {r['arch']:<12} params {r['params'] / 1e6:6.2f} M  batch {r['batch']:>3}  "
-                  f"train {r['train_samples_per_s']:8.1f} samples/s  inference {r['inference_cases_per_s']:8.1f} cases/s",
+                  f"train {r['train_samples_per_s']:8.3g} samples/s  inference {r['inference_cases_per_s']:8.3g} cases/s",
                   flush=True)
     name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     print(f"64^3 crops, 2 channels; torch {torch.__version__}, CPU threads {torch.get_num_threads()} "

@@ -79,3 +79,23 @@ def test_bad_checkpoint_exits_2_with_the_reason(cohort_dir, tmp_path):
     res = _run("deep", "features", cohort_dir / "manifest.csv", "--weights", tmp_path / "w.pt",
                "--arch", "small_cnn", "--out", tmp_path / "f.parquet")
     assert res.exit_code == 2 and "does not fit architecture 'small_cnn'" in res.output
+
+
+def test_saliency_explains_both_sides_of_a_binary_output(cohort_dir, tiny_settings, tmp_path):
+    """Grad-CAM of class 1 and of class 0 (the logit's two signs): one of them is never all 0."""
+    import numpy as np
+
+    from voxelomics.deep.persist import load_deep_model
+    from voxelomics.deep.saliency import saliency_map
+    from voxelomics.deep.workflow import load_cohort, train_model
+
+    train_model(cohort_dir / "manifest.csv", tiny_settings.replace(train__epochs=4), tmp_path / "m",
+                target="y", progress=False)
+    saved = load_deep_model(tmp_path / "m")
+    crops = load_cohort(cohort_dir / "manifest.csv", saved.settings, progress=False).arrays
+    for crop in crops[:4]:
+        maps = [saliency_map(saved.net, crop, class_idx=k) for k in (0, 1)]
+        assert all(m.shape == crop.shape[1:] and m.min() >= 0 and m.max() <= 1 for m in maps)
+        assert max(m.max() for m in maps) == 1.0
+        predicted = saliency_map(saved.net, crop)  # the predicted side by default
+        assert predicted.max() == 1.0 and np.isfinite(predicted).all()

@@ -98,7 +98,7 @@ def test_cv_with_radiomics_gives_radiomic_and_fused_models(cohort_dir, tiny_sett
 def test_radiomic_table_missing_cases_is_an_error(cohort_dir, tiny_settings, tmp_path):
     m = pd.read_csv(cohort_dir / "manifest.csv")
     pd.DataFrame({"case_id": m["case_id"][:-2], "f": 1.0}).to_csv(tmp_path / "r.csv", index=False)
-    with pytest.raises(ModelError, match="2 case\\(s\\).*no row in the radiomic table.*'c22'"):
+    with pytest.raises(ModelError, match="2 case\\(s\\).*no row in the radiomic table.*'c22 \\(roi 1\\)'"):
         run_cv(cohort_dir / "manifest.csv", tiny_settings, tmp_path / "o", target="y",
                radiomics=tmp_path / "r.csv", progress=False)
 

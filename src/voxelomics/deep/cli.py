@@ -54,6 +54,17 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def _require() -> None:
+    """Exit with a clear message when the deep extra (torch, MONAI) is not installed."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "monai") if importlib.util.find_spec(m) is None]
+    if missing:
+        typer.echo(f"error: voxelomics deep needs {' and '.join(missing)} (the 'deep' extra): "
+                   "make install, or pip install torch==2.13.0 'voxelomics[deep]'", err=True)
+        raise typer.Exit(code=2)
+
+
 def _settings(path, **overrides):
     from voxelomics.deep.config import load_deep_settings
 
@@ -113,6 +124,7 @@ def cv(
     progress: Progress = True,
 ) -> None:
     """Cross-validate a network on the outer folds of 'voxelomics model cv'."""
+    _require()
     try:
         from voxelomics.deep.workflow import run_cv
 
@@ -144,6 +156,7 @@ def train(
     progress: Progress = True,
 ) -> None:
     """Train on every case and save the model."""
+    _require()
     try:
         from voxelomics.deep.workflow import train_model
 
@@ -166,6 +179,7 @@ def predict(
     cache: Cache = None, progress: Progress = True,
 ) -> None:
     """Predict every case of a manifest with a saved model."""
+    _require()
     try:
         from voxelomics.deep.workflow import predict_manifest
 
@@ -190,6 +204,7 @@ def features(
     arch: Arch = None, settings: SettingsOpt = None, cache: Cache = None, progress: Progress = True,
 ) -> None:
     """Write deep features of every case to Parquet."""
+    _require()
     try:
         from voxelomics.deep.features import deep_features
 
@@ -221,6 +236,7 @@ def explain(
     cache: Cache = None, progress: Progress = True,
 ) -> None:
     """Saliency maps of a saved model as PNG slices."""
+    _require()
     try:
         from voxelomics.deep.saliency import explain_cases
 

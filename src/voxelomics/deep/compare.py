@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+import pandas as pd
 
 from voxelomics.errors import ModelError
 
@@ -289,16 +290,25 @@ def radiomic_matrix(path, cohort) -> tuple[np.ndarray, list[str]]:
     if feats is None:
         feats = [c for c in df.columns if str(c).lower() not in IDENTIFIER_COLUMNS]
     X, _, _ = feature_columns(df, feats)
-    keys = list(zip(df["case_id"].astype(str),
-                    df["roi"].astype(str) if "roi" in df.columns else [None] * len(df), strict=True))
-    index = {}
-    for i, (cid, roi) in enumerate(keys):
-        index.setdefault((cid, roi), i)
-        index.setdefault((cid, None), i)
+    with_roi = "roi" in df.columns
+    keys = pd.DataFrame({"case_id": df["case_id"].astype(str),
+                         "roi": df["roi"].astype(str) if with_roi else ""})
+    if "image_type" in df.columns and df["image_type"].nunique() > 1:
+        # one row per image type (original, filter responses): one wide row per case
+        wide = pd.concat([keys, df["image_type"].astype(str), X], axis=1).pivot_table(
+            index=["case_id", "roi"], columns="image_type", values=list(X.columns), aggfunc="first")
+        wide.columns = [f"{t}__{f}" for f, t in wide.columns]
+        keys, X = wide.index.to_frame(index=False), wide.reset_index(drop=True)
+    dup = keys.duplicated(keep=False)
+    if dup.any():
+        first = keys[dup].iloc[0]
+        raise ModelError(f"the radiomic table holds several rows of case {first['case_id']!r}"
+                         + (f", roi {first['roi']!r}" if with_roi else " (no roi column)"), path=path)
+    index = {(c, r): i for i, (c, r) in enumerate(zip(keys["case_id"], keys["roi"], strict=True))}
     rows, missing = [], []
     for cid, roi in zip(cohort.ids, cohort.crops.rois, strict=True):
-        i = index.get((cid, roi), index.get((cid, None)))
-        (missing if i is None else rows).append(cid if i is None else i)
+        i = index.get((cid, roi if with_roi else ""))
+        (missing if i is None else rows).append(f"{cid} (roi {roi})" if i is None else i)
     if missing:
         raise ModelError(f"{len(missing)} case(s) of the manifest have no row in the radiomic table "
                          f"(joined on case_id, roi), e.g. {', '.join(map(repr, missing[:5]))}", path=path)

@@ -12,8 +12,8 @@ Two methods, both from MONAI (:mod:`monai.visualize`):
     cube of ``mask_size`` voxels is hidden, for cubes over the whole crop. Model-agnostic and
     finer, but one forward pass per cube position.
 
-The output is class 1 for a binary target, the predicted class for a multi-class target, the
-value or the log-risk otherwise. Each case gives one PNG: axial slices through the ROI, the
+The explained output is the predicted one: class 1 or class 0 of a binary target (the logit or
+its negative), the predicted class of a multi-class target, a higher value or risk otherwise. Each case gives one PNG: axial slices through the ROI, the
 image in grey (the window of the crop), the map in colour, the ROI contour in white.
 
 References
@@ -38,7 +38,25 @@ __all__ = ["METHODS", "saliency_map", "draw_saliency", "explain_cases"]
 METHODS = ("gradcam", "occlusion")
 
 
-def saliency_map(net, crop: np.ndarray, *, method: str = "gradcam", class_idx: int = 0,
+class _TwoSided:
+    """Wraps a one-output network as ``[-output, output]``, so both directions can be explained."""
+
+    def __new__(cls, net):
+        import torch
+
+        class TwoSided(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.net = inner
+
+            def forward(self, x):
+                out = self.net(x)
+                return torch.cat([-out, out], dim=1)
+
+        return TwoSided(net)
+
+
+def saliency_map(net, crop: np.ndarray, *, method: str = "gradcam", class_idx: int | None = None,
                  mask_size: int = 8) -> np.ndarray:
     """Saliency of one crop.
 
@@ -47,15 +65,19 @@ def saliency_map(net, crop: np.ndarray, *, method: str = "gradcam", class_idx: i
     net : voxelomics.deep.nets.Net
     crop : ndarray of float32 of shape (channels, z, y, x)
     method : {"gradcam", "occlusion"}, default="gradcam"
-    class_idx : int, default=0
-        Output explained.
+    class_idx : int or None, default=None
+        Output explained. For a one-output network (binary, continuous, survival) the output is
+        seen as two, ``[-o, o]``: 1 explains what raises it (class 1, a higher value or risk), 0
+        what lowers it; None explains the predicted side (class 1 when ``o > 0``). For a
+        multi-class network, the class index; None: the predicted class.
     mask_size : int, default=8
         Occlusion cube edge (voxels).
 
     Returns
     -------
     ndarray of float32 of shape (z, y, x)
-        Values in [0, 1] (1 = most important).
+        Values in [0, 1] (1 = most important); all 0 when nothing in the crop supports the
+        explained output.
 
     Raises
     ------
@@ -68,27 +90,36 @@ def saliency_map(net, crop: np.ndarray, *, method: str = "gradcam", class_idx: i
 
     net.eval()
     x = torch.from_numpy(np.ascontiguousarray(crop[None], np.float32))
+    with torch.no_grad():
+        out = net(x)[0]
+    model, prefix = net, ""
+    if out.numel() == 1:
+        model, prefix = _TwoSided(net), "net."
+        if class_idx is None:
+            class_idx = int(float(out[0]) > 0)
+    elif class_idx is None:
+        class_idx = int(out.argmax())
+    model.eval()
     if method == "gradcam":
         from monai.visualize import GradCAM
 
-        cam = GradCAM(nn_module=net, target_layers=gradcam_layer(net))
+        cam = GradCAM(nn_module=model, target_layers=prefix + gradcam_layer(net))
         with torch.enable_grad():
-            out = cam(x, class_idx=class_idx)
-        sal = np.asarray(out.detach().cpu())[0, 0]
+            sal = np.asarray(cam(x, class_idx=class_idx).detach().cpu())[0, 0]
     elif method == "occlusion":
         from monai.visualize import OcclusionSensitivity
 
-        occ = OcclusionSensitivity(nn_module=net, mask_size=mask_size, n_batch=16, verbose=False,
+        occ = OcclusionSensitivity(nn_module=model, mask_size=mask_size, n_batch=16, verbose=False,
                                    activate=False)
         with torch.no_grad(), warnings.catch_warnings():
             # MONAI's occlusion indexes tensors with lists (a torch deprecation, not ours)
             warnings.filterwarnings("ignore", message=".*non-tuple sequence for multidimensional")
-            base = float(net(x)[0, class_idx])
+            base = float(model(x)[0, class_idx])
             occ_map, _ = occ(x)
-        sal = base - np.asarray(occ_map.detach().cpu())[0, class_idx]
-        sal = np.maximum(sal, 0.0)
+        sal = np.maximum(base - np.asarray(occ_map.detach().cpu())[0, class_idx], 0.0)
     else:
         raise ModelError(f"unknown saliency method {method!r}; expected one of {', '.join(METHODS)}")
+    sal = np.nan_to_num(sal.astype(np.float64))
     top = float(sal.max())
     return (sal / top if top > 0 else sal).astype(np.float32)
 
@@ -124,7 +155,9 @@ def draw_saliency(crop: np.ndarray, sal: np.ndarray, path: str | Path, *, title:
     fig, axes = plt.subplots(1, pick.size, figsize=(2.4 * pick.size, 2.8), squeeze=False)
     for ax, z in zip(axes[0], pick, strict=True):
         ax.imshow(crop[0, z], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.imshow(sal[z], cmap="jet", alpha=0.35, vmin=0, vmax=1, interpolation="bilinear")
+        # weak saliency is left transparent, so the image stays readable
+        ax.imshow(np.ma.masked_less(sal[z], 0.1), cmap="jet", alpha=0.45, vmin=0, vmax=1,
+                  interpolation="bilinear")
         if mask is not None and mask[z].any():
             ax.contour(mask[z].astype(float), levels=[0.5], colors="white", linewidths=1.0)
         ax.set_title(f"z = {z}", fontsize=8)
@@ -184,10 +217,14 @@ def explain_cases(model_dir, manifest, out, *, cases=None, method: str = "gradca
     scores = scores_from_outputs(task, raw, tuple(saved.meta.get("output_affine", (0.0, 1.0))))
     paths = []
     for j, i in enumerate(wanted):
-        k = int(raw[j].argmax()) if task == "multiclass" else 0
-        sal = saliency_map(saved.net, cohort.arrays[i], method=method, class_idx=k)
+        k = int(raw[j].argmax()) if task == "multiclass" else 1
+        # binary: the predicted class (calibrated probability); others: the predicted class or
+        # what raises the value / risk
+        explained = int(float(scores[j]) >= 0.5) if task == "classification" else k
+        sal = saliency_map(saved.net, cohort.arrays[i], method=method, class_idx=explained)
         s = scores[j]
-        what = {"classification": f"P(class 1) = {float(s):.2f}", "regression": f"prediction {float(s):.3g}",
+        what = {"classification": f"P(class 1) = {float(s):.2f}, explaining class "
+                                  f"{saved.meta['classes'][int(float(s) >= 0.5)]}", "regression": f"prediction {float(s):.3g}",
                 "survival": f"log-risk {float(s):.2f}"}.get(task, f"class {saved.meta['classes'][k]}")
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{cohort.ids[i]}_{cohort.crops.rois[i]}")
         paths.append(draw_saliency(cohort.arrays[i], sal, out / f"{safe}_{method}.png",

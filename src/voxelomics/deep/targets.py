@@ -290,11 +290,13 @@ def _regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "spearman": float(rho), "mae": float(np.mean(np.abs(y - pred)))}
 
 
-def _bootstrap(target: Target, scores: np.ndarray, fn, n_boot: int, seed: int, level: float) -> dict:
+def _bootstrap(target: Target, scores: np.ndarray, fn, n_boot: int, seed: int, level: float,
+               groups=None) -> dict:
+    from voxelomics.deep.compare import with_groups
     from voxelomics.model.metrics import bootstrap_indices
 
     per = [fn(target.y, s) for s in scores]
-    idx = bootstrap_indices(target.strata(), n_boot, seed)
+    idx = bootstrap_indices(target.strata(), n_boot, seed, **with_groups(bootstrap_indices, groups))
     boots = []
     for b in idx:
         vals = [fn(target.y[b], s[b]) for s in scores]
@@ -313,7 +315,7 @@ def _bootstrap(target: Target, scores: np.ndarray, fn, n_boot: int, seed: int, l
 
 
 def task_metrics(target: Target, scores: np.ndarray, *, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> dict:
+                 level: float = 0.95, groups=None) -> dict:
     """Repeat-averaged metrics with percentile-bootstrap intervals, as ``voxelomics model cv``.
 
     Parameters
@@ -327,6 +329,9 @@ def task_metrics(target: Target, scores: np.ndarray, *, n_boot: int = 1000, seed
         Resamples (survival: at most 200, as ``voxelomics model``).
     seed : int, default=0
     level : float, default=0.95
+    groups : array-like of shape (n_cases,) or None
+        Patient of every case: whole patients are resampled when the model package's
+        bootstrap takes groups.
 
     Returns
     -------
@@ -335,21 +340,25 @@ def task_metrics(target: Target, scores: np.ndarray, *, n_boot: int = 1000, seed
         classification and survival, ``macro_auc``, ``accuracy``, ``balanced_accuracy``
         (multiclass) and ``r2``, ``spearman``, ``mae`` (regression).
     """
+    from voxelomics.deep.compare import with_groups
+
     if target.task == "classification":
         from voxelomics.model.metrics import bootstrap_metrics
 
-        return bootstrap_metrics(target.y, scores, n_boot=n_boot, seed=seed, level=level)
+        return bootstrap_metrics(target.y, scores, n_boot=n_boot, seed=seed, level=level,
+                                 **with_groups(bootstrap_metrics, groups))
     if target.task == "survival":
         from voxelomics.model.survival import survival_metrics
 
-        return survival_metrics(target.y, scores, n_boot=min(n_boot, 200), seed=seed, level=level)
+        return survival_metrics(target.y, scores, n_boot=min(n_boot, 200), seed=seed, level=level,
+                                **with_groups(survival_metrics, groups))
     fn = _multiclass_metrics if target.task == "multiclass" else _regression_metrics
     scores = np.asarray(scores, float)
     if target.task == "regression":
         scores = np.atleast_2d(scores)
     elif scores.ndim == 2:
         scores = scores[None]
-    return _bootstrap(target, scores, fn, min(n_boot, 500), seed, level)
+    return _bootstrap(target, scores, fn, min(n_boot, 500), seed, level, groups)
 
 
 def headline_metric(task: str) -> str:

@@ -390,19 +390,14 @@ def _fold_line(note, fold, tgt, scores, te, console) -> None:
 
 
 def _assemble(cohort, settings, oof, notes, radiomics_model, rad, base) -> dict:
-    from voxelomics.deep.compare import paired_difference, with_groups
+    from voxelomics.deep.compare import paired_difference
     from voxelomics.deep.targets import headline_metric, task_metrics
-    from voxelomics.model import metrics as mm
 
     tgt, s = cohort.target, settings
     g = cohort.groups
 
     def score(p):
-        fn = mm.bootstrap_metrics if tgt.task == "classification" else None
-        kw = with_groups(fn, g) if fn is not None else {}
-        if fn is not None:
-            return fn(tgt.y, p, n_boot=s.n_boot, seed=s.random_state, **kw)
-        return task_metrics(tgt, p, n_boot=s.n_boot, seed=s.random_state)
+        return task_metrics(tgt, p, n_boot=s.n_boot, seed=s.random_state, groups=g)
 
     main = score(oof["deep"])
     result = {"task": tgt.task, "model": s.net.arch, **main, "n_samples": len(cohort.ids),
