@@ -183,3 +183,28 @@ def test_deep_and_radiomic_features_in_a_voxelomics_model_fusion_run(cohort_dir,
     metrics = json.loads((tmp_path / "cv" / "metrics.json").read_text())
     assert metrics["n_samples"] == 24
     assert metrics["n_features"] == len(radiomic) + sum(c.startswith("deep_") for c in deep.columns)
+
+
+def test_shared_dicom_cases_give_deep_features(shared_data, checkpoint, tmp_path):
+    """DICOM CT, MR and PET (SUV) series with RTSTRUCTs and an NRRD CT from ../shared/data."""
+    path, _ = checkpoint
+    sts = shared_data / "dicom" / "sts_001"
+    rows = [
+        dict(case_id="sts_ct", image=sts / "ct_crop/image", mask=sts / "ct_crop/rtstruct/RS.dcm"),
+        dict(case_id="sts_mr", image=sts / "mr_t1_crop/image", mask=sts / "mr_t1_crop/rtstruct/RS.dcm"),
+        dict(case_id="sts_pet", image=sts / "pet_raw/image", mask=sts / "pet_raw/rtstruct/1-1.dcm",
+             roi="GTV_Mass"),
+        dict(case_id="lung1", image=shared_data / "cases/lung1_image.nrrd",
+             mask=shared_data / "cases/lung1_label.nrrd", modality="CT"),
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    s = load_deep_settings(None, net__width=4, crop__size=(16, 16, 16), crop__spacing_mm=3.0,
+                           crop__beyond_image="pad")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = deep_features(tmp_path / "m.csv", tmp_path / "f.parquet", weights=path, arch="small_cnn",
+                            settings=s, progress=False)
+    assert res.errors == []
+    table = res.table.set_index("case_id")
+    assert table.loc["sts_pet", "roi"] == "GTV_Mass" and table.loc["sts_ct", "roi"] == "GTV_Mass_CT"
+    assert np.isfinite(table.filter(like="deep_").to_numpy()).all()
