@@ -68,12 +68,20 @@ def test_baseline_and_paired_difference_on_the_same_folds(cv_run):
     assert set(long["model"]) == {"deep", "baseline:size_mm"}
 
 
-def test_cv_resumes_from_finished_folds(cv_run, cohort_dir):
+def test_cv_resumes_from_finished_folds(cv_run, cohort_dir, tmp_path):
+    import shutil
+
     out, s, metrics = cv_run
     again = run_cv(cohort_dir / "manifest.csv", s, out, target="y", baselines=["size_mm"],
                    progress=False, plots=False)
     assert all(f["reused"] for f in again["folds"])
     assert again["auc"] == metrics["auc"]
+    # one more repeat: the folds of repeat 0 do not depend on the number of repeats
+    shutil.copytree(out / "folds", tmp_path / "folds")
+    more = run_cv(cohort_dir / "manifest.csv", s.replace(n_repeats=2), tmp_path, target="y",
+                  progress=False, plots=False)
+    assert [f["reused"] for f in more["folds"]] == [True] * 3 + [False] * 3
+    assert more["auc"]["per_repeat"][0] == metrics["auc"]["per_repeat"][0]
 
 
 def test_cv_with_radiomics_gives_radiomic_and_fused_models(cohort_dir, tiny_settings, tmp_path):

@@ -204,8 +204,11 @@ def _progress(enabled: bool):
 
 
 def _fingerprint(cohort: Cohort, settings: DeepSettings) -> dict:
+    """What the networks of the folds depend on (the folds of repeat r do not depend on the
+    number of repeats, and the bootstrap comes after training: more repeats reuse the others)."""
     t = cohort.target
-    return {"settings": settings.model_dump(mode="json"), "ids": cohort.ids,
+    used = settings.model_dump(mode="json", exclude={"n_repeats", "n_boot"})
+    return {"settings": used, "ids": cohort.ids,
             "rois": cohort.crops.rois, "task": t.task,
             "y": np.asarray(t.y.tolist() if t.task == "survival" else t.y).tolist(),
             "groups": None if cohort.groups is None else cohort.groups.tolist()}
@@ -400,8 +403,9 @@ def _assemble(cohort, settings, oof, notes, radiomics_model, rad, base) -> dict:
         return task_metrics(tgt, p, n_boot=s.n_boot, seed=s.random_state, groups=g)
 
     main = score(oof["deep"])
+    # the network's input: every voxel of every channel of the crop
     result = {"task": tgt.task, "model": s.net.arch, **main, "n_samples": len(cohort.ids),
-              "n_features": None}
+              "n_features": int(np.prod(cohort.arrays.shape[1:]))}
     if tgt.task == "survival":
         from voxelomics.model.survival import event_field
 
