@@ -19,6 +19,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m voxelomics demo --out demo_output
+	@if [ -d ../shared/data ]; then \
+		$(PY) -m voxelomics run examples/study/study.yaml --out demo_output/study; \
+	else \
+		echo "example study skipped: ../shared/data is not beside this checkout (see examples/study/README.md)"; \
+	fi
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) -q tests

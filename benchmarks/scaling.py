@@ -30,7 +30,8 @@ FALLBACK = (ROOT / "data/ibsi1/ct_phantom/nifti/image/phantom.nii.gz",
 
 def stage_times(volume, mask, settings) -> tuple[int, dict[str, float]]:
     """ROI voxel count and seconds per stage for one settings object."""
-    from voxelomics.extract import _fbs_lower_bound, preprocess_case
+    from voxelomics.extract.case import fbs_lower_bound as _fbs_lower_bound
+    from voxelomics.extract.case import preprocess_case
     from voxelomics.features import (
         glcm,
         gldzm,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "extract_features", "extract_cohort", "Settings", "load_preset"]
+__all__ = ["__version__", "extract_features", "extract_cohort", "delta_features", "Settings",
+           "load_preset"]
 
 
 def __getattr__(name: str):
@@ -17,6 +18,10 @@ def __getattr__(name: str):
         from voxelomics.cohort import extract_cohort
 
         return extract_cohort
+    if name == "delta_features":
+        from voxelomics.delta import delta_features
+
+        return delta_features
     if name in ("Settings", "load_preset"):
         from voxelomics import settings
 

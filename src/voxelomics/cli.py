@@ -158,6 +158,34 @@ def index(
 
 
 @app.command()
+def delta(
+    features_table: Annotated[Path, typer.Argument(help="features.parquet (or CSV) with patient_id and timepoint columns")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Delta table to write (Parquet)")],
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline time point (default: the first)")] = None,
+    followup: Annotated[str | None, typer.Option("--followup", help="Follow-up time point (default: the last)")] = None,
+    relative: Annotated[str, typer.Option("--relative", help="Relative change over |baseline| ('baseline') or over the mean of both ('symmetric')")] = "baseline",
+    drop_incomplete: Annotated[bool, typer.Option("--drop-incomplete", help="Leave out patients/ROIs without both time points (listed) instead of failing")] = False,
+):
+    """Delta-radiomics: change of every feature between two time points of each patient and ROI."""
+    import warnings
+
+    from voxelomics.delta import write_delta
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = write_delta(features_table, out, baseline=baseline, followup=followup,
+                                 relative=relative, drop_incomplete=drop_incomplete)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
+    info = result.attrs["delta"]
+    console.print(f"{info['n_pairs']} patient/ROI pairs, {info['n_features']} features, "
+                  f"{info['baseline']} -> {info['followup']}: written to {out}", highlight=False)
+
+
+@app.command()
 def ibsi(
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="dig, A, B, C, D or E, any letter case (repeatable; default: all)")] = None,
 ):
@@ -185,6 +213,67 @@ def demo(
     except VoxelomicsError as exc:
         _fail(exc)
     raise typer.Exit(code)
+
+
+@app.command("run")
+def run_cmd(
+    study: Annotated[Path | None, typer.Argument(help="Study YAML file (see --example and docs/run_and_report.md)")] = None,
+    example: Annotated[bool, typer.Option("--example", help="Print a commented example study and exit")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (overrides the study's 'out')")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Run every step again, recomputing every case")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Validate the study and its files, then exit")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars")] = True,
+):
+    """Run a whole study from one file: cohort, extraction, QC, models and the HTML report.
+
+    Steps whose inputs and settings have not changed since the last run are skipped.
+
+    Exit codes: 0 every step completed (failed cases are listed in the report), 1 a step failed (e.g. a model could not be fitted), 2 the study was refused before any work.
+    """
+    if example:
+        from voxelomics.study import example_study
+
+        try:
+            typer.echo(example_study(), nl=False)
+        except VoxelomicsError as exc:
+            _fail(exc)
+        return
+    if study is None:
+        _fail(VoxelomicsError("give a study file (voxelomics run STUDY.yaml), or --example"))
+    try:
+        from voxelomics.study import check_study, load_study, run_study
+
+        if check:
+            notes = check_study(load_study(study, out=out))
+            for n in notes:
+                console.print(f"[yellow]warning:[/] {n}", highlight=False)
+            console.print(f"{study}: valid; every file and column it names is present")
+            return
+        result = run_study(study, out=out, force=force, progress=progress, console=console)
+    except VoxelomicsError as exc:
+        _fail(exc, 2)
+    if result.report is not None:
+        console.print(f"report: {result.report}")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[Path, typer.Argument(help="Results folder of 'voxelomics run', 'extract' or 'model'")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write")] = Path("report.html"),
+    title: Annotated[str | None, typer.Option("--title", help="Title of the page")] = None,
+    qc: Annotated[bool, typer.Option("--qc/--no-qc", help="Draw QC thumbnails missing from the folder "
+                                     "(reads the images; cached in RESULTS/qc)")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars")] = True,
+):
+    """Write one self-contained HTML report (no network needed) from a results folder."""
+    try:
+        from voxelomics.report import write_report
+
+        path = write_report(results, out, title=title, qc=qc, progress=progress)
+    except VoxelomicsError as exc:
+        _fail(exc)
+    console.print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 @app.command()

@@ -27,6 +27,7 @@ __all__ = [
     "NonCompliantWarning",
     "ApproximationWarning",
     "GeometryWarning",
+    "RoiWarning",
 ]
 
 
@@ -150,3 +151,7 @@ class ApproximationWarning(VoxelomicsWarning):
 
 class GeometryWarning(VoxelomicsWarning):
     """A negligible geometry difference was corrected (mask given the image geometry)."""
+
+
+class RoiWarning(VoxelomicsWarning):
+    """A derived ROI lost part of its region (e.g. a peritumoral ring cut at the image edge)."""

@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from voxelomics.errors import SettingsError
+from voxelomics.roi_settings import RingSettings, RoiSettings
 
 __all__ = [
     "Settings",
@@ -33,6 +34,8 @@ __all__ = [
     "DiscretisationSettings",
     "TextureSettings",
     "MorphologySettings",
+    "RingSettings",
+    "RoiSettings",
     "PRESETS",
     "load_preset",
     "load_settings",
@@ -245,6 +248,10 @@ class Settings(BaseModel):
         Per-modality changes (keys ``CT``, ``PT``, ``MR``, …: DICOM modality codes), merged
         over these settings for cases of that modality (from the manifest's ``modality``
         column or the DICOM header). Lets one preset treat CT in HU and PET in SUV correctly.
+    rois : RoiSettings
+        Regions extracted per manifest ROI: the ROI itself and peritumoral rings. Not
+        part of :meth:`settings_hash`: each ring is part of its row's cache key instead, so
+        adding a ring computes only the new rows. Cannot be set per modality.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
@@ -265,6 +272,7 @@ class Settings(BaseModel):
     families: list[str] = Field(default_factory=lambda: list(FAMILY_NAMES), min_length=1)
     texture: TextureSettings = TextureSettings()
     morphology: MorphologySettings = MorphologySettings()
+    rois: RoiSettings = RoiSettings()
     modality_overrides: dict[str, dict] = Field(
         default_factory=lambda: {
             "CT": {
@@ -290,6 +298,9 @@ class Settings(BaseModel):
             bad = {"name", "modality_overrides"} & set(override)
             if bad:
                 raise ValueError(f"modality_overrides.{modality} cannot set {sorted(bad)}")
+            if "rois" in override:  # the rows of a case are planned before its modality is known
+                raise ValueError(f"modality_overrides.{modality} cannot set 'rois' (the regions of "
+                                 "every case are the same; use a separate run per modality)")
             out[key] = override
         return out
 
@@ -357,13 +368,14 @@ class Settings(BaseModel):
     def settings_hash(self) -> str:
         """Stable 16-hex-digit hash of the settings that affect feature values.
 
-        The ``name`` label is excluded, so two presets with identical processing share a hash.
+        The ``name`` label is excluded, so two presets with identical processing share a hash;
+        so is ``rois`` (which rows are made), since each ring goes into its row's cache key.
 
         Returns
         -------
         str
         """
-        data = self.model_dump(mode="json", exclude={"name"})
+        data = self.model_dump(mode="json", exclude={"name", "rois"})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -424,11 +436,19 @@ def _deep_merge(base: dict, over: dict) -> dict:
 
 
 def _model_fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    import typing
+
     current: type[BaseModel] | None = model
+    item = None  # the model inside a list field, for the list index that follows
     for part in loc[:-1]:
+        if isinstance(part, int) and item is not None:
+            current, item = item, None
+            continue
         if current is None or not isinstance(part, str) or part not in current.model_fields:
             return []
         ann = current.model_fields[part].annotation
+        args = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
+        item = args[0] if typing.get_origin(ann) is list and args else None
         current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     return list(current.model_fields) if current is not None else []
 

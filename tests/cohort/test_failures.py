@@ -124,6 +124,8 @@ def test_every_case_failed_keeps_the_identifier_and_provenance_columns(cohort, b
     assert len(table) == 0
     id_columns = ["case_id", "roi", "image_type", "modality", "provenance"]
     assert list(good.features.columns[:5]) == id_columns  # a normal run, real extract_case
-    assert list(table.columns) == id_columns  # the broken cases have no extra column
+    # the broken cases have no extra column; every table names the patient, lesion and region
+    study = ["patient_id", "lesion_id", "region"]
+    assert list(table.columns) == id_columns + study
     schema = pq.read_schema(bad.features_path)
-    assert all(str(schema.field(c).type) == "string" for c in id_columns)
+    assert all(str(schema.field(c).type) == "string" for c in id_columns + study)

@@ -264,7 +264,8 @@ def test_one_voxel_roi_returns_every_key(ibsi_digital):
 
 
 # ----------------------------------------------------------------- (g) numpydoc
-_PACKAGES = ("voxelomics.features", "voxelomics.preprocess", "voxelomics.io")
+_PACKAGES = ("voxelomics.features", "voxelomics.preprocess", "voxelomics.io", "voxelomics.report",
+             "voxelomics.study")
 
 
 def _public_modules():

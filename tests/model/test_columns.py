@@ -157,7 +157,9 @@ def test_extract_table_identifiers_never_features(extracted, tmp_path):
     # 40 rows: the phantom's features scaled per row, so that they vary; random outcome
     rng = np.random.default_rng(0)
     rows = extracted.iloc[np.zeros(40, int)].reset_index(drop=True)
-    feats = rows.columns[5:-1]  # features, then the manifest's extra column 'age'
+    # identifiers, the study columns lesion_id and region, features, then the manifest's 'age'
+    assert rows.columns[5:7].tolist() == ["lesion_id", "region"]
+    feats = rows.columns[7:-1]
     assert rows["roi"].tolist()[0] == "1"  # numeric text, but an identifier
     rows[feats] = rows[feats].to_numpy(float) * rng.uniform(0.5, 1.5, (40, len(feats)))
     rows = rows.assign(case_id=[f"P{i:02d}" for i in range(40)], outcome=np.arange(40) % 2,
@@ -167,7 +169,9 @@ def test_extract_table_identifiers_never_features(extracted, tmp_path):
              "--out", tmp_path / "cv", *FAST))
     m = json.loads((tmp_path / "cv" / "metrics.json").read_text())
     dropped = {d["column"]: d["reason"] for d in m["dropped_columns"]}
-    assert dropped == dict.fromkeys(EXTRACT_IDS[1:], "identifier column")
+    region = dropped.pop("region")  # text ("roi" or a ring's name): never a feature
+    assert region.startswith("non-numeric text")
+    assert dropped == dict.fromkeys([*EXTRACT_IDS[1:], "lesion_id"], "identifier column")
     assert m["n_features"] == len(feats) + 1 and m["coerced_columns"] == ["age"]
     oof = pd.read_csv(tmp_path / "cv" / "oof_predictions.csv")
     assert oof["id"].tolist() == rows["case_id"].tolist()

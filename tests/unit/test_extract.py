@@ -105,7 +105,7 @@ def test_settings_given_as_a_dict_or_a_wrong_type():
 
 
 def test_provenance_summarises_per_slice_lists():
-    from voxelomics.extract import _compact
+    from voxelomics.extract.pipeline import _compact
 
     meta = {"sop_instance_uids": [str(i) for i in range(267)], "suv": {"factor_g_per_bq": 2.4e-4}}
     assert _compact(meta) == {"sop_instance_uids": "<267 values>", "suv": {"factor_g_per_bq": 2.4e-4}}

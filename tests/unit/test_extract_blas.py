@@ -3,7 +3,7 @@
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import voxelomics.extract as extract_module
+import voxelomics.extract.pipeline as extract_module
 from voxelomics import extract_features
 from voxelomics.volume import RoiMask, Volume
 

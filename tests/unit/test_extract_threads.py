@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-import voxelomics.extract as ex
+import voxelomics.extract.families as families
+import voxelomics.extract.pipeline as ex
 from voxelomics import extract_features
 from voxelomics.errors import FeatureError, SettingsError
 from voxelomics.io.reference import ibsi1_dir
@@ -34,7 +35,7 @@ def test_threaded_small_roi_with_2d_and_3d_zones(monkeypatch):
     """The digital phantom (2D and 3D aggregations, both zone labellings), pool forced on."""
     img, msk = DIG / "image/phantom.nii.gz", DIG / "mask/mask.nii.gz"
     serial = extract_features(img, msk, "ibsi-digital", n_threads=1)
-    monkeypatch.setattr(ex, "PARALLEL_MIN_VOXELS", 0)
+    monkeypatch.setattr(families, "PARALLEL_MIN_VOXELS", 0)
     _same(serial, extract_features(img, msk, "ibsi-digital", n_threads=3))
     _same(serial, extract_features(img, msk, "ibsi-digital"))  # None: min(4, cpu_count)
 
@@ -51,7 +52,7 @@ def test_failure_in_a_thread_names_the_family(monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(ex, "PARALLEL_MIN_VOXELS", 0)
+    monkeypatch.setattr(families, "PARALLEL_MIN_VOXELS", 0)
     monkeypatch.setattr(ngtdm, "compute", broken)
     settings = Settings.from_dict({"preset": "ibsi-digital"})
     with pytest.raises(FeatureError, match="ngtdm failed: ZeroDivisionError: boom"):

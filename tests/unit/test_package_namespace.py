@@ -22,5 +22,5 @@ def test_dir_in_a_fresh_interpreter_before_any_lazy_import():
             "print('voxelomics.extract' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     public, imported = out.splitlines()
-    assert public == str(["Settings", "extract_cohort", "extract_features", "load_preset"])
+    assert public == str(["Settings", "delta_features", "extract_cohort", "extract_features", "load_preset"])
     assert imported == "False"  # listing the names does not import them

@@ -31,6 +31,7 @@ killed at any moment leaves either a complete part file or none.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
@@ -53,8 +54,9 @@ def case_key(case) -> str:
 
     The key is the case identifier made safe for file names (at most 60 characters),
     then a 10-hex-digit digest of what identifies the task in a manifest: case id,
-    label, ROI and modality, and the extra columns that choose the input
-    (:data:`INPUT_EXTRA_COLUMNS`: ``series_uid``) when given. Two entries of one case
+    label, ROI and modality, the extra columns that choose the input
+    (:data:`INPUT_EXTRA_COLUMNS`: ``series_uid``) when given, and the peritumoral ring
+    (every one of its settings) when the task extracts one. Two entries of one case
     (e.g. two ROIs, or two series of one DICOM folder) get different keys. File paths are left out, so a cohort whose data moved to another mount point
     still finds its cached results; the files' contents are checked separately, by
     :func:`input_fingerprint`.
@@ -78,6 +80,9 @@ def case_key(case) -> str:
     chosen = tuple((k, str(extra[k])) for k in INPUT_EXTRA_COLUMNS if extra.get(k) not in (None, ""))
     if chosen:  # only then: keys of manifests without such columns stay as they were
         fields += chosen
+    ring = getattr(case, "ring", None)
+    if ring is not None:  # a peritumoral ring of the ROI: its own task, keyed by its full spec
+        fields += (("ring", json.dumps(ring.model_dump(mode="json"), sort_keys=True)),)
     digest = hashlib.sha1(repr(fields).encode()).hexdigest()[:10]
     safe = _UNSAFE.sub("_", str(case.case_id)).strip("._")[:60] or "case"
     return f"{safe}-{digest}"

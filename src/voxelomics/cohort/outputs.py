@@ -1,14 +1,18 @@
 """Files of a cohort run: feature table, error table, run record, failure logs.
 
 ``OUT/features.parquet``
-    One row per case: identifier columns ``case_id``, ``roi``, ``image_type`` first, then
-    ``modality`` and ``provenance``, then features, then the manifest's extra columns.
-    When every case failed it is still written, with no row and the columns ``case_id,
-    roi, image_type, modality, provenance`` plus the extra columns (no feature column:
-    the features are known only from a computed case). Its Parquet key-value metadata
-    holds the provenance: ``voxelomics.settings_yaml``, ``voxelomics.settings_hash``,
-    ``voxelomics.versions`` (JSON), ``voxelomics.created`` (ISO 8601, UTC) and
-    ``voxelomics.naming``. Read it back with :func:`read_provenance`.
+    One row per case and region: identifier columns ``case_id``, ``roi``, ``image_type``
+    first, then ``modality`` and ``provenance``, then the study columns
+    (:data:`STUDY_COLUMNS`: ``patient_id``, which is the ``case_id`` when the manifest has
+    no such column or an empty cell; ``timepoint`` when the manifest has one;
+    ``lesion_id``; ``region``), then the DICOM header covariates (``dicom_*``, for DICOM
+    images), then features, then the manifest's other extra columns. When every case
+    failed it is still written, with no row and the columns ``case_id, roi, image_type,
+    modality, provenance, patient_id, lesion_id, region`` plus the extra columns (no
+    feature column: the features are known only from a computed case). Its Parquet
+    key-value metadata holds the provenance: ``voxelomics.settings_yaml``,
+    ``voxelomics.settings_hash``, ``voxelomics.versions`` (JSON), ``voxelomics.created``
+    (ISO 8601, UTC) and ``voxelomics.naming``. Read it back with :func:`read_provenance`.
 ``OUT/errors.csv``
     ``case_id, step, error_type, message, roi, log``; the header is written even when
     no case failed.
@@ -38,6 +42,7 @@ __all__ = [
     "ERROR_COLUMNS",
     "ID_COLUMNS",
     "RESERVED_COLUMNS",
+    "STUDY_COLUMNS",
     "check_extra_columns",
     "merge_table",
     "new_temporary",
@@ -52,7 +57,10 @@ __all__ = [
 
 ID_COLUMNS = ("case_id", "roi", "image_type")
 #: Columns of a part file that are not features; no manifest extra column may take them.
-RESERVED_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance")
+RESERVED_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance", "lesion_id", "region")
+#: Columns placed after the identifiers and before the covariates and features: the patient
+#: (a manifest column, else the case), the time point (a manifest column), the lesion and region.
+STUDY_COLUMNS = ("patient_id", "timepoint", "lesion_id", "region")
 ERROR_COLUMNS = ("case_id", "step", "error_type", "message", "roi", "log")
 _PACKAGES = ("voxelomics", "numpy", "scipy", "SimpleITK", "pandas", "pyarrow", "pydantic",
              "scikit-image", "pydicom", "dask", "distributed")
@@ -158,10 +166,12 @@ def check_extra_columns(cases, source=None) -> list[str]:
     if not names:
         return names
     from voxelomics.features.registry import readable_to_ibsi
+    from voxelomics.io.header import HEADER_COLUMNS
 
     table = readable_to_ibsi()
     for name in names:
         what = ("an identifier" if name in RESERVED_COLUMNS
+                else "a DICOM header covariate" if name in HEADER_COLUMNS
                 else "a feature" if name in table or name in table.values() else None)
         if what is not None:
             raise InputError(
@@ -207,7 +217,10 @@ def merge_table(parts, extras: list[dict], names: list[str], naming: str):
     Returns
     -------
     pandas.DataFrame
-        ``parts`` columns first, then one typed column per extra name.
+        ``parts`` columns and one typed column per extra name, ordered: identifiers,
+        ``modality``, ``provenance``, :data:`STUDY_COLUMNS` (``patient_id`` filled with
+        ``case_id`` where the manifest gives none), ``dicom_*`` covariates, the rest (features,
+        then the other extra columns).
 
     Raises
     ------
@@ -232,11 +245,25 @@ def merge_table(parts, extras: list[dict], names: list[str], naming: str):
         raise InputError(f"the manifest's extra column {clash[0]!r} has the name of a column "
                          "the case function returned; expected other names for extra columns")
     parts = parts.reset_index(drop=True)
-    if not names:
-        return parts
-    extra = pd.DataFrame({n: _extra_column([e.get(n) for e in extras]) for n in names},
-                         index=parts.index)
-    return pd.concat([parts, extra], axis=1)
+    if names:
+        extra = pd.DataFrame({n: _extra_column([e.get(n) for e in extras]) for n in names},
+                             index=parts.index)
+        parts = pd.concat([parts, extra], axis=1)
+    # every row names its patient: one patient per case unless the manifest says otherwise
+    given = parts["patient_id"] if "patient_id" in parts.columns else [None] * len(parts)
+    parts["patient_id"] = pd.array(
+        [str(c) if p is None or (isinstance(p, float) and p != p) else p
+         for p, c in zip(given, parts["case_id"], strict=True)], dtype=object)
+    return _ordered(parts)
+
+
+def _ordered(df):
+    """Identifiers, study columns, DICOM covariates, then the rest in their order."""
+    from voxelomics.io.header import HEADER_COLUMNS
+
+    first = [c for c in (*ID_COLUMNS, "modality", "provenance", *STUDY_COLUMNS) if c in df.columns]
+    first += [c for c in HEADER_COLUMNS if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]]
 
 
 def write_features(df, path: Path, *, settings, naming: str, versions: dict, created: str) -> Path:
@@ -266,10 +293,14 @@ def write_features(df, path: Path, *, settings, naming: str, versions: dict, cre
 
     ids = [c for c in ID_COLUMNS if c in df.columns]
     df = df[ids + [c for c in df.columns if c not in ids]]
+    from voxelomics.io.header import COLUMN_TYPES
+
     table = pa.Table.from_pandas(df, preserve_index=False)
-    for i, f in enumerate(table.schema):  # no row (every case failed): keep them strings
-        if f.name in RESERVED_COLUMNS and pa.types.is_null(f.type):
-            table = table.set_column(i, pa.field(f.name, pa.string()), table.column(i).cast(pa.string()))
+    for i, f in enumerate(table.schema):  # no value (every case failed, a tag never set): typed
+        if pa.types.is_null(f.type) and (f.name in RESERVED_COLUMNS or f.name == "patient_id"
+                                         or f.name in COLUMN_TYPES):
+            kind = pa.type_for_alias(COLUMN_TYPES.get(f.name, "string"))
+            table = table.set_column(i, pa.field(f.name, kind), table.column(i).cast(kind))
     meta = dict(table.schema.metadata or {})
     meta.update({
         f"{_META}settings_yaml".encode(): settings.to_yaml().encode(),

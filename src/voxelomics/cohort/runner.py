@@ -18,6 +18,7 @@ from pathlib import Path
 
 from voxelomics.cohort.backends import DaskBackend, InProcessBackend, LocalProcessBackend, Task
 from voxelomics.cohort.cache import PartCache, case_key, fingerprints
+from voxelomics.cohort.expand import error_records, expand_cases
 from voxelomics.cohort.outputs import (
     check_extra_columns,
     merge_table,
@@ -137,7 +138,8 @@ class CohortResult:
     features_path, errors_path, run_path, logs_dir : Path
         ``features.parquet``, ``errors.csv``, ``run.json`` and the failure logs folder.
     n_cases : int
-        Cases in the manifest.
+        Rows to extract: the manifest's rows after expanding lesions (``label: all``, ROI
+        patterns) and regions (rings), plus the rows whose ROIs could not be listed.
     n_done : int
         Cases computed successfully by this run.
     n_failed : int
@@ -351,7 +353,9 @@ def extract_cohort(
 ) -> CohortResult:
     """Extract features for every case of a manifest, resumably, on local cores or Dask.
 
-    Each case is one task. Each finished case is written at once to a part file keyed
+    Each case is one task: a row selecting several ROIs (``label: all``, an ROI pattern) and
+    each peritumoral ring of ``settings.rois`` are tasks of their own
+    (:mod:`voxelomics.cohort.expand`). Each finished case is written at once to a part file keyed
     by the settings hash, its case key and a fingerprint of its input files; at the end
     the parts of the manifest's cases are merged, in manifest order, with the manifest's
     current extra columns and the requested column naming, into
@@ -432,7 +436,7 @@ def extract_cohort(
         ``KeyboardInterrupt``, for SIGTERM a ``SystemExit(143)``; ``exit_code`` is 130
         or 143 (the command line's exit status).
     """
-    from voxelomics.extract import _resolve_settings
+    from voxelomics.extract.pipeline import _resolve_settings
 
     started_at, t0 = utc_now(), time.monotonic()
     _check_args(workers, scheduler, client, retries, case_timeout, naming)
@@ -440,6 +444,8 @@ def extract_cohort(
     settings = _resolve_settings(settings)  # the forms extract_features takes
     cases, source = _load_cases(manifest)
     extra_names = check_extra_columns(cases, source)
+    # one task per selected lesion and region (rings); rows whose ROIs cannot be listed fail here
+    cases, plan_failures = expand_cases(cases, settings)
     keys = [case_key(c) for c in cases]
     if len(set(keys)) != len(keys):
         seen, dup = set(), None
@@ -470,7 +476,8 @@ def extract_cohort(
         "backend": None, "n_workers": None, "dashboard": None, "settings_name": settings.name,
         "settings_hash": shash, "naming": naming, "force": force, "retries": retries,
         "case_timeout_s": case_timeout, "memory_limit": memory_limit, "versions": versions,
-        "n_cases": len(cases), "n_done": 0, "n_failed": 0, "n_reused": len(reused),
+        "n_cases": len(cases) + len(plan_failures), "n_done": 0, "n_failed": len(plan_failures),
+        "n_reused": len(reused),
         "n_changed": len(changed),
     }
     write_json(run_info, out / "run.json")
@@ -478,8 +485,9 @@ def extract_cohort(
     errors: dict[str, dict] = {}
     succeeded: set[str] = set()
     peak: dict[str, float] = {}
-    bar = CohortProgress(len(cases), len(reused), enabled=progress)
+    bar = CohortProgress(len(cases) + len(plan_failures), len(reused), enabled=progress)
     bar.changed = len(changed)
+    plan_errors = error_records(plan_failures, logs, out)
 
     def handle(task: Task, outcome: dict) -> bool:
         if outcome.get("pid") is not None and outcome.get("peak_rss_mb") == outcome.get("peak_rss_mb"):
@@ -499,6 +507,8 @@ def extract_cohort(
         roi = getattr(task.case, "roi", None)
         if roi is None and getattr(task.case, "label", None) is not None:
             roi = task.case.label
+        if getattr(task.case, "ring", None) is not None:  # as the row's roi would be named
+            roi = f"{'' if roi is None else roi}_{task.case.ring.suffix}".lstrip("_")
         errors[task.key] = {
             "case_id": task.case.case_id, "step": outcome["step"],
             "error_type": outcome["error_type"], "message": outcome["message"],
@@ -511,6 +521,8 @@ def extract_cohort(
     try:
         with _sigterm_interrupts():
             with bar:
+                for _ in plan_errors:
+                    bar.update(False)
                 if tasks:
                     backend = _make_backend(workers, scheduler, client, memory_bytes, memory_limit,
                                             case_timeout, cache.folder)
@@ -538,14 +550,14 @@ def extract_cohort(
                                 extra_names, naming)
             write_features(table, out / "features.parquet", settings=settings,
                            naming=naming, versions=versions, created=ended)
-            write_errors([errors[k] for k in keys if k in errors], out / "errors.csv")
+            write_errors(plan_errors + [errors[k] for k in keys if k in errors], out / "errors.csv")
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt | CohortInterrupted)
         # counted on disk: a worker may have saved a case whose outcome never arrived
         now = cache.entries()
         n_saved = sum(st in now.get(k, ()) for k, st in zip(keys, stems, strict=True))
         run_info.update(status="interrupted" if interrupted else f"aborted: {exc}",
-                        ended=utc_now(), n_done=len(succeeded), n_failed=len(errors))
+                        ended=utc_now(), n_done=len(succeeded), n_failed=len(errors) + len(plan_errors))
         if interrupted:
             signum = getattr(exc, "signum", signal.SIGINT)
             run_info["signal"] = signal.Signals(signum).name
@@ -560,19 +572,20 @@ def extract_cohort(
     elapsed = time.monotonic() - t0
     run_info.update(
         status="finished", ended=ended, elapsed_s=round(elapsed, 3),
-        n_done=len(succeeded), n_failed=len(errors),
+        n_done=len(succeeded), n_failed=len(errors) + len(plan_errors),
         worker_peak_rss_mb={k: round(v, 1) for k, v in peak.items()},
     )
     if backend is None:
         run_info["backend"] = "none (every case reused)"
         run_info["n_workers"] = 0
     write_json(run_info, out / "run.json")
+    n_failed = len(errors) + len(plan_errors)
     bar.summary(str(out / "features.parquet")
-                + (f"; {len(errors)} failed, see {out / 'errors.csv'}" if errors else ""))
+                + (f"; {n_failed} failed, see {out / 'errors.csv'}" if n_failed else ""))
     return CohortResult(
         out=out, features_path=out / "features.parquet", errors_path=out / "errors.csv",
-        run_path=out / "run.json", logs_dir=logs, n_cases=len(cases), n_done=len(succeeded),
-        n_failed=len(errors), n_reused=len(reused), backend=str(run_info["backend"]),
+        run_path=out / "run.json", logs_dir=logs, n_cases=len(cases) + len(plan_errors),
+        n_done=len(succeeded), n_failed=n_failed, n_reused=len(reused), backend=str(run_info["backend"]),
         n_workers=int(run_info["n_workers"] or 0), settings_hash=shash, elapsed_s=elapsed,
         worker_peak_rss_mb=dict(peak), n_changed=len(changed),
     )

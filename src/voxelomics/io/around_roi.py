@@ -1,6 +1,6 @@
 """Read only the part of a NIfTI image around the ROI (a speed-up of extraction).
 
-Used by :mod:`voxelomics._early_mask` for label-map cases: the mask is read first, then
+Used by :mod:`voxelomics.extract.read_overlap` for label-map cases: the mask is read first, then
 only the crop box of the image (ROI bounding box plus the crop margin), which SimpleITK
 decodes no further than needed for NIfTI. The result equals reading the whole image and
 cropping with :func:`~voxelomics.preprocess.crop_to_roi` (``tests/unit/io/test_read_around_roi.py``).

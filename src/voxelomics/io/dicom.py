@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from voxelomics.errors import GeometryError, GeometryWarning, InputError
+from voxelomics.io.header import header_covariates
 from voxelomics.io.suv import parse_dicom_datetime, suv_factor
 from voxelomics.volume import Volume
 
@@ -425,8 +426,10 @@ def read_dicom_series(
         Array of shape (z, y, x) in stored units after rescale (HU for CT; int16/int32
         when every slope and intercept is integral, float32 otherwise), or SUV (float32).
         ``metadata`` holds ``series_uid``, ``study_uid``, ``patient_id``,
-        ``frame_of_reference_uid``, ``sop_instance_uids`` (slice order), ``rescale``
-        and, when applicable, ``slice_resampling`` and ``suv``.
+        ``frame_of_reference_uid``, ``sop_instance_uids`` (slice order), ``rescale``,
+        ``covariates`` (header fields for the table's ``dicom_*`` columns,
+        :func:`voxelomics.io.header.header_covariates`) and, when applicable,
+        ``slice_resampling`` and ``suv``.
 
     Raises
     ------
@@ -486,6 +489,7 @@ def read_dicom_series(
             frame_of_reference_uid=str(getattr(first, "FrameOfReferenceUID", "")),
             series_description=str(getattr(first, "SeriesDescription", "") or ""),
             sop_instance_uids=[str(ds.SOPInstanceUID) for _, ds in items],
+            covariates=header_covariates([ds for _, ds in items]),  # dicom_* columns of the table
             rescale={"per_slice": True, "n_distinct_slopes": len(set(slopes)),
                      "n_distinct_intercepts": len(set(intercepts))},
         )

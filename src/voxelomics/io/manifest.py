@@ -2,8 +2,17 @@
 
 Columns: ``case_id``, ``image``, ``mask`` (required), ``label``, ``roi``, ``modality``
 (optional); every other column is kept in :attr:`Case.extra`, typed per column (see
-:func:`read_manifest`). Relative paths resolve against the manifest's folder. :func:`write_manifest` writes paths under the
-manifest's folder as relative paths (so the folder can move) and others as absolute paths.
+:func:`read_manifest`). ``patient_id`` (several lesions or time points of one patient) and
+``timepoint`` are such extra columns, with a meaning for ``voxelomics delta``.
+
+A row may select several ROIs of its mask, one feature-table row each (resolved by
+:func:`voxelomics.io.lesions.expand_case` before a cohort runs): ``label`` ``all`` or a list
+(``1;2;3``) for a label map or SEG, and an ``roi`` pattern for an RTSTRUCT or SEG (a glob
+``GTV*`` or a regular expression ``re:^GTV_[0-9]+$``).
+
+Relative paths resolve against the manifest's folder. :func:`write_manifest` writes paths
+under the manifest's folder as relative paths (so the folder can move) and others as
+absolute paths.
 """
 
 from __future__ import annotations
@@ -14,12 +23,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from voxelomics.errors import InputError
 
+if TYPE_CHECKING:
+    from voxelomics.settings import RingSettings
+
 __all__ = ["Case", "read_manifest", "write_manifest", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS",
-           "TEXT_COLUMNS"]
+           "TEXT_COLUMNS", "parse_labels", "format_labels"]
 
 REQUIRED_COLUMNS = ("case_id", "image", "mask")
 OPTIONAL_COLUMNS = ("label", "roi", "modality")
@@ -47,6 +59,12 @@ class Case:
         ``"CT"``, ``"PT"``, ``"MR"`` ... when known.
     extra : dict, default={}
         Other manifest columns: int, float or str per column, ``None`` for an empty cell.
+    labels : tuple of int, "all" or None, default=None
+        Several labels (label map) or segment numbers (SEG) to extract, one row each
+        (``label`` is then None); expanded by :func:`voxelomics.io.lesions.expand_case`.
+    ring : RingSettings or None, default=None
+        The peritumoral ring of this ROI to extract instead of the ROI itself (set by the
+        cohort runner from ``settings.rois``; one task per region).
     """
 
     case_id: str
@@ -56,6 +74,74 @@ class Case:
     roi: str | None = None
     modality: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    labels: tuple[int, ...] | Literal["all"] | None = None
+    ring: RingSettings | None = None
+
+
+_LABEL_SEPARATORS = re.compile(r"[;,|\s]+")
+
+
+def parse_labels(text: str) -> int | tuple[int, ...] | Literal["all"]:
+    """Read a manifest ``label`` cell: one integer, ``all``, or a list of integers.
+
+    Parameters
+    ----------
+    text : str
+        ``"2"``, ``"all"`` (any case) or integers separated by ``;``, ``,``, ``|`` or spaces
+        (``"1;3;4"``; quote a comma-separated list in a CSV).
+
+    Returns
+    -------
+    int, tuple of int or "all"
+        An integer for a single label, else the sorted distinct labels or ``"all"``.
+
+    Raises
+    ------
+    ValueError
+        A value that is not an integer (the message names it).
+
+    Examples
+    --------
+    >>> parse_labels("2"), parse_labels(" ALL "), parse_labels("3; 1;3")
+    (2, 'all', (1, 3))
+    """
+    text = str(text).strip()
+    if text.lower() == "all":
+        return "all"
+    parts = [p for p in _LABEL_SEPARATORS.split(text) if p]
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            value = float("nan")
+        if not value.is_integer():
+            raise ValueError(f"label {part!r} is not an integer; expected an integer, 'all' or a list "
+                             "such as '1;2;3'")
+        values.append(int(value))
+    if not values:
+        raise ValueError(f"label {text!r} holds no integer")
+    if len(values) == 1:
+        return values[0]
+    return tuple(sorted(set(values)))
+
+
+def format_labels(labels: tuple[int, ...] | str | None) -> str:
+    """Write :attr:`Case.labels` back as a manifest cell (``"all"``, ``"1;3"``, ``""``).
+
+    Parameters
+    ----------
+    labels : tuple of int, "all" or None
+
+    Returns
+    -------
+    str
+    """
+    if labels is None:
+        return ""
+    if isinstance(labels, str):
+        return labels
+    return ";".join(str(int(v)) for v in labels)
 
 
 def _blank(value: Any) -> bool:
@@ -111,13 +197,16 @@ def read_manifest(path: str | Path) -> list[Case]:
         cell is a number (``63.5``, ``1e-3``), else ``str`` (also when a number has a
         leading zero, e.g. ``007``, so identifiers and zip codes stay intact). The
         identifier columns of :data:`TEXT_COLUMNS` (``series_uid``, ``study_uid``,
-        ``patient_id``) are always text. An empty cell is ``None`` (missing).
+        ``patient_id``) are always text. An empty cell is ``None`` (missing). A ``label``
+        of ``all`` or a list (``1;2;3``) goes to :attr:`Case.labels` (see
+        :func:`parse_labels`).
 
     Raises
     ------
     InputError
         Missing or unreadable file; a required column missing; no data row; an empty
-        required cell; a label that is not an integer; a duplicate (case_id, roi, label).
+        required cell; a label that is not an integer, ``all`` or a list of integers; a
+        duplicate (case_id, roi, label).
         Messages name the manifest and the row (line number in the file).
     """
     path = Path(path)
@@ -148,17 +237,17 @@ def read_manifest(path: str | Path) -> list[Case]:
         for col in REQUIRED_COLUMNS:
             if _blank(row.get(col)):
                 raise InputError(f"row at line {line}: column {col!r} is empty", path=path, step="read_manifest")
-        label = None
+        label = labels = None
         if not _blank(row.get("label")):
-            text = str(row["label"]).strip()
             try:
-                value = float(text)
-            except ValueError:
-                value = float("nan")
-            if not value.is_integer():
-                raise InputError(f"row at line {line} (case {row['case_id']!r}): label {text!r} is not an integer",
-                                 path=path, step="read_manifest")
-            label = int(value)
+                parsed = parse_labels(row["label"])
+            except ValueError as exc:
+                raise InputError(f"row at line {line} (case {row['case_id']!r}): {exc}",
+                                 path=path, step="read_manifest") from None
+            if isinstance(parsed, int):
+                label = parsed
+            else:
+                labels = parsed
         roi = None if _blank(row.get("roi")) else str(row["roi"]).strip()
         modality = None if _blank(row.get("modality")) else str(row["modality"]).strip()
         if modality is not None:
@@ -171,14 +260,24 @@ def read_manifest(path: str | Path) -> list[Case]:
                 raise InputError(f"row at line {line} (case {row['case_id']!r}): {exc.message}",
                                  path=path, step="read_manifest") from None
         case_id = str(row["case_id"]).strip()
-        key = (case_id, roi, label)
+        key = (case_id, roi, label if labels is None else format_labels(labels))
         if key in seen:
             raise InputError(f"row at line {line}: duplicate (case_id, roi, label) = {key}, first at line {seen[key]}",
                              path=path, step="read_manifest")
         seen[key] = line
         cases.append(Case(case_id, base / str(row["image"]).strip(), base / str(row["mask"]).strip(),
-                          label, roi, modality, extras[i]))
+                          label, roi, modality, extras[i], labels=labels))
     return cases
+
+
+def _label_cell(value: Any) -> str:
+    """A label cell as written: ``""``, ``"2"``, ``"all"`` or ``"1;3"``."""
+    if _blank(value):
+        return ""
+    if isinstance(value, tuple | list):
+        return format_labels(tuple(value))
+    parsed = parse_labels(str(value))
+    return str(parsed) if isinstance(parsed, int) else format_labels(parsed)
 
 
 def _relative(p: Any, base: Path) -> str:
@@ -216,7 +315,8 @@ def write_manifest(df: Any, path: str | Path) -> Path:
 
     path = Path(path)
     if isinstance(df, Sequence) and not isinstance(df, pd.DataFrame):
-        df = pd.DataFrame([{"case_id": c.case_id, "image": c.image, "mask": c.mask, "label": c.label,
+        df = pd.DataFrame([{"case_id": c.case_id, "image": c.image, "mask": c.mask,
+                            "label": c.label if c.labels is None else format_labels(c.labels),
                             "roi": c.roi, "modality": c.modality, **c.extra} for c in df],
                           dtype=object)  # object: an int column with a missing cell stays int
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
@@ -229,7 +329,7 @@ def write_manifest(df: Any, path: str | Path) -> Path:
     for col in ("image", "mask"):
         out[col] = [_relative(p, base) for p in out[col]]
     if "label" in out.columns:
-        out["label"] = [("" if _blank(v) else str(int(float(v)))) for v in out["label"]]
+        out["label"] = [_label_cell(v) for v in out["label"]]
     first = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c in out.columns]
     out = out[first + [c for c in out.columns if c not in first]]
     try:

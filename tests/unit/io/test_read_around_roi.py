@@ -65,7 +65,7 @@ def test_not_applicable_returns_none(tmp_path):
 
 def test_provenance_does_not_carry_the_file_grid():
     image, mask = PAIRS[1]
-    from voxelomics.extract import _extract
+    from voxelomics.extract.pipeline import _extract
 
     _, prov = _extract(image, mask, "ibsi-c", label=None, roi=None, modality=None, case_id="c", n_threads=2)
     assert PARENT_GRID_KEY not in str(prov["image_metadata"])

@@ -1,11 +1,14 @@
 """Overlap reading the image with the mask-only morphology (a speed-up of ``extract``).
 
+An optimisation below the orchestrator (:mod:`voxelomics.extract.pipeline`), which it never
+imports.
+
 Morphological features depend only on the ROI and the grid. For a case given as two files
 with a label-map mask, one thread reads the mask, resamples it on its own grid and computes
 the mask-only morphology while the calling thread reads the image (SimpleITK releases the
 GIL while it decodes). The result is used only when the aligned mask is the one read here
 and the resampled masks are equal; otherwise the ordinary path in
-:func:`voxelomics.extract.preprocess_case` computes it again, so values never depend on it
+:func:`voxelomics.extract.case.preprocess_case` computes it again, so values never depend on it
 (``tests/unit/test_extract_threads.py``).
 """
 
@@ -16,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from voxelomics.errors import VoxelomicsError
-from voxelomics.extract import PreprocessedCase, _crop_margin
+from voxelomics.extract.case import PreprocessedCase, crop_margin_mm
 from voxelomics.settings import Settings
 from voxelomics.volume import RoiMask, Volume
 
@@ -33,7 +36,7 @@ def morph_mask_only(mask: RoiMask, settings: Settings) -> RoiMask:
 
     grid = Volume(np.broadcast_to(np.float64(0.0), mask.array.shape), mask.spacing_mm,
                   mask.origin_mm, mask.direction)  # no pixel memory: only its grid is used
-    grid, mask = crop_to_roi(grid, mask, margin_mm=_crop_margin(settings, grid.spacing_mm))
+    grid, mask = crop_to_roi(grid, mask, margin_mm=crop_margin_mm(settings, grid.spacing_mm))
     rs = settings.resampling
     if rs.spacing_mm is not None:
         _, mask = resample(grid, mask, spacing_mm=rs.spacing_mm, interpolator=rs.interpolator,
@@ -99,7 +102,7 @@ class EarlyMask:
                 except Exception:  # raised below in the ordinary order: the image's errors first
                     mask = None
             if mask is not None:
-                part = read_image_around_roi(image, mask, margin_mm=_crop_margin(self._settings, mask.spacing_mm),
+                part = read_image_around_roi(image, mask, margin_mm=crop_margin_mm(self._settings, mask.spacing_mm),
                                              modality=modality)
             if part is None:
                 volume = read_image(image, modality=modality, case_id=case_id)
@@ -172,7 +175,7 @@ def load_around_roi(image, mask, settings, label, roi, modality, case_id) -> tup
     except Exception:
         return None
     effective = settings.for_modality(modality)
-    part = read_image_around_roi(image, roi_mask, margin_mm=_crop_margin(effective, roi_mask.spacing_mm),
+    part = read_image_around_roi(image, roi_mask, margin_mm=crop_margin_mm(effective, roi_mask.spacing_mm),
                                  modality=modality)
     if part is None:  # the whole image, with the mask already read (label maps need no reference)
         volume = read_image(image, modality=modality, case_id=case_id)

@@ -1,0 +1,174 @@
+"""``voxelomics report``: sections from what a folder holds, self-contained HTML, data links."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from voxelomics.cli import app
+from voxelomics.errors import InputError
+from voxelomics.report import build_report, write_report
+from voxelomics.report import figures as F
+
+
+class Page(HTMLParser):
+    """Images, links, ids, figures and skipped lines of a report."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.images, self.links, self.ids, self.tags = [], [], set(), []
+        self.figures = []  # number of CSV links per <figure>
+        self.skipped = []
+        self._fig = None
+        self._skip = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append(tag)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "img":
+            self.images.append(a.get("src", ""))
+        if tag == "a":
+            self.links.append(a)
+            if self._fig is not None and a.get("download"):
+                self._fig += 1
+        if tag == "figure":
+            self._fig = 0
+        if tag == "p" and a.get("class") == "skipped":
+            self._skip = ""
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self.figures.append(self._fig)
+            self._fig = None
+        if tag == "p" and self._skip is not None:
+            self.skipped.append(self._skip)
+            self._skip = None
+
+    def handle_data(self, data):
+        if self._skip is not None:
+            self._skip += data
+
+
+def _csv(link: dict) -> pd.DataFrame:
+    head, data = link["href"].split(",", 1)
+    assert head == "data:text/csv;base64"
+    return pd.read_csv(io.StringIO(base64.b64decode(data).decode()))
+
+
+def test_report_of_a_study_is_self_contained(study_run):
+    _, out = study_run
+    page = Page((out / "report.html").read_text())
+    assert "script" not in page.tags and "link" not in page.tags  # no JavaScript, no external CSS
+    assert len(page.images) > 20
+    for src in page.images:
+        head, data = src.split(",", 1)
+        assert head == "data:image/png;base64"
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    for link in page.links:
+        href = link["href"]
+        assert href.startswith(("#", "data:text/csv;base64,")), href  # nothing to fetch
+        if href.startswith("#"):
+            assert href[1:] in page.ids, f"broken anchor {href}"
+        else:
+            assert link["download"].endswith(".csv") and len(_csv(link).columns)
+    assert page.figures and all(n >= 1 for n in page.figures)  # every figure has its data
+    for section in ("summary", "run", "cohort", "qc", "failures", "features", "models", "provenance"):
+        assert section in page.ids
+
+
+def test_report_figures_carry_the_numbers_they_draw(study_run):
+    _, out = study_run
+    page = Page((out / "report.html").read_text())
+    links = {a["download"]: a for a in page.links if a.get("download")}
+    roc = _csv(next(a for n, a in links.items() if n.startswith("response_enet_lr_roc_internal")))
+    cv = out / "models" / "response" / "enet_lr" / "cv"
+    oof = pd.read_csv(cv / "oof_predictions.csv")
+    classes = json.loads((cv / "metrics.json").read_text())["classes"]
+    expected, _ = F.roc_data((oof["observed"].astype(str) == classes[1]).to_numpy(int),
+                             oof.filter(like="repeat_").to_numpy(float).T)
+    pd.testing.assert_frame_equal(roc, expected, check_exact=False, rtol=1e-9)
+    failures = _csv(links["failures.csv"])
+    assert set(failures["case_id"]) == {"99000_CT_GREEN", "99000_CT_ORANGE"}
+    assert "ROI is empty after resampling" in failures["message"].iloc[0]
+    qc = _csv(links["qc_table.csv"])
+    assert len(qc) == 10 and "flags" in qc
+
+
+def test_an_empty_folder_gives_a_page_that_says_why_each_section_is_empty(tmp_path):
+    page = Page(build_report(tmp_path))
+    assert len(page.skipped) == 8
+    assert any("no features.parquet" in s for s in page.skipped)
+    assert any("no metrics.json" in s for s in page.skipped)
+    with pytest.raises(InputError, match="results folder does not exist"):
+        build_report(tmp_path / "nope")
+
+
+def test_report_of_an_extract_folder_draws_qc_from_the_provenance(study_run, tmp_path):
+    _, out = study_run
+    folder = shutil.copytree(out / "extraction", tmp_path / "extraction")
+    res = CliRunner().invoke(app, ["report", str(folder), "--out", str(tmp_path / "r.html"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    page = Page((tmp_path / "r.html").read_text())
+    assert (folder / "qc" / "qc.csv").is_file()  # drawn from the image paths in the provenance
+    assert len(pd.read_csv(folder / "qc" / "qc.csv")) == 8
+    assert any("no metrics.json" in s for s in page.skipped)
+    assert any("no run_log.json" in s for s in page.skipped)
+    write_report(folder, tmp_path / "r2.html", qc=False)  # the cached QC is reused
+    assert len(Page((tmp_path / "r2.html").read_text()).images) == len(page.images)
+
+
+def test_report_of_a_model_folder_and_of_metrics_a_later_version_may_write(study_run, tmp_path):
+    _, out = study_run
+    cv = shutil.copytree(out / "models" / "survival" / "coxnet" / "cv", tmp_path / "cv")
+    metrics = json.loads((cv / "metrics.json").read_text())
+    metrics["volume_baseline"] = {"mean": 0.61, "ci95": [0.5, 0.7], "per_repeat": [0.61]}  # a new metric
+    metrics["something_new"] = {"nested": [1, 2, 3]}
+    (cv / "metrics.json").write_text(json.dumps(metrics))
+    reg = tmp_path / "regression"
+    reg.mkdir()
+    (reg / "metrics.json").write_text(json.dumps({"task": "regression", "r2": {"mean": 0.3, "ci95": [0.1, 0.5]}}))
+    text = build_report(tmp_path)
+    page = Page(text)
+    assert "volume_baseline" in text and "r2" in text
+    assert any("no figures are defined for task regression" in s for s in page.skipped)
+    assert any("_km_internal_" in n for n in (a.get("download", "") for a in page.links))
+    assert any("no features.parquet" in s for s in page.skipped)
+
+
+def test_a_section_that_fails_is_reported_not_fatal(study_run, monkeypatch):
+    from voxelomics.report import sections
+
+    _, out = study_run
+
+    def broken(ctx):
+        raise KeyError("a column a later version renamed")
+
+    monkeypatch.setattr(sections, "features", broken)
+    page = Page(build_report(out, qc=False))
+    assert any("could not be drawn" in s and "renamed" in s for s in page.skipped)
+    assert "models" in page.ids and len(page.images) > 20  # the rest of the page is there
+
+
+def test_extraction_warnings_are_listed_when_the_outputs_record_them(study_run, tmp_path):
+    """A per-case 'warnings' record (text or a JSON list) is shown under Failures, with its CSV."""
+    _, out = study_run
+    folder = shutil.copytree(out / "extraction", tmp_path / "extraction")
+    table = pd.read_parquet(folder / "features.parquet")
+    table["warnings"] = ""
+    table.loc[0, "warnings"] = json.dumps([{"code": "few_grey_levels", "message": "only 2 grey levels"}])
+    table.loc[1, "warnings"] = "rounding changed 90 % of the values"
+    table.to_parquet(folder / "features.parquet")
+    page = Page(build_report(folder, qc=False))
+    links = {a["download"]: a for a in page.links if a.get("download")}
+    warned = _csv(links["extraction_warnings.csv"])
+    assert list(warned["message"]) == ["only 2 grey levels", "rounding changed 90 % of the values"]
