@@ -7,9 +7,12 @@ WORKERS ?= 2
 
 .PHONY: install demo test test-fast lint ibsi bench clean
 
+# The deep extra needs torch: the pinned CPU wheel goes in first, so that pip never fetches a
+# multi-GB CUDA build for the extra's range (torch>=2.4).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[all]"
 	touch $(STAMP)
 

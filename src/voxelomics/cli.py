@@ -397,6 +397,16 @@ def _mount_model():
 _mount_model()
 
 
+def _mount_deep():
+    # voxelomics.deep.cli imports neither torch nor MONAI (they load inside the commands)
+    from voxelomics.deep.cli import deep_app
+
+    app.add_typer(deep_app, name="deep")
+
+
+_mount_deep()
+
+
 def main():  # pragma: no cover
     """Entry point for ``python -m voxelomics.cli``."""
     app(prog_name="voxelomics")
