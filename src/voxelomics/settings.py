@@ -24,6 +24,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from voxelomics._explain import explain_validation as _explain
 from voxelomics.errors import SettingsError
 from voxelomics.filters.spec import FilterSpec, parse_filters
 from voxelomics.roi_settings import RingSettings, RoiSettings
@@ -547,109 +548,12 @@ class Settings(BaseModel):
         return describe_modalities(self)
 
 
-def _model_fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    import typing
-
-    current: type[BaseModel] | None = model
-    item = None  # the model inside a list field, for the list index that follows
-    for part in loc[:-1]:
-        if isinstance(part, int) and item is not None:
-            current, item = item, None
-            continue
-        if current is None or not isinstance(part, str) or part not in current.model_fields:
-            return []
-        ann = current.model_fields[part].annotation
-        args = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
-        item = args[0] if typing.get_origin(ann) is list and args else None
-        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return list(current.model_fields) if current is not None else []
-
-
-def _explain(exc: ValidationError, model: type[BaseModel]) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "(root)"
-        if err["type"] == "extra_forbidden":
-            valid = _model_fields_at(model, loc)
-            hint = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-            msg = f"unknown setting {where!r}"
-            if hint:
-                msg += f"; did you mean {hint[0]!r}?"
-            if valid:
-                msg += f" (valid here: {', '.join(valid)})"
-        else:
-            text = err["msg"].removeprefix("Value error, ")
-            msg = f"setting {where!r}: {text} (got {err.get('input')!r})"
-        lines.append(msg)
-    return "invalid settings: " + "; ".join(lines)
-
-
 # ---- presets ---------------------------------------------------------------------------
-_CT_3D_2MM = dict(
-    spacing_mm=(2.0, 2.0, 2.0), interpolator="linear", mask_interpolator="linear",
-    mask_threshold=0.5, round_intensities=True,
-)
-
-
 def _presets() -> dict[str, Settings]:
-    # configurations A-E are for the CT phantom (HU); the digital phantom has no modality
-    ibsi = dict(modality_overrides={}, resampling=ResamplingSettings(), round_input=True, modalities=["CT"])
-    dig = Settings(
-        name="ibsi-digital",
-        **{**ibsi, "round_input": False, "modalities": None},
-        discretisation=DiscretisationSettings(method="none"),
-        ivh_discretisation=DiscretisationSettings(method="none"),
-        texture=TextureSettings(dimensions=["2d", "2_5d", "3d"]),
-        crop_margin_mm=0.0,
-    )
-    a = Settings(
-        name="ibsi-a",
-        **ibsi,
-        resegmentation=ResegmentationSettings(range_min=-500, range_max=400),
-        discretisation=DiscretisationSettings(method="fbs", bin_width=25.0),
-        ivh_discretisation=DiscretisationSettings(method="none"),
-        texture=TextureSettings(dimensions=["2d", "2_5d"]),
-    )
-    b = Settings(
-        name="ibsi-b",
-        **{**ibsi, "resampling": ResamplingSettings(
-            spacing_mm=(None, 2.0, 2.0), interpolator="linear", mask_interpolator="linear",
-            mask_threshold=0.5, round_intensities=True,
-        )},
-        resegmentation=ResegmentationSettings(range_min=-500, range_max=400),
-        discretisation=DiscretisationSettings(method="fbn", n_bins=32),
-        ivh_discretisation=DiscretisationSettings(method="none"),
-        texture=TextureSettings(dimensions=["2d", "2_5d"]),
-    )
-    c = Settings(
-        name="ibsi-c",
-        **{**ibsi, "resampling": ResamplingSettings(**_CT_3D_2MM)},
-        resegmentation=ResegmentationSettings(range_min=-1000, range_max=400),
-        discretisation=DiscretisationSettings(method="fbs", bin_width=25.0),
-        ivh_discretisation=DiscretisationSettings(method="fbs", bin_width=2.5),
-        texture=TextureSettings(dimensions=["3d"]),
-    )
-    d = Settings(
-        name="ibsi-d",
-        **{**ibsi, "resampling": ResamplingSettings(**_CT_3D_2MM)},
-        resegmentation=ResegmentationSettings(outlier_sigma=3.0),
-        discretisation=DiscretisationSettings(method="fbn", n_bins=32),
-        ivh_discretisation=DiscretisationSettings(method="none"),
-        texture=TextureSettings(dimensions=["3d"]),
-    )
-    e = Settings(
-        name="ibsi-e",
-        **{**ibsi, "resampling": ResamplingSettings(**{**_CT_3D_2MM, "interpolator": "bspline"})},
-        resegmentation=ResegmentationSettings(range_min=-1000, range_max=400, outlier_sigma=3.0),
-        discretisation=DiscretisationSettings(method="fbn", n_bins=32),
-        ivh_discretisation=DiscretisationSettings(method="fbn", n_bins=1000),
-        texture=TextureSettings(dimensions=["3d"]),
-    )
-    default = Settings(name="default")
-    from voxelomics.presets_ibsi2 import ibsi2_presets  # needs the classes above
+    from voxelomics.presets_ibsi1 import ibsi1_presets  # both need the classes above
+    from voxelomics.presets_ibsi2 import ibsi2_presets
 
-    return {**{s.name: s for s in (default, dig, a, b, c, d, e)}, **ibsi2_presets()}
+    return {**ibsi1_presets(), **ibsi2_presets()}
 
 
 PRESETS: dict[str, Settings] = _presets()

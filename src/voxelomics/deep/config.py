@@ -289,7 +289,7 @@ class DeepSettings(BaseModel):
 
 
 def _validate(data: dict, path) -> DeepSettings:
-    from voxelomics.settings import _explain  # the one "did you mean" explainer of settings
+    from voxelomics._explain import explain_validation as _explain  # the settings' explainer
 
     try:
         return DeepSettings.model_validate(data)
