@@ -173,15 +173,94 @@ def test_a_section_that_fails_is_reported_not_fatal(study_run, monkeypatch):
 
 
 def test_extraction_warnings_are_listed_when_the_outputs_record_them(study_run, tmp_path):
-    """A per-case 'warnings' record (text or a JSON list) is shown under Failures, with its CSV."""
+    """The warnings column of the table (JSON records as voxelomics extract writes them, or text)."""
     _, out = study_run
     folder = shutil.copytree(out / "extraction", tmp_path / "extraction")
+    (folder / "warnings.csv").unlink(missing_ok=True)  # recorded in the table only
     table = pd.read_parquet(folder / "features.parquet")
-    table["warnings"] = ""
-    table.loc[0, "warnings"] = json.dumps([{"code": "few_grey_levels", "message": "only 2 grey levels"}])
-    table.loc[1, "warnings"] = "rounding changed 90 % of the values"
+    table["warnings"] = "[]"
+    table.loc[0, "warnings"] = json.dumps([{"step": "features", "type": "DiscretisationWarning",
+                                            "message": "only 2 grey levels"}])
+    table.loc[1, "warnings"] = "rounding changed 90 % of the values"  # free text (other writers)
     table.to_parquet(folder / "features.parquet")
     page = Page(build_report(folder, qc=False))
     links = {a["download"]: a for a in page.links if a.get("download")}
     warned = _csv(links["extraction_warnings.csv"])
     assert list(warned["message"]) == ["only 2 grey levels", "rounding changed 90 % of the values"]
+    assert list(warned["type"].fillna("")) == ["DiscretisationWarning", ""]
+    assert list(warned["case_id"]) == list(table["case_id"][:2])
+
+
+def test_warnings_csv_of_the_extraction_reaches_failures_qc_cards_and_summary(study_run, tmp_path):
+    """warnings.csv (case_id, roi, image_type, step, type, message) as voxelomics extract writes it."""
+    _, out = study_run
+    folder = shutil.copytree(out, tmp_path / "results")
+    (folder / "extraction" / "warnings.csv").write_text(
+        "case_id,roi,image_type,step,type,message\n"
+        "breast1_mr,1,original,features,DiscretisationWarning,only 3 grey levels after discretisation\n"
+        "breast1_mr,1,original,preprocess,RoundingWarning,rounding changed 97 % of the ROI values\n"
+        "99000_CT_Liver,Liver,original,read,GeometryWarning,contour clipped: 2 % of its area lost\n")
+    text = build_report(folder)
+    page = Page(text)
+    links = {a["download"]: a for a in page.links if a.get("download")}
+    warned = _csv(links["extraction_warnings.csv"])
+    assert list(warned["type"]) == ["DiscretisationWarning", "RoundingWarning", "GeometryWarning"]
+    assert set(warned["cohort"]) == {"cohort"}
+    assert "3 warning(s) on 2 case(s)" in text
+    assert "fewer than 4 grey levels after discretisation" in text  # what the type means
+    card = text[text.index('id="qc-breast1_mr-1"'):]
+    card = card[:card.index("</div></div>")]
+    assert "only 3 grey levels" in card and "RoundingWarning" in card
+    assert "cases with extraction warnings" in text
+    (folder / "extraction" / "warnings.csv").write_text("case_id,roi,image_type,step,type,message\n")
+    assert "No warning recorded during extraction" in build_report(folder)  # header only: none
+
+
+def test_a_filtered_table_of_2000_features_gives_a_readable_capped_page(study_run, tmp_path):
+    """Response-map columns (log_s1mm_statistics_mean ...) are features; the clustermap is capped."""
+    import time
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from voxelomics.report.feature_section import MAX_CLUSTERMAP
+
+    _, out = study_run
+    root = tmp_path / "wide"
+    folder = shutil.copytree(out / "extraction", root / "extraction")
+    shutil.copytree(out / "models" / "response" / "enet_lr", root / "models" / "response" / "enet_lr")
+    original = pq.read_table(folder / "features.parquet")  # keeps the voxelomics provenance metadata
+    df = original.to_pandas()
+    feats = [c for c in df.columns if c.startswith(("morphology_", "statistics_", "histogram_", "glcm_"))]
+    rng = np.random.default_rng(0)
+    maps = {f"{name}_{f}": df[f].to_numpy(float) * rng.uniform(0.5, 2.0) + rng.normal(size=len(df))
+            for name in [f"log_s{s}mm" for s in (1, 1.5, 2, 3)] + [f"wavelet_coif1_{b}" for b in
+                                                                     ("lll", "llh", "lhl", "lhh", "hll", "hlh",
+                                                                      "hhl", "hhh", "llh_2", "hhh_2")]
+            + ["laws_l5e5e5", "mean_d5", "gabor_s2"] for f in feats}
+    wide = pd.concat([df, pd.DataFrame(maps)], axis=1)
+    assert wide.shape[1] > 2000
+    pq.write_table(pa.Table.from_pandas(wide, preserve_index=False).replace_schema_metadata(
+        original.schema.metadata), folder / "features.parquet")
+    t0 = time.perf_counter()
+    text = build_report(root, qc=False)
+    print(f"report of a {wide.shape[1]}-column table: {time.perf_counter() - t0:.1f} s, {len(text) / 1e6:.1f} MB")
+    page = Page(text)
+    links = {a["download"]: a for a in page.links if a.get("download")}
+    n = len(feats) * (1 + 17)
+    assert f"{n} features: {len(feats)} of the original image and {n - len(feats)} of 17 filter response map(s)" \
+        in text
+    assert f"{MAX_CLUSTERMAP} of the {n} features are shown" in text
+    corr = _csv(links["feature_correlation.csv"])
+    assert len(corr) <= MAX_CLUSTERMAP and corr.shape[1] <= MAX_CLUSTERMAP + 1
+    metrics = json.loads((root / "models" / "response" / "enet_lr" / "cv" / "metrics.json").read_text())
+    used = set(metrics["selection_frequency"])
+    assert used <= set(corr["feature"])  # the models' features are always in the clustermap
+    assert any(f.startswith("log_s3mm_") for f in corr["feature"]) and any(
+        f.startswith("gabor_s2_") for f in corr["feature"])  # every response map represented
+    dist = _csv(links["feature_distributions.csv"])
+    shown = list(dist.columns[2:])  # case_id, the grouping column, then the features
+    assert 0 < len(shown) <= 6 and set(shown) <= used | set(pd.read_csv(
+        root / "models" / "response" / "enet_lr" / "final" / "selected_features.csv")["feature"])
+    assert len(_csv(links["kruskal_wallis.csv"])) > 2000  # the test itself runs on every feature

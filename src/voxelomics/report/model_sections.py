@@ -209,7 +209,7 @@ def _selection(m: ModelResults, name: str, features: pd.DataFrame | None) -> lis
         out.append(figure_html(FF.selection_figure(drawn, value="abs_weight", title=f"Final model: {name}"),
                                name=f"{slug(name)}_final_features", data=t,
                                caption=f"{len(t)} features used by the model fitted on all rows (the one "
-                               f"validated externally)" + (f", the 30 largest drawn (all in the CSV)" if len(t) > 30
+                               f"validated externally)" + (", the 30 largest drawn (all in the CSV)" if len(t) > 30
                                                            else "") + f"; bar: |{esc(kind)}|"
                                + (" (on standardised features)." if kind == "coefficient" else ".")))
     return out

@@ -138,10 +138,13 @@ class Context:
         str or None
         """
         wanted = ((self.res.study or {}).get("report") or {}).get("group_by")
-        for name in ([wanted] if wanted else []) + list(GROUP_CANDIDATES) + ["modality"]:
-            if name in table.columns and table[name].notna().any():
-                return name
-        return None
+        if wanted and wanted in table.columns and table[wanted].notna().any():
+            return wanted
+        present = [n for n in list(GROUP_CANDIDATES) + ["modality"]
+                   if n in table.columns and table[n].notna().any()]
+        # a candidate with two or more levels (one scanner recorded for a few cases groups nothing)
+        return next((n for n in present if table[n].dropna().astype(str).nunique() >= 2),
+                    present[0] if present else None)
 
     def qc_table(self, c: CohortResults | None) -> pd.DataFrame | str | None:
         """QC table of a cohort: read from its QC folder, or drawn now and cached there.
