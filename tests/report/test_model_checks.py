@@ -98,6 +98,9 @@ def test_signature_table_joins_frequency_and_associations(cv_metrics):
     assert np.isnan(row.loc["stat_c", "eta_batch"]) and row.loc["stat_c", "batch_surrogate"] is None
     assert list(row["in_signature"]) == [True, True, False] and row.loc["glcm_a", "in_final_model"]
     MF.signature_figure(t)
+    shown = MC._readable(t).set_index("feature")  # the page's table: words, not True/None/nan
+    assert list(shown.loc["morph_b"]) == ["80%", "yes", "no", "-0.90", "0.70", "yes", "yes"]
+    assert list(shown.loc["stat_c"]) == ["20%", "no", "no", "+0.75", "—", "yes", "—"]
 
 
 def test_image_type_and_a_capped_clustermap_subset_of_a_filtered_table():
