@@ -20,7 +20,7 @@ __all__ = ["MAX_QC_CARDS", "quality_control"]
 
 #: Most QC cards (thumbnails) on the page: failed, flagged and warned cases first; the QC CSV
 #: and the thumbnails in the QC folder cover every case.
-MAX_QC_CARDS = 300
+MAX_QC_CARDS = 150
 
 
 def _warnings_by_case(warned: pd.DataFrame | None) -> dict:
