@@ -173,16 +173,131 @@ def test_a_section_that_fails_is_reported_not_fatal(study_run, monkeypatch):
 
 
 def test_extraction_warnings_are_listed_when_the_outputs_record_them(study_run, tmp_path):
-    """A per-case 'warnings' record (text or a JSON list) is shown under Failures, with its CSV."""
+    """The warnings column of the table (JSON records as voxelomics extract writes them, or text)."""
     _, out = study_run
     folder = shutil.copytree(out / "extraction", tmp_path / "extraction")
     (folder / "warnings.csv").unlink(missing_ok=True)  # recorded in the table only
     table = pd.read_parquet(folder / "features.parquet")
-    table["warnings"] = ""
-    table.loc[0, "warnings"] = json.dumps([{"code": "few_grey_levels", "message": "only 2 grey levels"}])
-    table.loc[1, "warnings"] = "rounding changed 90 % of the values"
+    table["warnings"] = "[]"
+    table.loc[0, "warnings"] = json.dumps([{"step": "features", "type": "DiscretisationWarning",
+                                            "message": "only 2 grey levels"}])
+    table.loc[1, "warnings"] = "rounding changed 90 % of the values"  # free text (other writers)
     table.to_parquet(folder / "features.parquet")
     page = Page(build_report(folder, qc=False))
     links = {a["download"]: a for a in page.links if a.get("download")}
     warned = _csv(links["extraction_warnings.csv"])
     assert list(warned["message"]) == ["only 2 grey levels", "rounding changed 90 % of the values"]
+    assert list(warned["type"].fillna("")) == ["DiscretisationWarning", ""]
+    assert list(warned["case_id"]) == list(table["case_id"][:2])
+
+
+def test_warnings_csv_of_the_extraction_reaches_failures_qc_cards_and_summary(study_run, tmp_path):
+    """warnings.csv (case_id, roi, image_type, step, type, message) as voxelomics extract writes it."""
+    _, out = study_run
+    folder = shutil.copytree(out, tmp_path / "results")
+    (folder / "extraction" / "warnings.csv").write_text(
+        "case_id,roi,image_type,step,type,message\n"
+        "breast1_mr,1,original,features,DiscretisationWarning,only 3 grey levels after discretisation\n"
+        "breast1_mr,1,original,preprocess,RoundingWarning,rounding changed 97 % of the ROI values\n"
+        "99000_CT_Liver,Liver,original,read,GeometryWarning,contour clipped: 2 % of its area lost\n")
+    text = build_report(folder)
+    page = Page(text)
+    links = {a["download"]: a for a in page.links if a.get("download")}
+    warned = _csv(links["extraction_warnings.csv"])
+    assert list(warned["type"]) == ["DiscretisationWarning", "RoundingWarning", "GeometryWarning"]
+    assert set(warned["cohort"]) == {"cohort"}
+    assert "3 warning(s) on 2 case(s)" in text
+    assert "fewer than 4 grey levels after discretisation" in text  # what the type means
+    card = text[text.index('id="qc-breast1_mr-1"'):]
+    card = card[:card.index("</div></div>")]
+    assert "only 3 grey levels" in card and "RoundingWarning" in card
+    assert "cases with extraction warnings" in text
+    (folder / "extraction" / "warnings.csv").write_text("case_id,roi,image_type,step,type,message\n")
+    assert "No warning recorded during extraction" in build_report(folder)  # header only: none
+
+
+def test_a_filtered_table_of_3000_features_gives_a_readable_page_of_bounded_size(study_run, tmp_path):
+    """Response-map columns (log_s1mm_statistics_mean ...) are features; no table grows with them.
+
+    The same results folder is reported twice: with its own table (about 100 features) and with
+    26 response maps' features added (over 3,000 columns). The wide page may be a little larger
+    (a fuller clustermap, a longer per-image-type table), never in proportion to the columns.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from voxelomics.report.feature_section import MAX_CLUSTERMAP, MAX_TABLE_ROWS
+
+    _, out = study_run
+    root = tmp_path / "wide"
+    folder = shutil.copytree(out / "extraction", root / "extraction")
+    shutil.copytree(out / "models" / "response" / "enet_lr", root / "models" / "response" / "enet_lr")
+    narrow = build_report(root, qc=False)
+    original = pq.read_table(folder / "features.parquet")  # keeps the voxelomics provenance metadata
+    df = original.to_pandas()
+    feats = [c for c in df.columns if c.startswith(("morphology_", "statistics_", "histogram_", "glcm_"))]
+    prefixes = ([f"log_s{s}mm" for s in (1, 1.5, 2, 3)]
+                + [f"wavelet_coif1_{b}{lev}" for b in ("lll", "llh", "lhl", "lhh", "hll", "hlh", "hhl", "hhh")
+                   for lev in ("", "_2")]
+                + ["laws_l5e5e5", "laws_e5e5e5", "laws_s5s5s5", "mean_d5", "gabor_s2", "gabor_s4"])
+    rng = np.random.default_rng(0)
+    maps = {f"{name}_{f}": df[f].to_numpy(float) * rng.uniform(0.5, 2.0) + rng.normal(size=len(df))
+            for name in prefixes for f in feats}
+    wide = pd.concat([df, pd.DataFrame(maps)], axis=1)
+    assert wide.shape[1] > 3000 and len(prefixes) == 26
+    pq.write_table(pa.Table.from_pandas(wide, preserve_index=False).replace_schema_metadata(
+        original.schema.metadata), folder / "features.parquet")
+    text = build_report(root, qc=False)
+    print(f"report of {df.shape[1]} columns: {len(narrow) / 1e6:.2f} MB; of {wide.shape[1]} columns: "
+          f"{len(text) / 1e6:.2f} MB")
+    # bounded: 30x the columns, the page grows by the capped clustermap (its PNG and CSV) only
+    assert len(text) < len(narrow) + 1_500_000, (len(narrow), len(text))
+    page = Page(text)
+    links = {a["download"]: a for a in page.links if a.get("download")}
+    n = len(feats) * (1 + len(prefixes))
+    assert f"{n} features: {len(feats)} of the original image and {n - len(feats)} of 26 filter response map(s)" \
+        in text
+    assert f"{MAX_CLUSTERMAP} of the {n} features are shown" in text
+    fam = _csv(links["feature_families.csv"]).set_index("image_type")
+    assert list(fam.index) == ["original", *prefixes]  # the original image first, then table order
+    assert (fam["total"] == len(feats)).all() and fam["total"].sum() == n
+    per_family = {f: sum(c.startswith(f + "_") for c in feats) for f in ("morphology", "statistics", "histogram", "glcm")}
+    assert {k: int(fam.loc["log_s1.5mm", k]) for k in per_family} == per_family
+    assert f"first {MAX_TABLE_ROWS} of 27 rows" not in text and MAX_TABLE_ROWS >= 27  # all 27 on the page
+    corr = _csv(links["feature_correlation.csv"])
+    assert len(corr) <= MAX_CLUSTERMAP and corr.shape[1] <= MAX_CLUSTERMAP + 1
+    metrics = json.loads((root / "models" / "response" / "enet_lr" / "cv" / "metrics.json").read_text())
+    used = set(metrics["selection_frequency"])
+    assert used <= set(corr["feature"])  # the models' features are always in the clustermap
+    assert {p for p in prefixes if any(f.startswith(p + "_") for f in corr["feature"])} == set(prefixes)
+    dist = _csv(links["feature_distributions.csv"])
+    shown = list(dist.columns[2:])  # case_id, the grouping column, then the features
+    assert 0 < len(shown) <= 6 and set(shown) <= used | set(pd.read_csv(
+        root / "models" / "response" / "enet_lr" / "final" / "selected_features.csv")["feature"])
+    assert len(_csv(links["kruskal_wallis.csv"])) > 3000  # the test itself runs on every feature
+
+
+def test_a_large_cohort_gives_capped_qc_cards_flagged_first_and_no_broken_link(study_run, tmp_path, monkeypatch):
+    """With more cases than MAX_QC_CARDS, the failed and flagged cases get the cards; links only to them."""
+    from voxelomics.report import qc_section
+
+    _, out = study_run
+    folder = shutil.copytree(out / "extraction", tmp_path / "extraction")
+    full = Page(build_report(folder))
+    cards = sorted(i for i in full.ids if i.startswith("qc-"))
+    first = _csv(next(a for a in full.links if a.get("download") == "qc_table.csv"))
+    bad = first[(first["flags"] != "[]") | first["error"].fillna("").astype(str).ne("")]
+    assert 0 < len(bad) < len(first) == len(cards), (len(bad), len(first))
+    monkeypatch.setattr(qc_section, "MAX_QC_CARDS", len(bad))
+    text = build_report(folder)
+    page = Page(text)
+    shown = sorted(i for i in page.ids if i.startswith("qc-"))
+    assert len(shown) == len(bad)  # exactly the failed and flagged cases
+    wanted = {f"qc-{qc_section.slug(c)}-" for c in bad["case_id"]}
+    assert all(any(i.startswith(w) for w in wanted) for i in shown)
+    assert f"{len(bad)} of the {len(first)} cases are shown below" in text
+    assert len(_csv(next(a for a in page.links if a.get("download") == "qc_table.csv"))) == len(first)
+    for link in page.links:  # the flags' case lists link only to cards on the page
+        if link["href"].startswith("#"):
+            assert link["href"][1:] in page.ids, link["href"]

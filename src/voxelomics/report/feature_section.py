@@ -6,11 +6,17 @@ so a table may hold thousands of columns. The section stays readable and fast:
 
 * the distributions by centre show at most :data:`MAX_DISTRIBUTIONS` features: the models'
   features first, else a fixed set of familiar ones (volume, sphericity, mean, entropy ...);
+* a table counts the features per image type (the original image, each response map) and
+  family (IBSI chapter 3: morphology, statistics, GLCM, ...), at most :data:`MAX_TABLE_ROWS`
+  image types on the page, all of them in its CSV;
 * the Kruskal–Wallis test runs on every feature (its CSV lists them all), and the page
-  counts the differing features per image type (the original image, each response map);
+  counts the differing features per image type;
 * the correlation clustermap shows at most :data:`MAX_CLUSTERMAP` features: the models'
   features first, then features taken in turn from the original image and from each
   response map, in table order. The page says how many are shown and how they were chosen.
+
+No table on the page grows with the number of features: the page of a table of 3,000
+columns is about as large as that of 100 (``tests/report/test_report_html.py``).
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ import pandas as pd
 from voxelomics.report import feature_figures as FF
 from voxelomics.report.html import Section, csv_link, esc, figure_html, table_html
 
-__all__ = ["MAX_CLUSTERMAP", "MAX_DISTRIBUTIONS", "DEFAULT_FEATURES", "image_type", "model_features",
-           "clustermap_subset", "features"]
+__all__ = ["MAX_CLUSTERMAP", "MAX_DISTRIBUTIONS", "MAX_TABLE_ROWS", "DEFAULT_FEATURES", "image_type",
+           "feature_family", "family_counts", "model_features", "clustermap_subset", "features"]
 
 #: Most features drawn in the correlation clustermap (its CSV holds the same matrix).
 MAX_CLUSTERMAP = 200
 #: Most features drawn by centre.
 MAX_DISTRIBUTIONS = 6
+#: Most rows of a per-image-type table on the page (their CSV holds every row).
+MAX_TABLE_ROWS = 40
 #: Features drawn by centre when no model says which matter (readable name, IBSI tag).
 DEFAULT_FEATURES = (("morphology_volume", "morph_volume"), ("morphology_sphericity", "morph_sphericity"),
                     ("statistics_mean", "stat_mean"), ("histogram_entropy", "ih_entropy"),
@@ -40,6 +48,82 @@ def _registered() -> frozenset:
 
     table = readable_to_ibsi()
     return frozenset(table) | frozenset(table.values())
+
+
+def _family_of() -> dict[str, str]:
+    """Registered name (readable and IBSI tag) -> family (``morphology``, ``glcm``, ...)."""
+    from voxelomics.features.registry import FAMILIES, readable_to_ibsi
+
+    out = {}
+    for readable, tag in readable_to_ibsi().items():
+        fam = next((f for f in sorted(FAMILIES, key=len, reverse=True) if readable.startswith(f + "_")), "other")
+        out[readable] = out[tag] = fam
+    return out
+
+
+def _split(column: str, names: frozenset) -> tuple[str, str] | None:
+    """(image type, registered feature name) of a feature column, or None."""
+    if column in names:
+        return "original", column
+    start = column.find("_")
+    while start != -1:  # the longest registered suffix: what precedes it is the prefix
+        if column[start + 1:] in names:
+            return column[:start], column[start + 1:]
+        start = column.find("_", start + 1)
+    return None
+
+
+def feature_family(column: str, names: frozenset | None = None) -> str | None:
+    """The IBSI family of a feature column (``glcm`` for ``log_s1mm_cm_joint_max_3D_avg``).
+
+    Parameters
+    ----------
+    column : str
+        A feature column, optionally after a response map's prefix.
+    names : frozenset or None
+        Registered names (see :func:`image_type`).
+
+    Returns
+    -------
+    str or None
+        A key of :data:`voxelomics.features.registry.FAMILIES`, or None when the column is
+        not a registered feature.
+    """
+    split = _split(column, _registered() if names is None else names)
+    return None if split is None else _family_of().get(split[1], "other")
+
+
+def family_counts(columns: list[str], names: frozenset | None = None) -> pd.DataFrame:
+    """Number of features per image type (rows) and family (columns).
+
+    Parameters
+    ----------
+    columns : list of str
+        Feature columns.
+    names : frozenset or None
+        Registered names (see :func:`image_type`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``image_type``, one column per family present (IBSI order, ``other`` last for
+        columns that are not registered features), ``total``; the original image first,
+        then the response maps in table order.
+    """
+    from voxelomics.features.registry import FAMILIES
+
+    names = _registered() if names is None else names
+    fam = _family_of()
+    rows = []
+    for c in columns:
+        split = _split(c, names)
+        rows.append(("other", "other") if split is None else (split[0], fam.get(split[1], "other")))
+    t = pd.DataFrame(rows, columns=["image_type", "family"])
+    order = sorted(pd.unique(t["image_type"]), key=lambda k: (k != "original", k == "other"))
+    fams = [f for f in [*FAMILIES, "other"] if f in set(t["family"])]
+    counts = pd.crosstab(t["image_type"], t["family"]).reindex(index=order, columns=fams, fill_value=0)
+    counts["total"] = counts.sum(axis=1)
+    return counts.reset_index().rename_axis(columns=None)
 
 
 def image_type(column: str, names: frozenset | None = None) -> str | None:
@@ -59,15 +143,8 @@ def image_type(column: str, names: frozenset | None = None) -> str | None:
         ``"original"``, the prefix (``"log_s1.5mm"``), or None when no suffix of the
         column is a registered feature name (not a feature column).
     """
-    names = _registered() if names is None else names
-    if column in names:
-        return "original"
-    start = column.find("_")
-    while start != -1:  # the longest registered suffix: what precedes it is the prefix
-        if column[start + 1:] in names:
-            return column[:start]
-        start = column.find("_", start + 1)
-    return None
+    split = _split(column, _registered() if names is None else names)
+    return None if split is None else split[0]
 
 
 def model_features(ctx) -> list[str]:
@@ -181,10 +258,16 @@ def features(ctx) -> Section:
     kinds = pd.Series([image_type(f, names) or "other" for f in cols], index=cols)
     n_maps = int((kinds.unique() != "original").sum())
     body = []
+    counts = family_counts(cols, names)
     if n_maps:
         per = kinds.value_counts()
         body.append(f"<p>{len(cols)} features: {int(per.get('original', 0))} of the original image and "
                     f"{len(cols) - int(per.get('original', 0))} of {n_maps} filter response map(s).</p>")
+    else:
+        body.append(f"<p>{len(cols)} features of the original image.</p>")
+    body.append("<details><summary>Features per image type and family</summary>"
+                + table_html(counts, max_rows=MAX_TABLE_ROWS)
+                + csv_link(counts, "feature_families", "per image type and family (CSV)") + "</details>")
     group = ctx.group_column(table)
     if group is not None:
         shown = _pick_features(ctx, cols)
@@ -208,7 +291,7 @@ def features(ctx) -> Section:
                     per = kw.assign(differ=kw["q_value_bh"] < 0.05).groupby("image_type", sort=False).agg(
                         features=("feature", "size"), differ=("differ", "sum")).reset_index()
                     body.append("<details><summary>Differing features per image type</summary>"
-                                + table_html(per, max_rows=60) + "</details>")
+                                + table_html(per, max_rows=MAX_TABLE_ROWS) + "</details>")
     else:
         body.append('<p class="skipped">Distributions by centre skipped: no centre, scanner or modality column.</p>')
     subset = clustermap_subset(cols, model_features(ctx), names=names)
@@ -220,8 +303,8 @@ def features(ctx) -> Section:
                    "each filter response map, in table order; the Kruskal–Wallis CSV lists every feature. ")
             body.append(f'<p class="notice">{how}</p>')
         body.append(figure_html(FF.clustermap_figure(corr, tree), name="feature_correlation",
-                                data=corr.reset_index(names="feature"),
-                                caption="Spearman correlation of {corr.shape[0]} non-constant features, "
+                                data=corr.round(4).reset_index(names="feature"),
+                                caption=f"Spearman correlation of {corr.shape[0]} non-constant features, "
                                 "ordered by average-linkage clustering on 1 − |ρ|. Dark blocks (red "
                                 "or blue) are groups of redundant features."))
     sec.body = "\n".join(body)

@@ -244,14 +244,14 @@ def build_report(folder: str | Path, *, title: str | None = None, qc: bool = Tru
     import jinja2
 
     from voxelomics import __version__
-    from voxelomics.report import feature_section, model_sections, sections
+    from voxelomics.report import feature_section, model_sections, qc_section, sections
     from voxelomics.report.results import read_results
 
     res = read_results(folder)
     ctx = sections.Context(res, qc=qc, qc_settings=qc_settings, progress=progress)
     builders = [("summary", "Summary", sections.summary), ("run", "Run log", sections.run_steps),
                 ("cohort", "Cohort", sections.cohort),
-                ("qc", "Quality control per case", sections.quality_control),
+                ("qc", "Quality control per case", qc_section.quality_control),
                 ("failures", "Failures", sections.failures), ("features", "Features", feature_section.features),
                 ("models", "Models", model_sections.models),
                 ("provenance", "Provenance", sections.provenance)]

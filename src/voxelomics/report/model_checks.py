@@ -372,7 +372,27 @@ def signature_html(m: ModelResults, name: str, features: pd.DataFrame | None = N
                       f"with the batch ({esc(sg.get('batch_column') or 'no batch column')}); red beyond "
                       "the surrogate thresholds. ρ and η of the signature are those of metrics.json; ρ of "
                       "other features is computed here by the same rule on the same rows.")
-    shown = t.head(30).assign(frequency=lambda d: d["frequency"].map("{:.2f}".format))
     return [f"<h4>Which features, how stably, and are they volume or scanner surrogates?</h4>{fig}",
-            "<details><summary>Table of the selected features</summary>" + table_html(shown, max_rows=30)
+            "<details><summary>Table of the selected features</summary>" + table_html(_readable(t), max_rows=30)
             + "</details>"]
+
+
+def _yes_no(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "—"
+    return "yes" if bool(v) else "no"
+
+
+def _readable(t: pd.DataFrame) -> pd.DataFrame:
+    """The signature table as a reader wants it: named columns, yes/no, '—' where not measured."""
+    num = {"spearman_volume": "ρ with volume", "eta_batch": "η with batch"}
+    out = pd.DataFrame({"feature": t["feature"],
+                        "share of folds": [f"{v:.0%}" for v in t["frequency"]]})
+    for col, label in (("in_signature", "in signature"), ("in_final_model", "in final model"),
+                       *num.items(), ("volume_surrogate", "volume surrogate"),
+                       ("batch_surrogate", "batch surrogate")):
+        if col in t:
+            out[label] = ([_yes_no(v) for v in t[col]] if col not in num else
+                          ["—" if not np.isfinite(v) else f"{v:+.2f}" if col == "spearman_volume" else f"{v:.2f}"
+                           for v in pd.to_numeric(t[col], errors="coerce")])
+    return out

@@ -17,7 +17,7 @@ from voxelomics.report import feature_figures as FF
 from voxelomics.report.html import Section, esc, figure_html, slug, table_html
 from voxelomics.report.results import CohortResults, ModelResults, Results
 
-__all__ = ["Context", "summary", "run_steps", "cohort", "quality_control", "failures",
+__all__ = ["Context", "summary", "run_steps", "cohort", "failures",
            "provenance"]
 
 #: Columns that name a centre or scanner, tried in this order to group distributions.
@@ -26,6 +26,10 @@ GROUP_CANDIDATES = ("centre", "center", "site", "institution", "scanner", "manuf
 #: DICOM header columns of the feature table counted in the cohort section (scanners).
 SCANNER_COLUMNS = ("dicom_manufacturer", "dicom_manufacturer_model", "dicom_institution",
                    "dicom_convolution_kernel")
+#: Most rows of the failures and warnings tables on the page (their CSVs hold every row).
+MAX_FAILURE_ROWS = 200
+
+
 def _fmt(v, digits: int = 3) -> str:
     try:
         f = float(v)
@@ -138,10 +142,13 @@ class Context:
         str or None
         """
         wanted = ((self.res.study or {}).get("report") or {}).get("group_by")
-        for name in ([wanted] if wanted else []) + list(GROUP_CANDIDATES) + ["modality"]:
-            if name in table.columns and table[name].notna().any():
-                return name
-        return None
+        if wanted and wanted in table.columns and table[wanted].notna().any():
+            return wanted
+        present = [n for n in list(GROUP_CANDIDATES) + ["modality"]
+                   if n in table.columns and table[n].notna().any()]
+        # a candidate with two or more levels (one scanner recorded for a few cases groups nothing)
+        return next((n for n in present if table[n].dropna().astype(str).nunique() >= 2),
+                    present[0] if present else None)
 
     def qc_table(self, c: CohortResults | None) -> pd.DataFrame | str | None:
         """QC table of a cohort: read from its QC folder, or drawn now and cached there.
@@ -387,103 +394,6 @@ def cohort(ctx: Context) -> Section:
 
 
 # ------------------------------------------------------------------------------- QC
-def _warnings_by_case(warned: pd.DataFrame | None) -> dict:
-    out: dict = {}
-    if warned is None:
-        return out
-    for _, w in warned.iterrows():
-        text = (f"{w['type']}: " if w.get("type") else "") + str(w.get("message", ""))
-        out.setdefault((str(w.get("case_id", "")), str(w.get("roi", ""))), []).append(text)
-    return out
-
-
-def _qc_cards(qc: pd.DataFrame, folder: Path | None, prefix: str, warned: pd.DataFrame | None = None) -> str:
-    cards = []
-    by_case = _warnings_by_case(warned)
-    for _, r in qc.iterrows():
-        flags = r["flags"] if isinstance(r["flags"], list) else []
-        err = str(r.get("error") or "")
-        cls = "card failed" if err else ("card flagged" if flags else "card")
-        anchor = f"{prefix}-{slug(r['case_id'])}-{slug(r.get('roi', ''))}"
-        badges = "".join(f'<span class="flag" title="{esc(f["message"])}">{esc(f["code"])}</span> '
-                         f'<span class="note">{esc(f["message"])}</span><br>' for f in flags)
-        if err:
-            badges += f'<span class="flag err">not readable</span> <span class="note">{esc(err)}</span>'
-        case_warnings = by_case.get((str(r["case_id"]), str(r.get("roi", ""))), [])
-        if not case_warnings and len({k for k in by_case if k[0] == str(r["case_id"])}) == 1:
-            case_warnings = next(v for k, v in by_case.items() if k[0] == str(r["case_id"]))
-        if not flags and not err:
-            badges = '<span class="ok">no flag</span>'
-        badges += "".join(f'<br><span class="flag warn">extraction warning</span> <span class="note">{esc(w)}</span>'
-                          for w in case_warnings)
-        thumb = ""
-        png = folder / "cases" / str(r.get("thumbnail")) if folder is not None and r.get("thumbnail") else None
-        row = pd.DataFrame([{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()
-                             if k not in ("cached",)}])
-        if png is not None and png.is_file():
-            thumb = figure_html(None, png=png.read_bytes(), name=f"qc_{r['case_id']}", data=row,
-                                caption=f"{esc(r.get('modality', ''))} · "
-                                f"{_fmt(r.get('volume_mm3', float('nan')) / 1000.0, 2)} cm³")
-        cards.append(f'<div class="{cls}" id="{esc(anchor)}"><h4>{esc(r["case_id"])} '
-                     f'<span class="note">{esc(r.get("roi", ""))}</span></h4>{thumb}<div>{badges}</div></div>')
-    return '<div class="qc">' + "".join(cards) + "</div>"
-
-
-def quality_control(ctx: Context) -> Section:
-    """A thumbnail per case with the contour on three orthogonal slices, and QC flags.
-
-    Parameters
-    ----------
-    ctx : Context
-
-    Returns
-    -------
-    Section
-    """
-    sec = Section("qc", "Quality control per case")
-    body = []
-    for name, coh, prefix in (("Cohort", ctx.res.cohort, "qc"), ("External cohort", ctx.res.external, "qcx")):
-        if coh is None:
-            continue
-        qc = ctx.qc_table(coh)
-        if not isinstance(qc, pd.DataFrame):
-            body.append(f'<p class="skipped">{esc(name)}: skipped: {esc(qc)}</p>')
-            continue
-        flagged = qc[qc["flags"].str.len() > 0]
-        from voxelomics.report.html import csv_link
-
-        flat = qc.assign(flags=[json.dumps(f) for f in qc["flags"]]).drop(columns=["cached"], errors="ignore")
-        by_code: dict[str, list[str]] = {}
-        for _, r in flagged.iterrows():
-            link = f'<a href="#{prefix}-{slug(r["case_id"])}-{slug(r.get("roi", ""))}">{esc(r["case_id"])}</a>'
-            for f in r["flags"]:
-                by_code.setdefault(str(f.get("code", "?")), []).append(link)
-        s = ctx.qc_settings
-        body.append(f"<h3>{esc(name)}</h3><p>{len(qc)} cases, {len(flagged)} flagged (a case may have "
-                    f"several flags; open a flag to list its cases). "
-                    f"{csv_link(flat, f'{prefix}_table', 'QC table (CSV)')}</p>"
-                    + "".join(f'<details><summary><span class="flag">{esc(code)}</span> {len(links)} case(s)'
-                              f"</summary><p>{', '.join(dict.fromkeys(links))}</p></details>"
-                              for code, links in sorted(by_code.items(), key=lambda kv: -len(kv[1]))))
-        if s is not None:
-            ct = (f"{s.ct_window_hu[0]:g} to {s.ct_window_hu[1]:g} HU" if s.ct_window_hu else
-                  "the soft-tissue window (−160 to 240 HU), or the lung window (−1350 to 150 HU) "
-                  "around lung nodules")
-            pet = f"0 to {s.pet_suv_max:g} SUV" if s.pet_suv_max else "SUV from 0 to the lesion's SUVmax"
-            body.append(f'<p class="note">Contour in red on the slices with the largest ROI section, '
-                        f"radiological convention; CT shown in {ct}, PET in {pet} (inverted grey). "
-                        f"Flags: ROI on an image edge; ROI under {s.min_roi_volume_mm3:g} mm³ or "
-                        f"{s.min_roi_voxels} voxels; ROI thinner than the resampling spacing; re-segmentation removing over "
-                        f"{100 * s.max_resegmented_fraction:g} % of the ROI; spacing ratio over "
-                        f"{s.max_spacing_ratio:g}.</p>")
-        body.append(_qc_cards(qc, coh.qc_dir, prefix, coh.warnings))
-    if not body:
-        sec.skipped = "no feature table, hence no cases to check"
-        return sec
-    sec.body = "\n".join(body)
-    return sec
-
-
 def failures(ctx: Context) -> Section:
     """Failed cases with their step, error type and message (extraction and QC).
 
@@ -521,7 +431,7 @@ def failures(ctx: Context) -> Section:
     if frames:
         table = pd.concat(frames, ignore_index=True)
         body = [f"<p>{len(table)} failure(s). {csv_link(table, 'failures', 'failures (CSV)')}</p>",
-                table_html(table)]
+                table_html(table, max_rows=MAX_FAILURE_ROWS)]
     if warned is not None and len(warned):
         n_cases = len(warned[["cohort", "case_id", "roi"]].drop_duplicates())
         kinds = warned.assign(type=warned["type"].replace("", "(not given)")).groupby(
@@ -533,7 +443,7 @@ def failures(ctx: Context) -> Section:
                  "case(s): their features were computed but may be degraded (also shown on each "
                  "case's QC card). "
                  f"{csv_link(warned, 'extraction_warnings', 'warnings (CSV)')}</p>", table_html(kinds),
-                 "<details><summary>Every warning</summary>" + table_html(warned[cols], max_rows=200)
+                 "<details><summary>Every warning</summary>" + table_html(warned[cols], max_rows=MAX_FAILURE_ROWS)
                  + "</details>"]
     elif warned is not None:
         body.append('<p class="ok">No warning recorded during extraction.</p>')
