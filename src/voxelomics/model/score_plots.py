@@ -123,8 +123,10 @@ def plot_score_by_class(score, labels, binary: dict, path: str | Path, *, name: 
     for i, d in enumerate(data, start=1):
         ax.scatter(i + rng.uniform(-0.12, 0.12, d.size), d, s=10, alpha=0.6)
     auc = binary["auc"]
-    ax.set(ylabel=name, title=f"{name} by {binary.get('target', 'class')}\nAUC {auc['mean']:.3f}"
-           f"{_fmt_ci(auc, 3)}, Mann-Whitney p = {binary['mann_whitney_p']:.3g}")
+    ax.set_ylabel(name)
+    ax.set_title(f"{name} by {binary.get('target', 'class')}\nAUC {auc['mean']:.3f}"
+                 f"{_fmt_ci(auc, 3)}\nMann-Whitney p = {binary['mann_whitney_p']:.3g}",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -191,7 +193,7 @@ def plot_km_score_groups(time, event, high, survival: dict, path: str | Path, *,
     tab.set_ylim(-0.5, len(rows) - 0.5)
     tab.set_yticks(range(len(rows)), labels=[f"{g} {name}" for g in reversed(rows)], fontsize=8)
     tab.set_title("numbers at risk", fontsize=8, loc="left")
-    tab.set_xlabel("time")
+    tab.set_xlabel(survival.get("time") or "time")
     tab.tick_params(axis="y", length=0)
     for side in ("top", "right", "left"):
         tab.spines[side].set_visible(False)

@@ -200,7 +200,7 @@ class Context:
 
 # ---------------------------------------------------------------------------- summary
 def _headline(m: ModelResults) -> tuple[str, dict | None, dict | None]:
-    key = {"classification": "auc", "survival": "c_index"}.get(m.task or "", None)
+    key = {"classification": "auc", "survival": "c_index", "regression": "r2"}.get(m.task or "", None)
     if key is None:
         for src in (m.cv, m.external):
             for k, v in (src or {}).items():
