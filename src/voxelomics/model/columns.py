@@ -17,11 +17,11 @@ __all__ = ["EXCLUDED", "IDENTIFIER_COLUMNS", "IDENTIFIER_PREFIXES", "OUTCOME_LIK
            "did_you_mean", "extraction_features", "feature_columns", "identifier_reason"]
 
 #: Column names (lower case) that are identifiers, never features: those of a
-#: ``features.parquet`` (``case_id, roi, image_type, modality, provenance``, the study
+#: ``features.parquet`` (``case_id, roi, image_type, modality, provenance, warnings``, the study
 #: columns ``patient_id, timepoint, lesion_id, region``) and of a delta table
 #: (``baseline_timepoint`` ...), so that a CSV export of either cannot turn them into
 #: features (a numeric time point would otherwise be one).
-IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance",
+IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance", "warnings",
                       "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
                       "image", "mask", "label", "timepoint", "region", "baseline_timepoint",
                       "followup_timepoint", "baseline_case_id", "followup_case_id",

@@ -40,28 +40,33 @@ __all__ = ["cox_univariable", "hazard_ratio"]
 
 
 def _efron_terms(beta: float, x: np.ndarray, time: np.ndarray, event: np.ndarray):
-    """Log partial likelihood, score and information at ``beta`` (x centred and scaled)."""
+    """Log partial likelihood, score and information at ``beta`` (x centred and scaled).
+
+    Vectorised over the event rows: the risk-set sums are cumulative sums over rows sorted
+    by decreasing time; the ``d_j`` rows of the ``j``-th event time share its sums, and
+    each takes one ``phi = l / d_j`` (``l = 0 .. d_j - 1``) of Efron's correction.
+    """
     eta = beta * x
     eta = eta - eta.max()  # a common shift cancels in every ratio below
     r = np.exp(eta)
     order = np.argsort(-time, kind="stable")        # latest first: cumulative = at risk
-    t, xs, rs, ev = time[order], x[order], r[order], event[order]
+    t, xs, rs, ev, es = time[order], x[order], r[order], event[order], eta[order]
     c0, c1, c2 = np.cumsum(rs), np.cumsum(rs * xs), np.cumsum(rs * xs * xs)
-    ev_times = np.unique(t[ev])
-    ll = score = info = 0.0
-    for tj in ev_times:
-        last = np.searchsorted(-t, -tj, side="right") - 1   # last row with time >= tj
-        s0r, s1r, s2r = c0[last], c1[last], c2[last]
-        dmask = (t == tj) & ev
-        d = int(dmask.sum())
-        s0d, s1d, s2d = rs[dmask].sum(), (rs * xs)[dmask].sum(), (rs * xs * xs)[dmask].sum()
-        phi = np.arange(d) / d
-        den = s0r - phi * s0d
-        m1 = (s1r - phi * s1d) / den
-        m2 = (s2r - phi * s2d) / den
-        ll += float(np.sum(eta[order][dmask]) - np.sum(np.log(den)))
-        score += float(xs[dmask].sum() - m1.sum())
-        info += float(np.sum(m2 - m1 ** 2))
+    rows = np.flatnonzero(ev)                        # event rows, by decreasing time
+    tj, inv, d = np.unique(t[rows], return_inverse=True, return_counts=True)
+    last = np.searchsorted(-t, -tj, side="right") - 1   # last row with time >= t_j
+    s0d = np.bincount(inv, weights=rs[rows], minlength=tj.size)
+    s1d = np.bincount(inv, weights=(rs * xs)[rows], minlength=tj.size)
+    s2d = np.bincount(inv, weights=(rs * xs * xs)[rows], minlength=tj.size)
+    # position l of each event row within its tied group (rows of a group are contiguous)
+    neg = -t[rows]                                   # non-decreasing
+    phi = (np.arange(rows.size) - np.searchsorted(neg, neg, side="left")) / d[inv]
+    den = c0[last][inv] - phi * s0d[inv]
+    m1 = (c1[last][inv] - phi * s1d[inv]) / den
+    m2 = (c2[last][inv] - phi * s2d[inv]) / den
+    ll = float(es[rows].sum() - np.log(den).sum())
+    score = float(xs[rows].sum() - m1.sum())
+    info = float(np.sum(m2 - m1 ** 2))
     return ll, score, info
 
 
@@ -87,8 +92,8 @@ def cox_univariable(x, time, event, *, max_iter: int = 50, tol: float = 1e-9) ->
         ``ci95`` (Wald, of the hazard ratio), ``z``, ``p_value`` (Wald, two-sided),
         ``lr_chi2`` and ``lr_p_value`` (likelihood-ratio test of coef = 0), ``n``,
         ``n_events``, ``converged``. When the estimate diverges (e.g. a group without
-        events: the hazard ratio is 0 or infinite), ``converged`` is False and the
-        estimates are NaN.
+        events: the hazard ratio is 0 or infinite; a hazard ratio per standard deviation
+        beyond :math:`e^{15}`), ``converged`` is False and the estimates are NaN.
 
     Raises
     ------
@@ -130,11 +135,13 @@ def cox_univariable(x, time, event, *, max_iter: int = 50, tol: float = 1e-9) ->
         if abs(step) < tol:
             converged = True
             break
-        if abs(beta) > 30:  # hazard ratio per SD beyond e^30: the estimate diverges
+        if abs(beta) > 30:  # hazard ratio per SD beyond e^30: stop, it diverges
             break
     ll, _, info = _efron_terms(beta, z, time, event)
     nan = float("nan")
-    if not converged or info <= 0:
+    # a hazard ratio per SD beyond e^15 is a diverging estimate (the likelihood flattens
+    # towards it, e.g. a group without events), even when the Newton steps became small
+    if not converged or info <= 0 or abs(beta) > 15:
         return {"coef": nan, "se": nan, "hr": nan, "ci95": [nan, nan], "z": nan,
                 "p_value": nan, "lr_chi2": nan, "lr_p_value": nan, "n": int(n),
                 "n_events": int(event.sum()), "converged": False}
