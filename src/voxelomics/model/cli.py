@@ -97,7 +97,8 @@ UnseenBatch = Annotated[str | None, typer.Option(
     "'pooled' (leave their rows unadjusted); default: the model's unseen_batch setting.")]
 SettingsOpt = Annotated[Path | None, typer.Option("--settings", help="YAML model settings.")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help="auto, enet_lr, svm, rf, gb (binary) or coxnet, rsf (survival).")]
+    "--model", help="auto, enet_lr, svm, rf, gb (binary), coxnet, rsf (survival) or enet, rf "
+    "(continuous target: elastic-net or random-forest regression).")]
 Seed = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write figures.")]
 
