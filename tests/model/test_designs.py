@@ -90,6 +90,22 @@ def test_fitted_model_inputs_are_the_features_and_the_named_covariates(tmp_path)
     assert meta["covariate_columns"] == ["dicom_kvp"]
     assert not set(IDENTIFIERS) - {"dicom_kvp"} & set(meta["features"])
     assert "1 covariate input" in res.output
+    # predict/validate apply the model's covariates and lesion rule; naming them again is
+    # allowed only when they agree
+    df.assign(dicom_kvp=120.0).to_csv(tmp_path / "new.csv", index=False)
+    base = ["model", "validate", tmp_path / "m", tmp_path / "new.csv", "--target", "cd8",
+            "--group", "none", "--no-plots"]
+    res = _invoke(*base, "--covariates", "dicom_kvp", "--lesions", "all", "--out", tmp_path / "v")
+    assert res.exit_code == 0, res.output
+    res = _invoke(*base, "--covariates", "dicom_manufacturer", "--out", tmp_path / "v2")
+    assert res.exit_code == 2
+    assert "--covariates ['dicom_manufacturer'] differ from the model's ['dicom_kvp']" in res.output
+    assert "new.csv" in res.output
+    res = _invoke(*base, "--lesions", "largest", "--out", tmp_path / "v3")
+    assert res.exit_code == 2 and "differs from the model's rule 'all'" in res.output
+    res = _invoke("model", "predict", tmp_path / "m", tmp_path / "new.csv", "--lesions", "bad",
+                  "--out", tmp_path / "p.csv")
+    assert res.exit_code == 2 and "--lesions must be one of" in res.output
 
 
 # --- covariates ----------------------------------------------------------------------------
@@ -129,10 +145,13 @@ def test_cli_covariates_and_lesions_errors(tmp_path):
         assert res.exit_code == 2
         assert "--lesions must be one of ['all', 'largest', 'volume_weighted'], got 'biggest'" \
             in res.output
-    for cmd in ("cv", "fit"):
+    for cmd in ("cv", "fit", "validate", "predict"):
         help_text = " ".join(_invoke("model", cmd, "--help").output.split())
         assert "--covariates" in help_text and "--lesions" in help_text
-        assert "largest" in help_text and "volume_weighted" in help_text
+        if cmd in ("cv", "fit"):
+            assert "largest" in help_text and "volume_weighted" in help_text
+        else:
+            assert "model.json" in help_text and "unchanged" in help_text
 
 
 # --- several lesions per patient ----------------------------------------------------------

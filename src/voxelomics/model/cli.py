@@ -80,6 +80,12 @@ Lesions = Annotated[str | None, typer.Option(
     "--lesions", help="Several rows (lesions) per patient (--group): all (default: lesions as "
     "samples, folds grouped by patient), largest (the largest lesion by volume) or "
     "volume_weighted (volume-weighted mean of each feature, total volume).")]
+SavedCovariates = Annotated[list[str] | None, typer.Option(
+    "--covariates", metavar="COL", help="Not needed: the model's covariates (model.json) are "
+    "used unchanged; if given, they must be the same (a clear error otherwise).")]
+SavedLesions = Annotated[str | None, typer.Option(
+    "--lesions", help="Not needed: the model's lesion rule (model.json) is applied unchanged; "
+    "if given, it must be the same (a clear error otherwise).")]
 IdCol = Annotated[str | None, typer.Option(
     "--id", help="Identifier column (default: case_id if present, else ID, else row numbers).")]
 TimeCol = Annotated[str | None, typer.Option("--time", help="Survival time column.")]
@@ -375,14 +381,16 @@ def predict(
     out: Annotated[Path, typer.Option("--out", help="Predictions CSV to write.")],
     tables: TablesArg = None, features: Features = None,
     id_col: IdCol = None, clinical: Clinical = None, on: On = None,
-    unseen_batch: UnseenBatch = None,
+    unseen_batch: UnseenBatch = None, covariates: SavedCovariates = None,
+    lesions: SavedLesions = None,
 ) -> None:
     """Predict a table with a saved model; refuses tables missing model features."""
     try:
         from voxelomics.model.workflow import predict_table
 
         pred = predict_table(model_dir, _spec(tables, id_col=id_col, clinical=clinical, on=on,
-                                              features=features), out,
+                                              features=features, covariates=covariates,
+                                              lesions=lesions), out,
                              unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
@@ -414,6 +422,7 @@ def validate(
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, group: Group = None, seed: Seed = None,
     plots: Plots = True, unseen_batch: UnseenBatch = None, task: Task = None,
+    covariates: SavedCovariates = None, lesions: SavedLesions = None,
 ) -> None:
     """External validation of a saved model on a second table."""
     try:
@@ -421,7 +430,8 @@ def validate(
 
         metrics = validate_model(
             model_dir, _spec(tables, target, id_col, time, event, clinical, on, group=group,
-                             features=features, task=task, both=True),
+                             features=features, task=task, both=True, covariates=covariates,
+                             lesions=lesions),
             out, seed=seed or 0, plots=plots, unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)

@@ -54,8 +54,23 @@ def model_table_spec(meta: dict, spec: TableSpec) -> TableSpec:
     Returns
     -------
     TableSpec
+
+    Raises
+    ------
+    ModelError
+        ``spec`` names covariates or a lesion rule other than the model's: a score is
+        applied unchanged, so they can only repeat what ``model.json`` holds.
     """
     rule = (meta.get("lesions") or {}).get("rule") or "all"
+    covs = list(meta.get("covariate_columns") or ())
+    if spec.covariates and list(spec.covariates) != covs:
+        raise ModelError(f"--covariates {list(spec.covariates)} differ from the model's "
+                         f"{covs}: a saved model is applied unchanged, with the covariates it "
+                         "was fitted on (leave --covariates out)", path=spec.tables[0])
+    if spec.lesions is not None and spec.lesions != rule:
+        raise ModelError(f"--lesions {spec.lesions} differs from the model's rule {rule!r}: a "
+                         "saved model aggregates lesions as in training (leave --lesions out)",
+                         path=spec.tables[0])
     group = spec.group if spec.group is not None else (meta.get("group") if rule != "all"
                                                        else None)
     return TableSpec(table=spec.table, id_col=spec.id_col, clinical=spec.clinical, on=spec.on,
