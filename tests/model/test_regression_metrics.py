@@ -60,7 +60,7 @@ def _population(a: float, b: float, sigma: float) -> dict:
 def test_interval_coverage_on_simulated_cohorts():
     """400 cohorts of 100 patients, predictions biased (a = 0.3) and too flat (b = 0.8):
     the 95% intervals contain the population R², MAE and Spearman's rho about 95% of the
-    time (measured: see docs/modelling.md)."""
+    time (measured: 92.3%, 94.0% and 93.5%; see docs/modelling.md)."""
     a, b, sigma = 0.3, 0.8, 0.9
     truth = _population(a, b, sigma)
     rng = np.random.default_rng(2024)
