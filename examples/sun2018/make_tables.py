@@ -4,8 +4,8 @@ The radiomic features are real: two cohorts of non-small-cell lung cancer CT fro
 al. (PLoS Med 2018), as distributed by radMLBench (``../shared/data/radmlbench``:
 ``Hosny2018A`` = HarvardRT, 293 patients, the training cohort; ``Hosny2018B`` = Maastro,
 207 patients, the validation cohort). radMLBench gives PyRadiomics features z-scored within
-each cohort; 75 of them are kept, unchanged: the 13 shape features and the first-order,
-GLCM and GLSZM features of the LoG-filtered image (sigma 3 mm).
+each cohort; 76 of them are kept, unchanged: the 13 shape features and the first-order (19),
+GLCM (28) and GLSZM (16) features of the LoG-filtered image (sigma 3 mm).
 
 **Everything else is made for the example** (no CD8, response or survival was measured
 for these tables here), from a known rule, so that the walk-through shows what the
