@@ -114,6 +114,22 @@ def test_documented_numbers_are_the_outputs(walkthrough):
     close(val["binary"]["comparators"]["volume"]["difference"]["auc"]["mean"], diff[0])
 
 
+@pytest.mark.slow
+def test_report_shows_the_score_and_its_figures(walkthrough):
+    import html
+
+    out, _ = walkthrough
+    text = html.unescape((out / "report.html").read_text())
+    plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
+    assert "Score CD8_score applied unchanged to the external cohort" in plain
+    assert "HR per unit of the score 0.501 (95% CI 0.380 to 0.659)" in plain
+    assert "log-rank test chi² 7.58, p = 0.00591" in plain
+    assert "R² 0.512 (95% CI 0.416 to 0.591)" in plain
+    # the summary gives the score's external associations, not "not run"
+    assert "score: AUC 0.704 (95% CI 0.631–0.767); score: HR per SD 0.586" in plain
+    assert text.count("<img") >= 5
+
+
 def test_make_tables_reproduces_the_bundled_tables(tmp_path, shared_data):
     """``examples/sun2018/make_tables.py`` rebuilds ``data/sun2018`` from radMLBench."""
     import importlib.util

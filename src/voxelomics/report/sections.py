@@ -212,6 +212,18 @@ def _headline(m: ModelResults) -> tuple[str, dict | None, dict | None]:
     return key or "", (m.cv or {}).get(key), (m.external or {}).get(key)
 
 
+def _score_headline(external: dict | None) -> str:
+    """A transferred score's external associations in one cell (AUC; HR per SD), or ""."""
+    parts = []
+    auc = ((external or {}).get("binary") or {}).get("auc")
+    if isinstance(auc, dict) and "mean" in auc:
+        parts.append(f"score: AUC {_ci(auc)}")
+    hr = ((external or {}).get("survival") or {}).get("hr_per_sd")
+    if isinstance(hr, dict) and "hr" in hr:
+        parts.append(f"score: HR per SD {_ci({'mean': hr['hr'], 'ci95': hr.get('ci95')})}")
+    return "; ".join(parts)
+
+
 def summary(ctx: Context) -> Section:
     """Key numbers: cases, failures, QC flags and each model's headline metric.
 
@@ -250,7 +262,8 @@ def summary(ctx: Context) -> Section:
         key, internal, external = _headline(m)
         rows.append({"model": m.label, "task": m.task or "", "metric": key,
                      "internal (cross-validation)": _ci(internal),
-                     "external validation": _ci(external) if external else "not run",
+                     "external validation": (_ci(external) if external
+                                             else _score_headline(m.external) or "not run"),
                      "n (internal)": (m.cv or {}).get("n_samples", ""),
                      "n (external)": (m.external or {}).get("n_samples", "")})
     if rows:
