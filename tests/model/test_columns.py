@@ -170,8 +170,8 @@ def test_extract_table_identifiers_never_features(extracted, tmp_path):
              "--out", tmp_path / "cv", *FAST))
     m = json.loads((tmp_path / "cv" / "metrics.json").read_text())
     dropped = {d["column"]: d["reason"] for d in m["dropped_columns"]}
-    region = dropped.pop("region")  # text ("roi" or a ring's name): never a feature
-    assert region.startswith("non-numeric text")
+    region = dropped.pop("region")  # "roi" or a ring's name: an identifier (issue 14)
+    assert region == "identifier column"
     assert dropped == dict.fromkeys([*EXTRACT_IDS[1:], "lesion_id"], "identifier column")
     assert m["n_features"] == len(feats) + 1 and m["coerced_columns"] == ["age"]
     oof = pd.read_csv(tmp_path / "cv" / "oof_predictions.csv")

@@ -14,7 +14,13 @@ name            comparator
 ``lasso16_lr``  fixed pipeline: z-score, top 16 by L1 logistic |coef| (C=1), logistic regression
 ``et32_rf``     fixed pipeline: top 32 by extra-trees importance, random forest (250 trees)
 ``cox16``       fixed survival pipeline: z-score, top 16 by Cox score test, ridge Cox
+``covariates``  the ``--covariates`` columns alone (:mod:`voxelomics.model.covariates`)
+``ridge16``     fixed pipeline of a continuous target: z-score, top 16 by |Spearman rho|,
+                ridge regression (alpha=1)
 =============== ===================================================================
+
+For a continuous target the volume, clinical, batch and covariates comparators are
+least-squares linear regressions of the target on their inputs.
 
 The fixed pipelines are what a careful researcher would choose *before* seeing the data;
 nothing in them is tuned. They are the bar a tuned default has to clear (issue 15). A
@@ -45,13 +51,17 @@ __all__ = ["FIXED", "DESCRIPTIONS", "describe", "signed_log", "fixed_pipeline", 
            "clinical_pipeline", "batch_pipeline"]
 
 #: Fixed pipelines by task.
-FIXED = {"classification": ("anova16_lr", "lasso16_lr", "et32_rf"), "survival": ("cox16",)}
+FIXED = {"classification": ("anova16_lr", "lasso16_lr", "et32_rf"), "survival": ("cox16",),
+         "regression": ("ridge16",)}
 
 #: One line per comparator, written to ``metrics.json``.
 DESCRIPTIONS = {
     "volume": "tumour volume alone: signed log, z-score, {model}",
     "clinical": "clinical variables alone: median imputation, z-score, {model}",
     "batch": "batch label alone: one-hot, {model}",
+    "covariates": "covariates (--covariates) alone: median imputation, z-score, {model}",
+    "ridge16": "fixed: z-score, top 16 features by |Spearman rho| with the target, ridge "
+               "regression (alpha=1)",
     "anova16_lr": "fixed: z-score, top 16 features by ANOVA F, logistic regression (C=1)",
     "lasso16_lr": "fixed: z-score, top 16 features by |coefficient| of an L1 logistic "
                   "regression (C=1), logistic regression (C=1)",
@@ -78,6 +88,10 @@ def signed_log(x):
 
 
 def _final(task: str, random_state: int):
+    if task == "regression":
+        from sklearn.linear_model import LinearRegression
+
+        return LinearRegression(), "linear regression (least squares)"
     if task == "survival":
         from sksurv.linear_model import CoxPHSurvivalAnalysis
 
@@ -93,7 +107,7 @@ def describe(name: str, task: str) -> str:
     ----------
     name : str
         Comparator name (see the module table).
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
 
     Returns
     -------
@@ -107,7 +121,7 @@ def volume_pipeline(task: str = "classification", *, random_state: int = 0) -> P
 
     Parameters
     ----------
-    task : {"classification", "survival"}, default="classification"
+    task : {"classification", "survival", "regression"}, default="classification"
     random_state : int, default=0
 
     Returns
@@ -125,7 +139,7 @@ def clinical_pipeline(task: str = "classification", *, random_state: int = 0) ->
 
     Parameters
     ----------
-    task : {"classification", "survival"}, default="classification"
+    task : {"classification", "survival", "regression"}, default="classification"
     random_state : int, default=0
 
     Returns
@@ -142,7 +156,7 @@ def batch_pipeline(task: str = "classification", *, random_state: int = 0) -> Pi
 
     Parameters
     ----------
-    task : {"classification", "survival"}, default="classification"
+    task : {"classification", "survival", "regression"}, default="classification"
     random_state : int, default=0
 
     Returns
@@ -159,7 +173,7 @@ def fixed_pipeline(name: str, *, batch: bool = False, random_state: int = 0) -> 
 
     Parameters
     ----------
-    name : {"anova16_lr", "lasso16_lr", "et32_rf", "cox16"}
+    name : {"anova16_lr", "lasso16_lr", "et32_rf", "cox16", "ridge16"}
     batch : bool, default=False
         Column 0 of X holds batch codes to harmonise with :class:`ComBat` first.
     random_state : int, default=0
@@ -194,5 +208,11 @@ def fixed_pipeline(name: str, *, batch: bool = False, random_state: int = 0) -> 
     if name == "cox16":
         return Pipeline([*steps, ("select", CoxScoreSelector(k=16)),
                          ("clf", _final("survival", random_state)[0])])
+    if name == "ridge16":
+        from sklearn.linear_model import Ridge
+
+        from voxelomics.model.regression import SpearmanSelector
+
+        return Pipeline([*steps, ("select", SpearmanSelector(k=16)), ("clf", Ridge(alpha=1.0))])
     raise ModelError(f"unknown baseline {name!r}; expected one of "
-                     f"{FIXED['classification'] + FIXED['survival']}")
+                     f"{FIXED['classification'] + FIXED['survival'] + FIXED['regression']}")

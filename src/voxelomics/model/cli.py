@@ -65,7 +65,27 @@ Jobs = Annotated[int | None, typer.Option(
     "--jobs", "-j", help="Worker processes for the outer folds (and permutations); -1 = every "
     "core (default 1).")]
 Target = Annotated[str | None, typer.Option(
-    "--target", help="Binary outcome column (classification); not with --time/--event.")]
+    "--target", help="Outcome column: binary (classification) or continuous (regression: "
+    "numbers with more than two values; see --task); not with --time/--event, except in "
+    "'validate' of a score.")]
+Task = Annotated[str | None, typer.Option(
+    "--task", help="What --target is: auto (default: two values = binary, more numbers = "
+    "continuous; whole numbers with at most 10 values are refused), classification or "
+    "regression.")]
+Covariates = Annotated[list[str] | None, typer.Option(
+    "--covariates", metavar="COL", help="Column of the feature or clinical table that enters "
+    "the model as it is, outside feature selection (repeatable): e.g. dicom_kvp, location; "
+    "text columns are one-hot coded. See docs/modelling.md.")]
+Lesions = Annotated[str | None, typer.Option(
+    "--lesions", help="Several rows (lesions) per patient (--group): all (default: lesions as "
+    "samples, folds grouped by patient), largest (the largest lesion by volume) or "
+    "volume_weighted (volume-weighted mean of each feature, total volume).")]
+SavedCovariates = Annotated[list[str] | None, typer.Option(
+    "--covariates", metavar="COL", help="Not needed: the model's covariates (model.json) are "
+    "used unchanged; if given, they must be the same (a clear error otherwise).")]
+SavedLesions = Annotated[str | None, typer.Option(
+    "--lesions", help="Not needed: the model's lesion rule (model.json) is applied unchanged; "
+    "if given, it must be the same (a clear error otherwise).")]
 IdCol = Annotated[str | None, typer.Option(
     "--id", help="Identifier column (default: case_id if present, else ID, else row numbers).")]
 TimeCol = Annotated[str | None, typer.Option("--time", help="Survival time column.")]
@@ -83,7 +103,8 @@ UnseenBatch = Annotated[str | None, typer.Option(
     "'pooled' (leave their rows unadjusted); default: the model's unseen_batch setting.")]
 SettingsOpt = Annotated[Path | None, typer.Option("--settings", help="YAML model settings.")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help="auto, enet_lr, svm, rf, gb (binary) or coxnet, rsf (survival).")]
+    "--model", help="auto, enet_lr, svm, rf, gb (binary), coxnet, rsf (survival) or enet, rf "
+    "(continuous target: elastic-net or random-forest regression).")]
 Seed = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write figures.")]
 
@@ -104,20 +125,28 @@ def _fail(exc: Exception) -> None:
 
 
 def _spec(tables, target=None, id_col=None, time=None, event=None, clinical=None, on=None,
-          batch=None, exclude=None, group=None, volume=None, features=None):
+          batch=None, exclude=None, group=None, volume=None, features=None, *, task=None,
+          covariates=None, lesions=None, both=False):
     from voxelomics.errors import ModelError
     from voxelomics.model.workflow import TableSpec
 
-    if target is not None and (time is not None or event is not None):
+    if not both and target is not None and (time is not None or event is not None):
         raise ModelError("give either --target (classification) or --time and --event "
-                         "(survival), not both")
+                         "(survival), not both (a --target of numbers is a continuous target; "
+                         "both only in 'validate' of a score)")
     paths = [*(tables if isinstance(tables, (list, tuple)) else [tables] if tables else []),
              *(features or [])]
     if not paths:
         raise ModelError("give a feature table (TABLE, or --features TABLE)")
+    if lesions is not None:
+        from voxelomics.model.lesions import LESION_RULES
+
+        if lesions not in LESION_RULES:
+            raise ModelError(f"--lesions must be one of {list(LESION_RULES)}, got {lesions!r}")
     return TableSpec(table=tuple(paths) if len(paths) > 1 else paths[0], target=target,
                      id_col=id_col, time=time, event=event, clinical=clinical, on=on,
-                     batch=batch, exclude=tuple(exclude or ()), group=group, volume=volume)
+                     batch=batch, exclude=tuple(exclude or ()), group=group, volume=volume,
+                     task=task, covariates=tuple(covariates or ()), lesions=lesions)
 
 
 def _unseen(value: str | None) -> str | None:
@@ -171,12 +200,26 @@ def _fmt(metric: dict) -> str:
 
 
 def _summary(metrics: dict) -> None:
+    if str(metrics.get("schema", "")).startswith("voxelomics.model.validate_score"):
+        from voxelomics.model.score import score_summary
+
+        for line, err in score_summary(metrics):
+            typer.echo(line, err=err)
+        return
     task = metrics["task"]
-    keys = (["auc", "balanced_accuracy", "brier", "calibration_slope", "calibration_intercept"]
-            if task == "classification" else ["c_index", "uno_c_index", "td_auc"])
+    keys = {"classification": ["auc", "balanced_accuracy", "brier", "calibration_slope",
+                               "calibration_intercept"],
+            "regression": ["r2", "spearman", "mae", "rmse"]}.get(
+        task, ["c_index", "uno_c_index", "td_auc"])
     model = metrics.get("model")
     typer.echo(f"{task}: n_samples={metrics['n_samples']} n_features={metrics['n_features']}"
                + (f" model={model}" if model else ""))
+    from voxelomics.model.lesions import lesion_summary
+
+    if lesion_summary(metrics.get("lesions")):
+        typer.echo("  " + lesion_summary(metrics.get("lesions")))
+    if metrics.get("covariates"):
+        typer.echo(f"  covariates (outside selection): {', '.join(metrics['covariates'])}")
     for k in keys:
         if k in metrics:
             typer.echo(f"  {k:<22} {_fmt(metrics[k])}")
@@ -188,8 +231,9 @@ def _summary(metrics: dict) -> None:
 
 def _comparators(metrics: dict) -> None:
     from voxelomics.model.metrics import format_ci
+    from voxelomics.model.results import headline_metric
 
-    key = "auc" if metrics["task"] == "classification" else "c_index"
+    key = headline_metric(metrics["task"])
     comps = metrics.get("comparators") or {}
     if comps:
         typer.echo(f"comparators (same {'folds' if 'folds' in metrics else 'rows'}; "
@@ -203,7 +247,8 @@ def _comparators(metrics: dict) -> None:
         typer.echo(f"  {name:<12} {key} {_fmt(c[key])}   difference {d['mean']:+.3f} "
                    f"(95% CI {format_ci(d['ci95'], signed=True)}) {verdict}")
     for name, why in (metrics.get("comparators_skipped") or {}).items():
-        if why not in ("no clinical table (--clinical)", "no batch column (--batch)"):
+        if why not in ("no clinical table (--clinical)", "no batch column (--batch)",
+                       "no covariates (--covariates)"):
             typer.echo(f"  {name:<12} not run: {why}")
 
 
@@ -234,7 +279,8 @@ def cv(
     tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
-    group: Group = None, volume: Volume = None,
+    group: Group = None, volume: Volume = None, task: Task = None,
+    covariates: Covariates = None, lesions: Lesions = None,
     settings: SettingsOpt = None, model: ModelOpt = None,
     folds: Annotated[int | None, typer.Option(
         "--folds", min=2, max=20, help="Outer folds, 2-20 (default 5).")] = None,
@@ -256,7 +302,7 @@ def cv(
                                 inner_splits=inner_folds, n_permutations=permutations,
                                 random_state=seed, n_jobs=jobs)
         spec = _spec(tables, target, id_col, time, event, clinical, on, batch, exclude, group,
-                     volume, features)
+                     volume, features, task=task, covariates=covariates, lesions=lesions)
         metrics = run_cv(spec, s, out, plots=plots, progress=True)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
@@ -274,10 +320,17 @@ def fit(
     tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
-    group: Group = None, volume: Volume = None,
+    group: Group = None, volume: Volume = None, task: Task = None,
+    covariates: Covariates = None, lesions: Lesions = None,
     settings: SettingsOpt = None, model: ModelOpt = None, seed: Seed = None,
     inner_folds: Annotated[int | None, typer.Option(
         "--inner-folds", min=2, max=20, help="Tuning folds, 2-20 (default 5).")] = None,
+    score_name: Annotated[str | None, typer.Option(
+        "--score-name", help="Name of the model's prediction (e.g. CD8_score): the column "
+        "'predict' writes and the score 'validate' tests.")] = None,
+    score_cutoff: Annotated[str, typer.Option(
+        "--score-cutoff", help="Cut-off into low/high score groups, fixed on this training "
+        "cohort: 'median' (of the training rows' scores) or a number.")] = "median",
 ) -> None:
     """Tune on all rows, refit and save the final model (skops + JSON sidecar)."""
     try:
@@ -286,11 +339,11 @@ def fit(
 
         s = load_model_settings(settings, model=model, random_state=seed, inner_splits=inner_folds)
         spec = _spec(tables, target, id_col, time, event, clinical, on, batch, exclude, group,
-                     volume, features)
+                     volume, features, task=task, covariates=covariates, lesions=lesions)
         from rich.console import Console
 
         with Console(stderr=True).status("tuning and fitting the model"):
-            meta = fit_model(spec, s, out)
+            meta = fit_model(spec, s, out, score_name=score_name, score_cutoff=score_cutoff)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
     _column_notes(meta, "the median of the training rows")
@@ -303,8 +356,19 @@ def fit(
     typer.echo(f"inner-CV {metric} of the chosen model: {meta['inner_cv_score']:.3f}{extra}")
     if meta.get("comparators"):
         typer.echo("comparators saved for 'model validate': " + ", ".join(meta["comparators"]))
+    sc = meta.get("score") or {}
+    if sc:
+        typer.echo(f"score {sc['name']!r}: training median {sc['training']['median']:.4g}, "
+                   f"sd {sc['training']['sd']:.4g}; cut-off {sc['cutoff']['value']:.4g} "
+                   f"({sc['cutoff']['rule']})")
+    from voxelomics.model.lesions import lesion_summary
+
+    if lesion_summary(meta.get("lesions")):
+        typer.echo(lesion_summary(meta.get("lesions")))
     typer.echo(f"fitted on {meta['training']['n']} samples, "
-               f"{len(meta['features'])} features; saved to {out}")
+               f"{len(meta['features'])} features"
+               + (f" + {len(meta['covariates'])} covariate input(s)" if meta.get("covariates")
+                  else "") + f"; saved to {out}")
 
 
 @model_app.command("predict", help=("Predict a table with a saved model; refuses tables missing model features. "
@@ -317,14 +381,16 @@ def predict(
     out: Annotated[Path, typer.Option("--out", help="Predictions CSV to write.")],
     tables: TablesArg = None, features: Features = None,
     id_col: IdCol = None, clinical: Clinical = None, on: On = None,
-    unseen_batch: UnseenBatch = None,
+    unseen_batch: UnseenBatch = None, covariates: SavedCovariates = None,
+    lesions: SavedLesions = None,
 ) -> None:
     """Predict a table with a saved model; refuses tables missing model features."""
     try:
         from voxelomics.model.workflow import predict_table
 
         pred = predict_table(model_dir, _spec(tables, id_col=id_col, clinical=clinical, on=on,
-                                              features=features), out,
+                                              features=features, covariates=covariates,
+                                              lesions=lesions), out,
                              unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
@@ -341,7 +407,11 @@ def predict(
     "External validation of a saved model on a second table: give the outcome the model "
     "was trained for (--target COL, or --time COL --event COL). Scores the comparators "
     "saved with the model (volume-only, clinical-only, fixed pipeline) on the same rows "
-    "with paired differences. Writes OUT/metrics.json "
+    "with paired differences. A model of a continuous target (or one given an outcome of "
+    "another kind) is applied unchanged as a score: --target COL (continuous: R², "
+    "Spearman, MAE; binary: AUC) and/or --time COL --event COL (Cox hazard ratio per unit "
+    "and per SD, the training cut-off's groups with Kaplan-Meier, log-rank and numbers at "
+    "risk); see docs/modelling.md. Writes OUT/metrics.json "
     "(with 'warnings': fewer than 10 rows of the minority class or events, the training "
     "table itself, patients shared with the training table, a model that does not beat "
     "volume), OUT/predictions.csv (id, observed outcome, prediction) and figures."))
@@ -351,7 +421,8 @@ def validate(
     tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, group: Group = None, seed: Seed = None,
-    plots: Plots = True, unseen_batch: UnseenBatch = None,
+    plots: Plots = True, unseen_batch: UnseenBatch = None, task: Task = None,
+    covariates: SavedCovariates = None, lesions: SavedLesions = None,
 ) -> None:
     """External validation of a saved model on a second table."""
     try:
@@ -359,7 +430,8 @@ def validate(
 
         metrics = validate_model(
             model_dir, _spec(tables, target, id_col, time, event, clinical, on, group=group,
-                             features=features),
+                             features=features, task=task, both=True, covariates=covariates,
+                             lesions=lesions),
             out, seed=seed or 0, plots=plots, unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)

@@ -13,13 +13,45 @@ import pandas as pd
 
 from voxelomics.errors import ModelError
 
-__all__ = ["EXCLUDED", "IDENTIFIER_COLUMNS", "OUTCOME_LIKE", "did_you_mean",
-           "extraction_features", "feature_columns"]
+__all__ = ["EXCLUDED", "IDENTIFIER_COLUMNS", "IDENTIFIER_PREFIXES", "OUTCOME_LIKE",
+           "did_you_mean", "extraction_features", "feature_columns", "identifier_reason"]
 
-#: Column names (lower case) that are identifiers, never features.
+#: Column names (lower case) that are identifiers, never features: those of a
+#: ``features.parquet`` (``case_id, roi, image_type, modality, provenance, warnings``, the study
+#: columns ``patient_id, timepoint, lesion_id, region``) and of a delta table
+#: (``baseline_timepoint`` ...), so that a CSV export of either cannot turn them into
+#: features (a numeric time point would otherwise be one).
 IDENTIFIER_COLUMNS = ("case_id", "roi", "image_type", "modality", "provenance", "warnings",
                       "id", "patient_id", "subject_id", "lesion_id", "series_uid", "study_uid",
-                      "image", "mask", "label")
+                      "image", "mask", "label", "timepoint", "region", "baseline_timepoint",
+                      "followup_timepoint", "baseline_case_id", "followup_case_id",
+                      "baseline_date", "followup_date")
+#: Name prefixes (lower case) of columns that are never features unless named with
+#: ``--covariates``: the DICOM header covariates of a ``features.parquet`` (``dicom_kvp``,
+#: ``dicom_manufacturer`` ...), technical variables rather than radiomic features.
+IDENTIFIER_PREFIXES = ("dicom_",)
+
+
+def identifier_reason(name) -> str | None:
+    """Why a column is never a feature, or None.
+
+    Parameters
+    ----------
+    name : str
+        Column name (compared case-insensitively).
+
+    Returns
+    -------
+    reason : str or None
+        ``"identifier column"`` (:data:`IDENTIFIER_COLUMNS`), ``"DICOM header covariate
+        ..."`` (:data:`IDENTIFIER_PREFIXES`), else None.
+    """
+    low = str(name).lower()
+    if low in IDENTIFIER_COLUMNS:
+        return "identifier column"
+    if low.startswith(IDENTIFIER_PREFIXES):
+        return "DICOM header covariate (a model input only when named with --covariates)"
+    return None
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 #: Column names (lower case) that usually hold an outcome; used as features only with a warning.
@@ -152,8 +184,9 @@ def feature_columns(table: pd.DataFrame, candidates) -> tuple[pd.DataFrame, dict
     dropped: dict[str, str] = {}
     coerced: list[str] = []
     for c in candidates:
-        if str(c).lower() in IDENTIFIER_COLUMNS:
-            dropped[c] = "identifier column"
+        why = identifier_reason(c)
+        if why is not None:
+            dropped[c] = why
             continue
         values, reason = _as_number(table[c])
         if values is None:

@@ -22,8 +22,10 @@ class ModelSettings(BaseModel):
 
     Attributes
     ----------
-    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"} or None
-        ``None`` picks ``ensemble`` for a binary target and ``coxnet`` for survival.
+    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf", "enet"} or None
+        ``None`` picks ``ensemble`` for a binary target, ``coxnet`` for survival and
+        ``enet`` (elastic-net regression) for a continuous target; ``rf`` is a random
+        forest classifier or regressor, as the target asks.
     selector : {"anova", "mannwhitney", "mrmr", "none"}
     correlation_threshold : float in (0, 1]
     n_splits, n_repeats, inner_splits, inner_repeats : int
@@ -39,10 +41,11 @@ class ModelSettings(BaseModel):
         leave those rows unadjusted. ``predict``/``validate --unseen-batch`` override it.
     baselines : list of str
         Comparators scored beside the model on the same folds
-        (:mod:`voxelomics.model.baselines`): ``volume``, ``clinical``, ``batch`` (each when
-        its input exists), ``fixed`` (``anova16_lr`` for classification, ``cox16`` for
-        survival) or a fixed pipeline by name (``anova16_lr``, ``lasso16_lr``,
-        ``et32_rf``, ``cox16``).
+        (:mod:`voxelomics.model.baselines`): ``volume``, ``clinical``, ``batch``,
+        ``covariates`` (each when its input exists), ``fixed`` (``anova16_lr`` for
+        classification, ``cox16`` for survival, ``ridge16`` for a continuous target) or a
+        fixed pipeline by name (``anova16_lr``, ``lasso16_lr``, ``et32_rf``, ``cox16``,
+        ``ridge16``).
     n_jobs : int
         Worker processes for the outer folds (``--jobs``; -1 = every core).
 
@@ -51,7 +54,8 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Literal["ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"] | None = None
+    model: Literal["ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf",
+                   "enet"] | None = None
     selector: Literal["anova", "mannwhitney", "mrmr", "none"] = "anova"
     correlation_threshold: float = Field(0.9, gt=0, le=1)
     n_splits: int = Field(5, ge=2, le=20)
@@ -62,8 +66,9 @@ class ModelSettings(BaseModel):
     n_permutations: int = Field(0, ge=0)
     random_state: int = 0
     unseen_batch: Literal["error", "pooled"] = "error"
-    baselines: list[Literal["volume", "clinical", "batch", "fixed", "anova16_lr", "lasso16_lr",
-                            "et32_rf", "cox16"]] = ["volume", "clinical", "batch", "fixed"]
+    baselines: list[Literal["volume", "clinical", "batch", "covariates", "fixed", "anova16_lr",
+                            "lasso16_lr", "et32_rf", "cox16", "ridge16"]] = [
+        "volume", "clinical", "batch", "covariates", "fixed"]
     n_jobs: int = Field(1, ge=-1)
 
     @field_validator("n_jobs")
@@ -78,7 +83,7 @@ class ModelSettings(BaseModel):
 
         Parameters
         ----------
-        task : {"classification", "survival"}
+        task : {"classification", "survival", "regression"}
 
         Returns
         -------
@@ -90,6 +95,19 @@ class ModelSettings(BaseModel):
             If the model does not fit the task (e.g. ``rf`` with time/event).
         """
         surv = {"coxnet", "rsf"}
+        if task == "regression":
+            from voxelomics.model.regression import REGRESSION_MODELS
+
+            if self.model is None:
+                return "enet"
+            if self.model not in REGRESSION_MODELS:
+                raise SettingsError(f"model {self.model!r} does not fit a continuous target "
+                                    f"(regression); use {list(REGRESSION_MODELS)}")
+            return self.model
+        if self.model == "enet":
+            raise SettingsError(f"model 'enet' (elastic-net regression) needs a continuous "
+                                f"target; for a {task} task use "
+                                + ("'coxnet'" if task == "survival" else "'enet_lr'"))
         if self.model is None:
             return "coxnet" if task == "survival" else "ensemble"
         if (self.model in surv) != (task == "survival"):
@@ -104,17 +122,17 @@ class ModelSettings(BaseModel):
 
         Parameters
         ----------
-        task : {"classification", "survival"}
+        task : {"classification", "survival", "regression"}
 
         Returns
         -------
         names : list of str
-            In the order given, without duplicates; fixed pipelines of the other task
+            In the order given, without duplicates; fixed pipelines of the other tasks
             are left out.
         """
         from voxelomics.model.baselines import FIXED
 
-        other = FIXED["survival" if task == "classification" else "classification"]
+        other = {n for t, names in FIXED.items() if t != task for n in names}
         out: list[str] = []
         for b in self.baselines:
             name = FIXED[task][0] if b == "fixed" else b

@@ -28,7 +28,12 @@ gb          GradientBoostingClassifier(100 trees, depth 2, sub 0.8)  k in {16, 6
 auto        enet_lr and rf grids together (inner loop picks model)   6 candidates
 coxnet      CoxnetSurvivalAnalysis(l1_ratio=0.5)                     alpha in {0.3, 0.1, 0.03}
 rsf         RandomSurvivalForest(200 trees, min leaf 5)              max_features in {sqrt, 0.2}
+enet        elastic-net regression (continuous target)               alpha x l1_ratio, one-SE
+rf          random-forest regression (continuous target)             k in {16, 64}, one-SE
 =========== ======================================================== ==================
+
+Continuous targets (``task="regression"``) are described in :mod:`voxelomics.model.regression`;
+covariates (``--covariates``) bypass the feature steps (:mod:`voxelomics.model.covariates`).
 
 The default classifier is ``ensemble`` (:class:`~voxelomics.model.ensemble.RadiomicsEnsemble`):
 a linear signature and a random forest are averaged rather than made to compete on a
@@ -107,12 +112,15 @@ def make_pipeline(
     selector: str = "anova",
     correlation_threshold: float = 0.9,
     random_state: int = 0,
+    task: str | None = None,
+    n_covariates: int = 0,
+    n_inputs: int | None = None,
 ) -> tuple[Pipeline, list[dict]]:
     """Build a model pipeline and the hyper-parameter grid of its inner loop.
 
     Parameters
     ----------
-    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"}, default="ensemble"
+    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf", "enet"}, default="ensemble"
         Classifier (binary target) or survival model (time/event); see the module table.
     batch : bool, default=False
         Whether column 0 of X holds batch codes to harmonise with :class:`ComBat`.
@@ -122,6 +130,14 @@ def make_pipeline(
         Largest |Pearson r| kept between two features.
     random_state : int, default=0
         Seed of the stochastic models.
+    task : {"classification", "survival", "regression"} or None, default=None
+        ``"regression"`` builds a model of a continuous target (``enet``, ``rf``; see
+        :mod:`voxelomics.model.regression`); otherwise the task follows the model name.
+    n_covariates : int, default=0
+        The last ``n_covariates`` of the ``n_inputs`` input columns are covariates that
+        bypass the feature steps (:func:`voxelomics.model.covariates.with_covariates`).
+    n_inputs : int or None, default=None
+        Number of input columns; needed with covariates.
 
     Returns
     -------
@@ -138,6 +154,15 @@ def make_pipeline(
     """
     if selector not in SELECTORS:
         raise ModelError(f"unknown selector {selector!r}; expected one of {SELECTORS}")
+    if n_covariates:
+        from voxelomics.model.covariates import with_covariates
+
+        if n_inputs is None:
+            raise ModelError("make_pipeline needs n_inputs with covariates")
+        pipe, grid = make_pipeline(model, batch=batch, selector=selector,
+                                   correlation_threshold=correlation_threshold,
+                                   random_state=random_state, task=task)
+        return with_covariates(pipe, grid, n_covariates, n_inputs)
     steps = [
         ("combat", ComBat(batch_index=0) if batch else "passthrough"),
         ("impute", SimpleImputer(strategy="median")),
@@ -145,6 +170,11 @@ def make_pipeline(
         ("correlation", CorrelationFilter(threshold=correlation_threshold)),
         ("scale", StandardScaler()),
     ]
+    if task == "regression":
+        from voxelomics.model.regression import regression_model
+
+        est, sel, grid = regression_model(model, random_state)
+        return Pipeline([*steps, ("select", sel), ("clf", est)]), [grid]
     if model in SURVIVAL_MODELS:
         est, grid = _survival_model(model, random_state)
         return Pipeline([*steps, ("clf", est)]), [grid]

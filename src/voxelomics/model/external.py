@@ -9,6 +9,7 @@ external validation says whether the signature beats volume there too.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,52 @@ from voxelomics.model.workflow import (
     load_data,
 )
 
-__all__ = ["MIN_VALIDATION_ROWS", "predict_table", "validate_model"]
+__all__ = ["MIN_VALIDATION_ROWS", "predict_table", "validate_model", "model_table_spec"]
 
 #: Warn when the minority class (or the events) of a validation table has fewer rows.
 MIN_VALIDATION_ROWS = 10
+
+
+def model_table_spec(meta: dict, spec: TableSpec) -> TableSpec:
+    """The rows a saved model expects from a new table, without outcome columns.
+
+    The model's batch column, covariates and lesion rule (``model.json``) are applied as
+    in training; the patient column is the one given, else the model's when it
+    aggregates lesions.
+
+    Parameters
+    ----------
+    meta : dict
+        ``model.json``.
+    spec : TableSpec
+        The new table(s), identifier, clinical table and patient column.
+
+    Returns
+    -------
+    TableSpec
+
+    Raises
+    ------
+    ModelError
+        ``spec`` names covariates or a lesion rule other than the model's: a score is
+        applied unchanged, so they can only repeat what ``model.json`` holds.
+    """
+    rule = (meta.get("lesions") or {}).get("rule") or "all"
+    covs = list(meta.get("covariate_columns") or ())
+    if spec.covariates and list(spec.covariates) != covs:
+        raise ModelError(f"--covariates {list(spec.covariates)} differ from the model's "
+                         f"{covs}: a saved model is applied unchanged, with the covariates it "
+                         "was fitted on (leave --covariates out)", path=spec.tables[0])
+    if spec.lesions is not None and spec.lesions != rule:
+        raise ModelError(f"--lesions {spec.lesions} differs from the model's rule {rule!r}: a "
+                         "saved model aggregates lesions as in training (leave --lesions out)",
+                         path=spec.tables[0])
+    group = spec.group if spec.group is not None else (meta.get("group") if rule != "all"
+                                                       else None)
+    return TableSpec(table=spec.table, id_col=spec.id_col, clinical=spec.clinical, on=spec.on,
+                     batch=meta.get("batch"), group=group,
+                     covariates=tuple(meta.get("covariate_columns") or ()),
+                     lesions=rule, volume=meta.get("volume_column"))
 
 
 def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None = None, *,
@@ -56,11 +99,15 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
     Returns
     -------
     predictions : pandas.DataFrame
-        ``id`` and ``probability`` + ``predicted_class`` (classification) or
-        ``risk_score`` (survival). ``predictions.attrs`` holds ``id_column`` (None: row
-        numbers), ``missing_values`` and ``infinite_values`` (feature column -> missing
-        or inf/-inf values, imputed with the training medians stored in the model) and
-        ``unseen_batches`` (batch levels left unadjusted).
+        ``id`` and ``probability`` + ``predicted_class`` (classification),
+        ``risk_score`` (survival) or ``predicted`` (continuous target); a model fitted
+        with ``--score-name NAME`` writes its prediction as column ``NAME`` (beside
+        ``predicted_class`` for classification). ``predictions.attrs`` holds ``id_column``
+        (None: row numbers), ``missing_values`` and ``infinite_values`` (feature column ->
+        missing or inf/-inf values, imputed with the training medians stored in the
+        model), ``unseen_batches`` (batch levels left unadjusted), ``score_column`` and
+        ``notes`` (e.g. covariate levels the model has not seen). With a lesion rule
+        ``largest``/``volume_weighted`` there is one row per patient.
 
     Raises
     ------
@@ -68,14 +115,18 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
         Missing/corrupt model, model feature columns missing from the table, or batch
         levels the model was not trained on (with ``unseen_batch="error"``).
     """
+    from voxelomics.model.covariates import combat_prefix
     from voxelomics.model.persist import load_model
     from voxelomics.model.runner import predict_scores
+    from voxelomics.model.score import DEFAULT_SCORE_NAMES
 
     saved = load_model(model_dir)
     meta = saved.meta
-    pspec = TableSpec(table=spec.table, id_col=spec.id_col, clinical=spec.clinical,
-                      on=spec.on, batch=meta.get("batch"), group=spec.group or "none")
-    data = load_data(pspec, features=meta["features"], batch_levels=meta.get("batch_levels"))
+    pspec = model_table_spec(meta, spec)
+    if pspec.lesions == "all" and spec.group is None:
+        pspec = replace(pspec, group="none")
+    data = load_data(pspec, features=meta["features"], batch_levels=meta.get("batch_levels"),
+                     covariate_levels=meta.get("covariate_levels"))
     unseen: list[str] = []
     if meta.get("batch_levels") is not None:
         policy = unseen_batch or (meta.get("settings") or {}).get("unseen_batch", "error")
@@ -86,18 +137,24 @@ def predict_table(model_dir: str | Path, spec: TableSpec, out: str | Path | None
                 f"was not trained on (known: {meta['batch_levels']}); refit with them, or "
                 "pass --unseen-batch pooled to leave their rows unadjusted by ComBat",
                 path=spec.tables[0])
-        saved.estimator.set_params(combat__unseen_batch=policy,
-                                   combat__batch_labels=list(data.batch_levels))
+        pre = combat_prefix(saved.estimator)
+        saved.estimator.set_params(**{f"{pre}unseen_batch": policy,
+                                      f"{pre}batch_labels": list(data.batch_levels)})
     scores = predict_scores(saved.estimator, np.asarray(data.X, float))
     pred = pd.DataFrame({"id": data.ids})
+    default = DEFAULT_SCORE_NAMES.get(meta["task"], "predicted")
+    name = (meta.get("score") or {}).get("name") or default
     pred.attrs.update(id_column=data.id_col, missing_values=dict(data.missing),
-                      infinite_values=dict(data.infinite), unseen_batches=unseen)
-    if meta["task"] == "survival":
-        pred["risk_score"] = scores
-    else:
+                      infinite_values=dict(data.infinite), unseen_batches=unseen,
+                      score_column=name, notes=list(data.notes))
+    if meta["task"] == "classification":
         pred["probability"] = scores
         classes = meta.get("classes") or ["0", "1"]
         pred["predicted_class"] = np.where(scores >= 0.5, classes[1], classes[0])
+        if name != "probability":
+            pred[name] = scores
+    else:
+        pred[name] = scores
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         pred.to_csv(out, index=False)
@@ -181,17 +238,21 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
     from voxelomics.model.persist import load_model
     from voxelomics.model.results import compare, headline_metric
     from voxelomics.model.safeguards import flags_and_warnings
+    from voxelomics.model.score import is_score_validation, validate_score
     from voxelomics.model.validation import score_predictions
 
     saved = load_model(model_dir)
     meta = saved.meta
     if spec.target is None and spec.time is None and spec.event is None:
         raise ModelError(_needs_outcome(meta), path=spec.tables[0])
+    if is_score_validation(meta, spec):
+        return validate_score(saved, model_dir, spec, out, n_boot=n_boot, seed=seed,
+                              plots=plots, unseen_batch=unseen_batch)
     pred = predict_table(model_dir, spec, unseen_batch=unseen_batch)
-    data = load_data(TableSpec(table=spec.table, target=spec.target, id_col=spec.id_col,
-                               time=spec.time, event=spec.event, clinical=spec.clinical,
-                               on=spec.on, batch=meta.get("batch"), group=spec.group),
-                     features=meta["features"], batch_levels=meta.get("batch_levels"))
+    data = load_data(replace(model_table_spec(meta, spec), target=spec.target, time=spec.time,
+                             event=spec.event, group=spec.group, task=spec.task),
+                     features=meta["features"], batch_levels=meta.get("batch_levels"),
+                     covariate_levels=meta.get("covariate_levels"))
     if data.task != meta["task"]:
         raise ModelError(f"the model is a {meta['task']} model but the outcome given "
                          f"is for {data.task}; " + _needs_outcome(meta), path=spec.tables[0])
@@ -200,10 +261,11 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
                          f"but the model was trained on {meta['classes']}", path=spec.tables[0])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    scores = pred.iloc[:, 1].to_numpy(float)
+    scores = pred["probability" if data.task == "classification" else
+                  pred.attrs["score_column"]].to_numpy(float)
     metrics = score_predictions(data.y, scores, task=data.task, n_boot=n_boot, seed=seed,
                                 groups=data.groups)
-    warnings = _validation_warnings(data, meta, spec)
+    warnings = _validation_warnings(data, meta, spec) + list(pred.attrs.get("notes", []))
     if pred.attrs.get("unseen_batches"):
         warnings.append(f"batch level(s) {pred.attrs['unseen_batches']} were not in the "
                         "training data; their rows were not harmonised (unseen_batch: pooled)")
@@ -273,8 +335,10 @@ def _comparator_scores(saved, data: ModelData, unseen_batch: str | None):
             X = data.clinical.reindex(columns=inputs, fill_value=0.0)
         elif name == "batch":
             X = data.X[["batch"]]
+        elif name == "covariates":
+            X = data.X[list(data.covariates)]
         else:
-            X = data.X
+            X = data.features_only
             if meta.get("batch_levels") is not None:
                 model.set_params(combat__unseen_batch=policy,
                                  combat__batch_labels=list(data.batch_levels))

@@ -97,14 +97,15 @@ def training_summary(X, y, feature_names: list[str], task: str, classes=None) ->
     y : ndarray of shape (n_samples,)
         0/1 labels or sksurv structured array.
     feature_names : list of str
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     classes : list or None, default=None
         Original labels of classes 0 and 1 (keys of ``class_balance``); None: "0", "1".
 
     Returns
     -------
     summary : dict
-        ``n``, ``class_balance`` (``{label0: n0, label1: n1}``) or ``events``/``median_time``,
+        ``n``, ``class_balance`` (``{label0: n0, label1: n1}``), ``events``/``median_time``
+        or ``target`` (mean, sd, min, max of a continuous target),
         and ``features``: ``{name: {"mean": float, "sd": float, "missing": int}}``.
     """
     arr = np.asarray(X, dtype=float)
@@ -116,6 +117,10 @@ def training_summary(X, y, feature_names: list[str], task: str, classes=None) ->
     if task == "survival":
         out["events"] = int(np.sum(_ev(y)))
         out["median_time"] = float(np.median(_tm(y)))
+    elif task == "regression":
+        t = np.asarray(y, float)
+        out["target"] = {"mean": float(t.mean()), "sd": float(t.std(ddof=1)),
+                         "min": float(t.min()), "max": float(t.max())}
     else:
         k0, k1 = (str(c) for c in classes) if classes else ("0", "1")
         out["class_balance"] = {k0: int(np.sum(y == 0)), k1: int(np.sum(y == 1))}

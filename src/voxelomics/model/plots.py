@@ -170,15 +170,15 @@ def plot_comparators(metrics: dict, key: str, path: str | Path, *,
                      title: str = "Model against comparators (same folds)") -> Path:
     """The model's metric beside each comparator's, and their paired differences.
 
-    Left: the metric (AUC or C-index) of the model and of each comparator with its 95%
-    interval; right: the paired difference model - comparator with its 95% interval
-    (a dashed line at 0: to the right, the model is better).
+    Left: the metric (AUC, C-index or R²) of the model and of each comparator with its
+    95% interval (dashed: chance, 0.5 or R² = 0); right: the paired difference model -
+    comparator with its 95% interval (a dashed line at 0: to the right, the model is better).
 
     Parameters
     ----------
     metrics : dict
         ``metrics.json`` content with ``key`` and ``comparators``.
-    key : {"auc", "c_index"}
+    key : {"auc", "c_index", "r2"}
     path : str or Path
     title : str
 
@@ -196,7 +196,7 @@ def plot_comparators(metrics: dict, key: str, path: str | Path, *,
     for yy, m, (lo, hi) in zip(ypos, means, cis, strict=True):
         a1.errorbar(m, yy, xerr=[[m - lo], [hi - m]], fmt="o", capsize=3,
                     color="C0" if yy == ypos[0] else "C1")
-    a1.axvline(0.5, ls="--", c="grey", lw=1)
+    a1.axvline(0.0 if key == "r2" else 0.5, ls="--", c="grey", lw=1)
     a1.set(yticks=ypos, yticklabels=names, xlabel=key.replace("_", "-"))
     for yy, n in zip(ypos[1:], comps, strict=True):
         d = comps[n].get("difference", {}).get(key)

@@ -24,22 +24,22 @@ from voxelomics.model.baselines import (
 )
 from voxelomics.model.tables import ModelData
 
-__all__ = ["build_comparators", "compare", "oof_frame", "oof_wide", "observed_columns",
+__all__ = ["build_comparators", "column_report", "compare", "oof_frame", "oof_wide", "observed_columns",
            "write_json", "headline_metric"]
 
 
 def headline_metric(task: str) -> str:
-    """Metric compared between models: ``auc`` (classification) or ``c_index``.
+    """Metric compared between models: ``auc`` (classification), ``c_index`` or ``r2``.
 
     Parameters
     ----------
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
 
     Returns
     -------
     key : str
     """
-    return "auc" if task == "classification" else "c_index"
+    return {"classification": "auc", "regression": "r2"}.get(task, "c_index")
 
 
 def build_comparators(names: list[str], data: ModelData, *, volume: str | None,
@@ -97,6 +97,13 @@ def build_comparators(names: list[str], data: ModelData, *, volume: str | None,
                 continue
             out.append((name, batch_pipeline(task, random_state=random_state), data.X[["batch"]]))
             info[name] = {"description": describe(name, task), "inputs": ["batch"]}
+        elif name == "covariates":
+            if not data.covariates:
+                skipped[name] = "no covariates (--covariates)"
+                continue
+            out.append((name, clinical_pipeline(task, random_state=random_state),
+                        data.X[list(data.covariates)]))
+            info[name] = {"description": describe(name, task), "inputs": list(data.covariates)}
         else:
             if name not in FIXED[task]:
                 skipped[name] = f"not a {task} pipeline"
@@ -105,7 +112,7 @@ def build_comparators(names: list[str], data: ModelData, *, volume: str | None,
                                   random_state=random_state)
             if data.batch_levels is not None:
                 pipe.set_params(combat__batch_labels=list(data.batch_levels))
-            out.append((name, pipe, data.X))
+            out.append((name, pipe, data.features_only))
             info[name] = {"description": describe(name, task),
                           "inputs": f"all {len(data.feature_names)} features"}
     return out, info, skipped
@@ -125,7 +132,7 @@ def compare(y, scores, comparator_scores: dict, info: dict, *, task: str, n_boot
         Each comparator's predictions on the same rows (and folds).
     info : dict
         name -> ``{"description", "inputs"}``.
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     n_boot, seed : int
     groups : array-like or None
     errors : dict or None
@@ -157,6 +164,11 @@ def compare(y, scores, comparator_scores: dict, info: dict, *, task: str, n_boot
         from voxelomics.model.metrics import paired_differences
 
         diffs = paired_differences(y, scores, ok, n_boot=n_boot, seed=seed, groups=groups)
+    elif task == "regression":
+        from voxelomics.model.regression_metrics import paired_regression_differences
+
+        diffs = paired_regression_differences(y, scores, ok, n_boot=n_boot, seed=seed,
+                                              groups=groups)
     else:
         from voxelomics.model.survival import paired_c_difference
 
@@ -180,10 +192,13 @@ def observed_columns(data: ModelData) -> dict:
     Returns
     -------
     columns : dict of str to ndarray
-        ``observed`` (classification), or ``observed_time`` and ``observed_event``.
+        ``observed`` (classification: the label; regression: the value), or
+        ``observed_time`` and ``observed_event``.
     """
     from voxelomics.model.survival import event_field, time_field
 
+    if data.task == "regression":
+        return {"observed": np.asarray(data.y, float)}
     if data.task == "survival":
         return {"observed_time": time_field(data.y),
                 "observed_event": event_field(data.y).astype(int)}
@@ -267,3 +282,41 @@ def write_json(path: Path, obj: dict) -> None:
         return str(o)
 
     Path(path).write_text(json.dumps(obj, indent=2, default=default, allow_nan=True))
+
+
+def column_report(data: ModelData) -> dict:
+    """What happened to the table's columns, for ``metrics.json`` and ``model.json``.
+
+    Parameters
+    ----------
+    data : ModelData
+
+    Returns
+    -------
+    report : dict
+        ``id_column`` (None: row numbers), ``dropped_columns`` (list of ``{"column",
+        "reason"}``: columns that are not features), ``coerced_columns`` (text or boolean
+        columns converted to numbers), ``missing_values`` (feature column -> number of
+        missing values) and ``infinite_values`` (feature column -> number of ``inf``/
+        ``-inf`` values, treated as missing); both are imputed inside the pipeline from
+        the training rows. ``outcome_like_features`` lists features named like an
+        outcome. With a clinical table, ``n_rows_without_clinical`` counts the feature
+        rows left out because the clinical table has no row for them. ``groups``:
+        ``{"column", "n_groups"}`` or None; ``tables``: the feature tables joined;
+        ``covariates`` (model input columns) and ``covariate_levels``; ``lesions``: how
+        lesions were aggregated (:mod:`voxelomics.model.lesions`); ``notes``: warnings
+        about the inputs.
+    """
+    report = {"id_column": data.id_col, "dropped_columns": data.dropped_report(),
+              "coerced_columns": list(data.coerced), "missing_values": dict(data.missing),
+              "infinite_values": dict(data.infinite),
+              "outcome_like_features": list(data.outcome_like),
+              "groups": (None if data.groups is None else
+                         {"column": data.group_col, "n_groups": int(np.unique(data.groups).size)}),
+              "tables": list(data.tables), "covariates": list(data.covariates),
+              "covariate_levels": dict(data.covariate_levels), "lesions": data.lesions,
+              "notes": list(data.notes)}
+    if data.without_clinical is not None:
+        report["n_rows_without_clinical"] = len(data.without_clinical)
+        report["rows_without_clinical"] = list(data.without_clinical[:10])
+    return report

@@ -72,7 +72,7 @@ def fit_predict(pipeline, grid, X, y, *, task: str, inner_splits: int, inner_rep
         tunes inside its own ``fit``).
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     inner_splits, inner_repeats : int
         Inner folds (made by :func:`voxelomics.model.splits.inner_folds`, grouped).
     seed : int, default=0
@@ -107,15 +107,22 @@ def fit_predict(pipeline, grid, X, y, *, task: str, inner_splits: int, inner_rep
         return pipe, {}, float("nan")
     cv = inner_folds(y, task=task, n_splits=inner_splits, n_repeats=inner_repeats,
                      random_state=seed, groups=groups)
-    search = GridSearchCV(pipe, grid, scoring="roc_auc" if task == "classification" else None,
-                          refit=True, error_score=np.nan, cv=cv, n_jobs=1)
+    refit = True
+    if task == "regression":
+        from voxelomics.model.regression import one_se_refit
+
+        refit = one_se_refit  # the simplest candidate within one standard error of the best
+    search = GridSearchCV(pipe, grid, scoring={"classification": "roc_auc",
+                                               "regression": "r2"}.get(task),
+                          refit=refit, error_score=np.nan, cv=cv, n_jobs=1)
     # the unsupervised steps are identical for every candidate of an inner fold: cache them
     with tempfile.TemporaryDirectory(prefix="voxelomics-cv-") as tmp:
         search.estimator.set_params(memory=tmp)
         search.fit(X, y)
         search.best_estimator_.set_params(memory=None)
     params = {k: (type(v).__name__ if k == "clf" else v) for k, v in search.best_params_.items()}
-    return search.best_estimator_, params, float(search.best_score_)
+    return (search.best_estimator_, params,
+            float(search.cv_results_["mean_test_score"][search.best_index_]))
 
 
 def used_features(fitted, names: list[str]) -> dict[str, list[str]]:
@@ -135,19 +142,10 @@ def used_features(fitted, names: list[str]) -> dict[str, list[str]]:
         ``{"model": [...]}``, or ``{"linear": [...], "forest": [...]}`` for the ensemble;
         a linear model's features with a zero coefficient are left out.
     """
+    from voxelomics.model.covariates import trace_columns
     from voxelomics.model.ensemble import RadiomicsEnsemble
 
-    cur = np.asarray(names, dtype=object)
-    for name, step in fitted.steps[:-1]:
-        if step is None or step == "passthrough":
-            continue
-        if name == "combat":
-            cur = np.delete(cur, step.batch_index)
-        elif hasattr(step, "get_support"):
-            cur = cur[step.get_support()]
-        elif hasattr(step, "statistics_"):  # SimpleImputer drops all-missing columns
-            keep = ~np.isnan(step.statistics_) if not step.keep_empty_features else slice(None)
-            cur = cur[keep]
+    cur = trace_columns(fitted.steps[:-1], names)
     clf = fitted.steps[-1][1]
     if isinstance(clf, RadiomicsEnsemble):
         return {m: cur[idx].tolist() for m, idx in clf.selected_features().items()}

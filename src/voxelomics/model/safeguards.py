@@ -19,7 +19,8 @@ scanner, rather than texture biology. Every ``model cv`` result therefore says:
     and the volume-only model (AUC or C-index) is not above 0;
   - ``signature_mostly_volume``: more than half of the signature's features have
     ``|rho| >=`` :data:`VOLUME_RHO` with volume;
-  - ``batch_predicts_outcome``: the batch-only model's lower 95% limit is above 0.5;
+  - ``batch_predicts_outcome``: the batch-only model's lower 95% limit is above 0.5 (R²
+    above 0 for a continuous target);
   - ``signature_mostly_batch``: more than half of the signature's features have
     ``eta >=`` :data:`BATCH_ETA`.
 
@@ -231,7 +232,7 @@ def flags_and_warnings(task: str, comparators: dict, associations: list[dict],
 
     Parameters
     ----------
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     comparators : dict
         ``metrics.json`` ``comparators`` section (name -> metrics and ``difference``).
     associations : list of dict
@@ -245,7 +246,8 @@ def flags_and_warnings(task: str, comparators: dict, associations: list[dict],
         None where the check could not be made (no volume column, no batch ...).
     warnings : list of str
     """
-    metric = "auc" if task == "classification" else "c_index"
+    metric = {"classification": "auc", "regression": "r2"}.get(task, "c_index")
+    chance = 0.0 if task == "regression" else 0.5
     flags: dict = {"does_not_beat_volume": None, "signature_mostly_volume": None,
                    "batch_predicts_outcome": None, "signature_mostly_batch": None}
     warnings = []
@@ -271,7 +273,7 @@ def flags_and_warnings(task: str, comparators: dict, associations: list[dict],
     bat = comparators.get("batch")
     lo = _low(bat, metric)
     if lo is not None:
-        flags["batch_predicts_outcome"] = bool(np.isfinite(lo) and lo > 0.5)
+        flags["batch_predicts_outcome"] = bool(np.isfinite(lo) and lo > chance)
         if flags["batch_predicts_outcome"]:
             warnings.append(
                 f"the batch alone predicts the outcome ({metric} {bat[metric]['mean']:.3f}, "

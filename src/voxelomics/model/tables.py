@@ -49,6 +49,12 @@ from voxelomics.model.columns import (  # re-exported: part of this module's API
     extraction_features,
     feature_columns,
 )
+from voxelomics.model.targets import (  # noqa: F401 - re-exported
+    MAX_INTEGER_LEVELS,
+    _binary_target,
+    _survival_target,
+    _target,
+)
 
 __all__ = [
     "EXCLUDED",
@@ -77,13 +83,14 @@ class ModelData:
         Numeric model input. When a batch column is used, its integer codes are the
         first column (named ``batch``) and the features follow.
     y : ndarray of shape (n_samples,)
-        Binary target as 0/1 (classification), or a structured array with fields
-        ``event`` (bool) and ``time`` (float) for survival.
+        Binary target as 0/1 (classification), the continuous target as float
+        (regression), or a structured array with fields ``event`` (bool) and ``time``
+        (float) for survival.
     ids : ndarray of shape (n_samples,)
         Row identifiers (the ``--id`` column, or the row number as text).
     feature_names : list of str
-        Feature columns (without the batch column).
-    task : {"classification", "survival"}
+        Feature columns (without the batch column and the covariates).
+    task : {"classification", "survival", "regression", "none"}
     classes : list
         Original target values mapped to 0 and 1 (classification only).
     batch_levels : list of str or None
@@ -119,6 +126,15 @@ class ModelData:
         numeric or one-hot coded; see :func:`voxelomics.model.join.clinical_matrix`).
     tables : list of dict
         The feature tables joined (see :func:`voxelomics.model.join.read_feature_tables`).
+    covariates : list of str
+        Columns of ``X`` (the last ones) that are covariates (``--covariates``; text
+        covariates one-hot coded as ``name=level``), see :mod:`voxelomics.model.covariates`.
+    covariate_levels : dict of str to list of str
+        Levels of the text covariates (reference first).
+    lesions : dict or None
+        How several rows of a patient were aggregated (:mod:`voxelomics.model.lesions`).
+    notes : list of str
+        Warnings about the inputs (e.g. covariate levels the model has not seen).
     """
 
     X: pd.DataFrame
@@ -140,6 +156,15 @@ class ModelData:
     group_col: str | None = None
     clinical: pd.DataFrame | None = None
     tables: list[dict] = field(default_factory=list)
+    covariates: list[str] = field(default_factory=list)
+    covariate_levels: dict = field(default_factory=dict)
+    lesions: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def features_only(self) -> pd.DataFrame:
+        """``X`` without the covariate columns (batch codes, then the radiomic features)."""
+        return self.X.drop(columns=list(self.covariates)) if self.covariates else self.X
 
     def dropped_report(self) -> list[dict[str, str]]:
         """Dropped columns with their reasons, for ``metrics.json`` and ``model.json``.
@@ -298,60 +323,6 @@ def default_id_column(columns) -> str | None:
     return next((c for c in cols if c.lower() == "id"), None)
 
 
-def _binary_target(col: pd.Series, where: str | None) -> tuple[np.ndarray, list]:
-    if col.isna().any():
-        raise ModelError(
-            f"target column {col.name!r} has {int(col.isna().sum())} missing values; "
-            "drop those rows or fill them",
-            path=where,
-        )
-    values = col.to_numpy()
-    classes = sorted(pd.unique(values).tolist(), key=lambda v: (str(type(v)), v))
-    if len(classes) != 2:
-        raise ModelError(
-            f"target column {col.name!r} must be binary, found {len(classes)} distinct "
-            f"values {classes[:6]}",
-            path=where,
-        )
-    return (values == classes[1]).astype(np.int64), classes
-
-
-def _survival_target(df, time, event, where):
-    from sksurv.util import Surv
-
-    for c, opt in ((time, "--time"), (event, "--event")):
-        if c not in df.columns:
-            raise _column_missing(c, df.columns, f"{opt} column", where)
-    t = pd.to_numeric(df[time], errors="coerce")
-    if t.isna().any() or (t < 0).any():
-        raise ModelError(
-            f"time column {time!r} must be non-negative numbers; found "
-            f"{int(t.isna().sum())} missing/non-numeric and {int((t < 0).sum())} negative",
-            path=where,
-        )
-    e = df[event]
-    vals = set(pd.unique(e.dropna()).tolist())
-    if e.isna().any() or not vals <= {0, 1}:
-        raise ModelError(
-            f"event column {event!r} must hold 0/1 or true/false, found {sorted(map(str, vals))[:6]}",
-            path=where,
-        )
-    if not e.astype(bool).any():
-        raise ModelError(f"event column {event!r} holds no event (every row is censored); "
-                         "survival models need events", path=where)
-    if t.nunique() < 2:
-        raise ModelError(
-            f"time column {time!r} holds the same value ({t.iloc[0]:g}) in all {len(t)} rows; "
-            "survival models need different follow-up times (is it the right column?)",
-            path=where)
-    if t[e.astype(bool)].nunique() < 2 and t[e.astype(bool)].min() >= t.max():
-        raise ModelError(
-            f"time column {time!r}: every event happens at the longest follow-up time, so no "
-            "pair of rows can be ordered; survival models need events at different times",
-            path=where)
-    return Surv.from_arrays(event=e.astype(bool).to_numpy(), time=t.to_numpy(float))
-
-
 def prepare_data(
     table: pd.DataFrame,
     *,
@@ -367,6 +338,7 @@ def prepare_data(
     roles: tuple[str, ...] = (),
     path: str | Path | None = None,
     group: str | None = None,
+    task: str | None = None,
 ) -> ModelData:
     """Split a (joined) table into features, outcome, identifiers and batch.
 
@@ -403,6 +375,11 @@ def prepare_data(
         File the table came from, named in errors.
     group : str or None
         Patient column (``--group``): rows of one patient stay on one side of every split.
+    task : {"auto", "classification", "regression"} or None
+        What ``target`` is (``--task``). None/``"auto"``: two distinct values are a binary
+        target; numbers with more than two values a continuous one, except whole numbers
+        with at most :data:`MAX_INTEGER_LEVELS` values (a grade?), which are refused with
+        a hint to pass ``"regression"``.
 
     Returns
     -------
@@ -498,8 +475,7 @@ def prepare_data(
             raise ModelError("survival needs both --time and --event", path=where)
         y, task, classes = _survival_target(table, time, event, where), "survival", []
     elif target is not None:
-        y, classes = _binary_target(table[target], where)
-        task = "classification"
+        y, classes, task = _target(table[target], where, task)
     else:
         y, task, classes = np.full(len(table), -1), "none", []
     suspects = ([c for c in feats if str(c).lower() in OUTCOME_LIKE]

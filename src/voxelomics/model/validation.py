@@ -60,7 +60,7 @@ class CVResult:
 
     Attributes
     ----------
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     oof : ndarray of shape (n_repeats, n_samples)
         Out-of-fold predictions: probability of class 1, or risk score (higher means
         earlier event) for survival.
@@ -126,7 +126,7 @@ def check_cv_target(
     ----------
     y : ndarray of shape (n_samples,)
         0/1 labels, or the sksurv structured array for survival.
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     n_splits : int
         Folds of the (outer) split.
     inner_splits : int or None, default=None
@@ -140,7 +140,16 @@ def check_cv_target(
     ModelError
         If the minority class (or the events) has fewer members than folds, in the outer
         split or in the inner split of an outer training fold; the message names the option.
+        For a continuous target: fewer rows than folds.
     """
+    if task == "regression":
+        n = len(y)
+        need = n_splits if inner_splits is None else max(n_splits, inner_splits + 1)
+        if n < 2 * need:
+            raise ModelError(f"only {n} rows for {n_splits}-fold cross-validation of a continuous "
+                             f"target" + (f" with {inner_splits} inner folds" if inner_splits else "")
+                             + f"; need at least {2 * need} (use fewer folds: {option})")
+        return
     strata = _ev(y).astype(int) if task == "survival" else np.asarray(y)
     counts = np.bincount(strata, minlength=2)
     what = "events/censored rows" if task == "survival" else "members of the minority class"
@@ -184,7 +193,7 @@ def check_grouped_folds(y, folds, groups, *, task: str, inner_splits: int) -> No
     folds : list of (repeat, fold, train, test)
         Outer folds (:func:`~voxelomics.model.splits.outer_folds`).
     groups : ndarray of shape (n_samples,)
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     inner_splits : int
 
     Raises
@@ -194,13 +203,13 @@ def check_grouped_folds(y, folds, groups, *, task: str, inner_splits: int) -> No
     """
     from voxelomics.model.splits import inner_folds, split_strata
 
-    strata = split_strata(y, task, 2)
+    strata = split_strata(y, task, 2) if task != "regression" else np.zeros(len(groups), int)
     n_groups = np.unique(groups).size
     hint = (f"the {len(strata)} rows belong to {n_groups} patients (--group); use fewer outer "
             "folds (--folds) or inner folds (--inner-folds), or --group none if the rows are "
             "independent patients")
     for r, f, tr, _ in folds:
-        if np.unique(strata[tr]).size < 2:
+        if task != "regression" and np.unique(strata[tr]).size < 2:
             raise ModelError(f"the outer training fold {f} of repeat {r} holds one class only "
                              f"when whole patients are kept together; {hint}")
         try:
@@ -209,7 +218,7 @@ def check_grouped_folds(y, folds, groups, *, task: str, inner_splits: int) -> No
             raise ModelError(f"the outer training fold {f} of repeat {r} cannot be split into "
                              f"{inner_splits} inner folds of whole patients ({exc}); {hint}") from exc
         for itr, _ in inner:
-            if np.unique(strata[tr][itr]).size < 2:
+            if task != "regression" and np.unique(strata[tr][itr]).size < 2:
                 raise ModelError(f"an inner training fold of outer fold {f} (repeat {r}) holds "
                                  f"one class only when whole patients are kept together; {hint}")
 
@@ -255,7 +264,7 @@ def nested_cv(
         Unfitted pipeline (see :func:`estimators.make_pipeline`).
     param_grid : dict or list of dict
         Inner-loop grid; empty when the estimator tunes itself (the ensemble).
-    task : {"classification", "survival"}, default="classification"
+    task : {"classification", "survival", "regression"}, default="classification"
     n_splits : int, default=5
         Outer folds.
     n_repeats : int, default=3
@@ -340,7 +349,7 @@ def score_predictions(y, scores, *, task: str, n_boot: int = 1000, seed: int = 0
     y : ndarray of shape (n_samples,)
         0/1 labels or sksurv structured array.
     scores : ndarray of shape (n_repeats, n_samples) or (n_samples,)
-    task : {"classification", "survival"}
+    task : {"classification", "survival", "regression"}
     n_boot : int, default=1000
         Resamples (Uno's C and the time-dependent AUC use the first 200: they are not
         vectorised).
@@ -359,6 +368,10 @@ def score_predictions(y, scores, *, task: str, n_boot: int = 1000, seed: int = 0
         from voxelomics.model.metrics import bootstrap_metrics
 
         return bootstrap_metrics(y, scores, n_boot=n_boot, seed=seed, groups=groups)
+    if task == "regression":
+        from voxelomics.model.regression_metrics import bootstrap_regression_metrics
+
+        return bootstrap_regression_metrics(y, scores, n_boot=n_boot, seed=seed, groups=groups)
     from voxelomics.model.survival import survival_metrics
 
     return survival_metrics(y, scores, n_boot=n_boot, seed=seed, groups=groups,

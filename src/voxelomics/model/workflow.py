@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from voxelomics.errors import ModelError
 from voxelomics.model.config import ModelSettings
 from voxelomics.model.join import NOT_EXTRACTED, clinical_matrix, read_feature_tables
-from voxelomics.model.results import write_json
+from voxelomics.model.results import column_report, write_json
 from voxelomics.model.survival import event_field as _ev
 from voxelomics.model.tables import (
     EXCLUDED,
@@ -92,6 +93,15 @@ class TableSpec:
     volume : str or None
         Tumour-volume column for the volume-only comparator and the safeguards; None:
         recognised by name (:func:`~voxelomics.model.join.find_volume_column`).
+    task : {"auto", "classification", "regression"} or None
+        What ``target`` is (``--task``); None: by its values (two values: binary; more
+        numbers: continuous; see :func:`~voxelomics.model.tables.prepare_data`).
+    covariates : tuple of str
+        Columns of the feature or clinical table that enter the model outside feature
+        selection (``--covariates``; :mod:`voxelomics.model.covariates`).
+    lesions : {"all", "largest", "volume_weighted"} or None
+        Rule for several rows (lesions) of one patient (``--lesions``;
+        :mod:`voxelomics.model.lesions`); None: ``all``.
     """
 
     table: Path | tuple
@@ -105,6 +115,9 @@ class TableSpec:
     exclude: tuple[str, ...] = ()
     group: str | None = None
     volume: str | None = None
+    task: str | None = None
+    covariates: tuple[str, ...] = ()
+    lesions: str | None = None
 
     @property
     def tables(self) -> tuple[Path, ...]:
@@ -123,7 +136,8 @@ def _group_column(spec: TableSpec, columns, id_col: str | None) -> str | None:
 
 
 def load_data(spec: TableSpec, *, features: list[str] | None = None,
-              batch_levels: list[str] | None = None) -> ModelData:
+              batch_levels: list[str] | None = None,
+              covariate_levels: dict | None = None) -> ModelData:
     """Read, join and split the tables named by ``spec``.
 
     Parameters
@@ -133,6 +147,8 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
         Feature columns of a fitted model (default: all numeric columns).
     batch_levels : list of str or None
         Batch categories of a fitted model.
+    covariate_levels : dict or None
+        Levels of the text covariates of a fitted model (coded the same way).
 
     Returns
     -------
@@ -143,13 +159,17 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
         (:func:`~voxelomics.model.tables.extraction_features`), the manifest columns
         being reported as dropped. ``without_clinical`` lists feature rows the clinical
         table had no row for; ``clinical`` holds the clinical-only comparator's inputs;
-        ``tables`` describes the joined feature tables.
+        ``tables`` describes the joined feature tables. Covariates (``spec.covariates``)
+        are the last columns of ``X``; lesions are aggregated by ``spec.lesions``.
 
     Raises
     ------
     ModelError
-        Unreadable or empty tables, missing columns, failed join, invalid outcome.
+        Unreadable or empty tables, missing columns, failed join, invalid outcome, rows
+        of several regions (ROI and rings) or image types in one table.
     """
+    from voxelomics.model.lesions import aggregate_lesions, check_one_region, lesion_keys
+
     df, not_features, tables = read_feature_tables(spec.tables, id_col=spec.id_col)
     first = spec.tables[0] if len(spec.tables) == 1 else None
     candidates = list(df.columns)  # clinical columns are outcome/batch, never features
@@ -178,11 +198,23 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
     group = _group_column(spec, df.columns, id_col)
     names = ", ".join(str(t) for t in spec.tables)
     where = names if spec.clinical is None else f"{names} + {spec.clinical}"
+    check_one_region(df, where)
+    df, id_col = lesion_keys(df, id_col, group)
+    covs = tuple(spec.covariates)
     data = prepare_data(
         df, target=spec.target, id_col=id_col, time=spec.time, event=spec.event,
         batch=spec.batch, features=features, batch_levels=batch_levels,
-        candidates=candidates, exclude=exclude, roles=roles, path=where, group=group,
+        candidates=candidates, exclude=exclude, roles=roles + covs, path=where, group=group,
+        task=spec.task,
     )
+    if covs:
+        from voxelomics.model.covariates import encode_covariates
+
+        Xc, levels, notes = encode_covariates(df.reset_index(drop=True), covs,
+                                              levels=covariate_levels, where=where)
+        data = replace(data, X=pd.concat([data.X, Xc.reset_index(drop=True)], axis=1),
+                       covariates=list(Xc.columns), covariate_levels=levels,
+                       notes=list(data.notes) + notes)
     clinical = None
     if clinical_cols:
         role_cols = {spec.target, spec.time, spec.event, spec.batch, group, id_col, spec.on}
@@ -194,7 +226,13 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
         clinical, dropped = clinical_matrix(df, [c for c in usable if c not in left_out])
         clinical = clinical.reset_index(drop=True)
         clinical.attrs["left_out"] = {**left_out, **dropped}
-    return replace(data, without_clinical=without, clinical=clinical, tables=tables)
+    data = replace(data, without_clinical=without, clinical=clinical, tables=tables)
+    if spec.lesions not in (None, "all") or data.groups is not None:
+        from voxelomics.model.join import find_volume_column
+
+        volume = find_volume_column(data.feature_names, spec.volume)
+        data = aggregate_lesions(data, spec.lesions or "all", volume=volume)
+    return data
 
 
 #: Name parts of clinical columns that hold an outcome (left out of the clinical comparator).
@@ -208,24 +246,34 @@ def _outcome_like(name) -> bool:
 
 
 def _pipeline(settings: ModelSettings, data: ModelData):
+    from voxelomics.model.covariates import combat_prefix
     from voxelomics.model.estimators import make_pipeline
 
     name = settings.resolved_model(data.task)
     pipe, grid = make_pipeline(name, batch=data.batch_levels is not None,
                                selector=settings.selector,
                                correlation_threshold=settings.correlation_threshold,
-                               random_state=settings.random_state)
+                               random_state=settings.random_state, task=data.task,
+                               n_covariates=len(data.covariates), n_inputs=data.X.shape[1])
     if data.batch_levels is not None:
-        pipe.set_params(combat__unseen_batch=settings.unseen_batch,
-                        combat__batch_labels=list(data.batch_levels))
+        pre = combat_prefix(pipe)
+        pipe.set_params(**{f"{pre}unseen_batch": settings.unseen_batch,
+                           f"{pre}batch_labels": list(data.batch_levels)})
     return name, pipe, grid
 
 
 def _figures(data_y, scores, task: str, out: Path, *, prefix: str = "", groups=None,
-             where: str = "out-of-fold") -> dict:
+             where: str = "out-of-fold", metrics: dict | None = None) -> dict:
     from voxelomics.model import plots
 
     figs = {}
+    if task == "regression":
+        from voxelomics.model.score_plots import plot_observed_predicted
+
+        figs["observed_vs_predicted"] = str(plot_observed_predicted(
+            data_y, scores, out / f"{prefix}observed_vs_predicted.png", groups=groups,
+            metrics=metrics, title=f"Observed vs predicted ({where})"))
+        return figs
     if task == "classification":
         figs["roc"] = str(plots.plot_roc(data_y, scores, out / f"{prefix}roc.png",
                                          groups=groups, title=f"ROC ({where})"))
@@ -239,42 +287,14 @@ def _figures(data_y, scores, task: str, out: Path, *, prefix: str = "", groups=N
     return figs
 
 
-def column_report(data: ModelData) -> dict:
-    """What happened to the table's columns, for ``metrics.json`` and ``model.json``.
-
-    Parameters
-    ----------
-    data : ModelData
-
-    Returns
-    -------
-    report : dict
-        ``id_column`` (None: row numbers), ``dropped_columns`` (list of ``{"column",
-        "reason"}``: columns that are not features), ``coerced_columns`` (text or boolean
-        columns converted to numbers), ``missing_values`` (feature column -> number of
-        missing values) and ``infinite_values`` (feature column -> number of ``inf``/
-        ``-inf`` values, treated as missing); both are imputed inside the pipeline from
-        the training rows. ``outcome_like_features`` lists features named like an
-        outcome. With a clinical table, ``n_rows_without_clinical`` counts the feature
-        rows left out because the clinical table has no row for them. ``groups``:
-        ``{"column", "n_groups"}`` or None; ``tables``: the feature tables joined.
-    """
-    report = {"id_column": data.id_col, "dropped_columns": data.dropped_report(),
-              "coerced_columns": list(data.coerced), "missing_values": dict(data.missing),
-              "infinite_values": dict(data.infinite),
-              "outcome_like_features": list(data.outcome_like),
-              "groups": (None if data.groups is None else
-                         {"column": data.group_col, "n_groups": int(np.unique(data.groups).size)}),
-              "tables": list(data.tables)}
-    if data.without_clinical is not None:
-        report["n_rows_without_clinical"] = len(data.without_clinical)
-        report["rows_without_clinical"] = list(data.without_clinical[:10])
-    return report
-
-
 def _outcome_summary(data: ModelData) -> dict:
     if data.task == "survival":
         return {"n_events": int(_ev(data.y).sum())}
+    if data.task == "regression":
+        y = np.asarray(data.y, float)
+        return {"target_summary": {"mean": float(y.mean()), "sd": float(y.std(ddof=1)),
+                                   "median": float(np.median(y)), "min": float(y.min()),
+                                   "max": float(y.max())}}
     labels = [str(c) for c in data.classes]
     return {"class_balance": {labels[0]: int((data.y == 0).sum()),
                               labels[1]: int((data.y == 1).sum())},
@@ -355,7 +375,8 @@ def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
     member, sig = sg.signature(stability)
     batch_labels = (None if data.batch_levels is None else
                     np.asarray(data.batch_levels)[data.X["batch"].to_numpy(int)])
-    x_batch = None if data.batch_levels is None else sg.harmonised(data.X, data.batch_levels)
+    x_batch = (None if data.batch_levels is None
+               else sg.harmonised(data.features_only, data.batch_levels))
     assoc = sg.feature_associations(data.X, sig, volume=volume, batch=batch_labels,
                                     frequency=stability.get(member, {}).get("frequency"),
                                     X_batch=x_batch)
@@ -366,11 +387,14 @@ def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
         "n_samples": res.n_samples, "n_features": len(data.feature_names),
         **_outcome_summary(data),
         "validation": {"outer": f"{settings.n_splits}-fold x {settings.n_repeats} repeats, "
-                                "stratified" + (", grouped by patient" if data.groups is not None
-                                                else ""),
+                                "stratified" + (" on quantile bins of the target"
+                                                if data.task == "regression" else "")
+                                + (", grouped by patient" if data.groups is not None else ""),
                        "inner": f"{settings.inner_splits}-fold x {settings.inner_repeats} "
                                 "repeats" + (" (inside the ensemble, one-SE rule)"
-                                             if name == "ensemble" else " grid search"),
+                                             if name == "ensemble" else " grid search"
+                                             + (", one-SE rule" if data.task == "regression"
+                                                else "")),
                        "ci95_method": ci_method(data.group_col)},
         "chosen_in_inner_loop": res.chosen_models(),
         "folds": res.folds,
@@ -401,7 +425,7 @@ def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
     if plots:
         from voxelomics.model import plots as pl
 
-        figs = _figures(data.y, res.oof, data.task, out, groups=data.groups)
+        figs = _figures(data.y, res.oof, data.task, out, groups=data.groups, metrics=res.metrics)
         if comparators:
             figs["comparators"] = str(pl.plot_comparators(metrics, key, out / "comparators.png"))
         if "permutation_test" in metrics:
@@ -415,12 +439,15 @@ def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
     return metrics
 
 
-def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict:
+def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path, *,
+              score_name: str | None = None, score_cutoff: str | float = "median") -> dict:
     """Tune by inner cross-validation on all rows, refit, and save the model.
 
     The comparators (volume-only, clinical-only, batch-only, fixed pipeline) are fitted on
     the same rows and saved beside the model (``comparators.skops``), so that ``model
-    validate`` can score them on the external table.
+    validate`` can score them on the external table. The model's prediction is a named
+    score (``score`` in ``model.json``: its name, its distribution on the training rows
+    and the cut-off that ``validate`` applies unchanged to another cohort).
 
     Parameters
     ----------
@@ -428,6 +455,14 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
     settings : ModelSettings
     out : str or Path
         Model folder (``model.skops`` + ``model.json``).
+    score_name : str or None, default=None
+        Name of the prediction (``--score-name CD8_score``): the column ``predict`` writes
+        and the name ``validate`` reports; default ``predicted`` (continuous target),
+        ``probability`` (binary) or ``risk_score`` (survival).
+    score_cutoff : "median" or float, default="median"
+        Cut-off of the score into a low and a high group, fixed here on the training
+        cohort only: the median of the fitted model's scores of the training rows, or a
+        given value (``--score-cutoff``).
 
     Returns
     -------
@@ -495,11 +530,12 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
         "batch": spec.batch, "batch_levels": data.batch_levels,
         "target": spec.target, "time": spec.time, "event": spec.event,
         "group": data.group_col, "volume_column": volume,
+        "covariate_columns": list(spec.covariates),
         "feature_tables": [t["name"] for t in data.tables],
         "classes": [str(c) for c in data.classes],
         "best_params": params,
         "inner_cv_score": float(score),
-        "inner_cv_metric": "auc" if data.task == "classification" else "c_index",
+        "inner_cv_metric": {"classification": "auc", "survival": "c_index"}.get(data.task, "r2"),
         "inner_cv_scores": inner,
         "comparators": info, "comparators_skipped": skipped,
         "fit_warnings": summarise_warnings((w.category.__name__, str(w.message)) for w in rec),
@@ -515,6 +551,11 @@ def fit_model(spec: TableSpec, settings: ModelSettings, out: str | Path) -> dict
         "training_ids_sha256": (None if data.id_col is None
                                 else sorted({_id_hash(i) for i in data.ids})),
     }
+    from voxelomics.model.runner import predict_scores
+    from voxelomics.model.score import training_score
+
+    meta["score"] = training_score(predict_scores(fitted, X), task=data.task, name=score_name,
+                                   cutoff=score_cutoff)
     save_model(fitted, meta, out, comparators=fitted_comps)
     return meta
 

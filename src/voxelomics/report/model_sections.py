@@ -22,6 +22,7 @@ import pandas as pd
 from voxelomics.report import feature_figures as FF
 from voxelomics.report import figures as F
 from voxelomics.report import model_checks as MC
+from voxelomics.report import regression_sections
 from voxelomics.report.html import Section, csv_link, esc, figure_html, slug, table_html
 from voxelomics.report.results import ModelResults
 from voxelomics.report.sections import Context, _fmt, _headline
@@ -309,9 +310,12 @@ def models(ctx: Context) -> Section:
         elif m.task == "survival":
             unit = (info.get("outcome") or {}).get("time") or "time"
             body += _survival(m, name, unit)
+        elif m.task == "regression":
+            body += regression_sections.regression(m, name)
         else:
             body.append(f'<p class="skipped">Figures skipped: no figures are defined for task {esc(m.task)!s}.</p>')
         body += _selection(m, name, features)
+        body += regression_sections.score_validation(m, name)
         chosen = (m.cv or {}).get("chosen_in_inner_loop")
         if chosen:
             t = pd.DataFrame({"chosen in the inner loop": list(chosen), "outer folds": list(chosen.values())})

@@ -207,7 +207,7 @@ class Context:
 
 # ---------------------------------------------------------------------------- summary
 def _headline(m: ModelResults) -> tuple[str, dict | None, dict | None]:
-    key = {"classification": "auc", "survival": "c_index"}.get(m.task or "", None)
+    key = {"classification": "auc", "survival": "c_index", "regression": "r2"}.get(m.task or "", None)
     if key is None:
         for src in (m.cv, m.external):
             for k, v in (src or {}).items():
@@ -231,6 +231,18 @@ def _n(metrics: dict | None) -> str:
     groups = metrics.get("groups")
     n = metrics.get("n_samples", "")
     return f"{n} / {groups['n_groups']}" if isinstance(groups, dict) and groups.get("n_groups") else f"{n} / {n}"
+
+
+def _score_headline(external: dict | None) -> str:
+    """A transferred score's external associations in one cell (AUC; HR per SD), or ""."""
+    parts = []
+    auc = ((external or {}).get("binary") or {}).get("auc")
+    if isinstance(auc, dict) and "mean" in auc:
+        parts.append(f"score: AUC {_ci(auc)}")
+    hr = ((external or {}).get("survival") or {}).get("hr_per_sd")
+    if isinstance(hr, dict) and "hr" in hr:
+        parts.append(f"score: HR per SD {_ci({'mean': hr['hr'], 'ci95': hr.get('ci95')})}")
+    return "; ".join(parts)
 
 
 def summary(ctx: Context) -> Section:
@@ -285,7 +297,8 @@ def summary(ctx: Context) -> Section:
         rows.append({"model": m.label, "task": m.task or "",
                      "metric": {"auc": "AUC", "c_index": "C-index"}.get(key, key),
                      "internal (cross-validation)": _ci(internal),
-                     "external validation": _ci(external) if external else "not run",
+                     "external validation": (_ci(external) if external
+                                             else _score_headline(m.external) or "not run"),
                      "rows / patients (internal)": _n(m.cv), "rows / patients (external)": _n(m.external),
                      "safeguard checks (Models section)": ("⚠ " + "; ⚠ ".join(failed)) if failed
                      else ("✓ none failed" if recorded else "not recorded")})

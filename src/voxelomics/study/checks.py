@@ -176,11 +176,10 @@ def check_study(study: Study) -> list[str]:
             "regression" if outcome.kind == "continuous" else "classification")
         for j, model in enumerate(outcome.models):
             s = study.model_settings(model)
-            if task != "regression":
-                try:
-                    s.resolved_model(task)
-                except SettingsError as exc:
-                    raise SettingsError(f"{key}.models[{j}] ({model.name}): {exc.message}") from None
+            try:
+                s.resolved_model(task)
+            except SettingsError as exc:
+                raise SettingsError(f"{key}.models[{j}] ({model.name}): {exc.message}") from None
             if model.batch and model.batch not in cols | set(table.columns):
                 raise SettingsError(f"{key}.models[{j}].batch: column {model.batch!r} is neither in the "
                                     f"cohort nor in {source}{_hint(model.batch, cols | set(table.columns))}")
@@ -198,9 +197,10 @@ def check_study(study: Study) -> list[str]:
                                 "validation.external.clinical")
         else:
             ext_table, ext_source = ext_rows, "the external manifest(s)"
+        from voxelomics.study.score import external_columns
+
         for i, outcome in enumerate(study.outcomes):
-            for name in ("target", "time", "event"):
-                col = getattr(outcome, name)
+            for name, col in external_columns(outcome):
                 if col is not None and col not in ext_table.columns:
                     raise SettingsError(f"outcomes[{i}].{name}: column {col!r} is not in {ext_source} "
                                         f"(external cohort){_hint(col, ext_table.columns)}")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from voxelomics.errors import VoxelomicsError
 from voxelomics.report.qc import QC_VERSION
+from voxelomics.study import score as score_hooks
 from voxelomics.study.spec import ModelSpec, OutcomeSpec, Study, load_study
 
 __all__ = ["StepRecord", "StudyResult", "run_study"]
@@ -280,7 +281,7 @@ def _model_steps(run: _Run, outcome: OutcomeSpec, model: ModelSpec, features: Pa
     folder = study.out / "models" / _slug(outcome.name) / _slug(model.name)
     folder.mkdir(parents=True, exist_ok=True)
     settings = study.model_settings(model)
-    spec = _spec(study, outcome, model, features, study.clinical)
+    spec = score_hooks.adjust_spec(_spec(study, outcome, model, features, study.clinical), outcome, model)
     notes = []
     if study.cohort.patient_id is not None and study.cohort.patient_id.lower() == "none":
         notes.append("cohort.patient_id is 'none': every row is treated as an independent patient "
@@ -303,17 +304,14 @@ def _model_steps(run: _Run, outcome: OutcomeSpec, model: ModelSpec, features: Pa
         with run.console.status(f"nested CV of {label}: {settings.n_splits} folds × "
                                 f"{settings.n_repeats} repeats", spinner="dots") if run.progress else _null():
             m = run_cv(spec, settings, folder / "cv", **kwargs)
-        key = "auc" if m["task"] == "classification" else "c_index"
-        v = m.get(key) or {}
-        return (f"{key} {v.get('mean', float('nan')):.3f} (95% CI {v.get('ci95', [float('nan')] * 2)[0]:.3f}–"
-                f"{v.get('ci95', [float('nan')] * 2)[1]:.3f}), n={m['n_samples']}")
+        return score_hooks.step_summary(m)
 
     run.step(f"cv {label}", _key("cv", *base), [folder / "cv" / "metrics.json"], cv)
     if external is None:
         return
 
     def fit():
-        meta = fit_model(spec, settings, folder / "final")
+        meta = fit_model(spec, settings, folder / "final", **score_hooks.fit_kwargs(outcome))
         return f"{meta['model']} on {meta['training']['n']} rows; " + _selected_features(folder / "final")
 
     fitted = run.step(f"fit {label}", _key("fit", *base), [folder / "final" / "model.json"], fit)
@@ -323,12 +321,11 @@ def _model_steps(run: _Run, outcome: OutcomeSpec, model: ModelSpec, features: Pa
     ext_clin = ext.clinical or study.clinical
 
     def validate():
-        s = _spec(study, outcome, model, external, ext_clin)
+        s = score_hooks.validation_spec(score_hooks.adjust_spec(
+            _spec(study, outcome, model, external, ext_clin), outcome, model), outcome)
         m = validate_model(folder / "final", s, folder / "external", n_boot=settings.n_boot,
                            seed=settings.random_state)
-        key = "auc" if m["task"] == "classification" else "c_index"
-        v = m.get(key) or {}
-        return (f"{key} {v.get('mean', float('nan')):.3f}, n={m['n_samples']}"
+        return (score_hooks.step_summary(m)
                 + (f"; {len(m['warnings'])} warning(s)" if m.get("warnings") else ""))
 
     run.step(f"validate {label}", _key("validate", *base, _table_hash(external),

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from voxelomics.errors import InputError, SettingsError
 from voxelomics.report.qc import QCSettings
+from voxelomics.study.score import ScoreSpec, default_model
 
 __all__ = ["Study", "CohortSpec", "ExtractionSpec", "ClinicalSpec", "ModelSpec", "OutcomeSpec",
            "ExternalSpec", "ValidationSpec", "ReportSpec", "load_study", "example_study"]
@@ -98,6 +99,8 @@ class ModelSpec(_Strict):
     name: str
     type: Literal["radiomics", "deep"] = "radiomics"
     batch: str | None = None
+    covariates: list[str] = []
+    lesions: Literal["all", "largest", "volume_weighted"] | None = None
     settings: dict = {}
 
     @model_validator(mode="before")
@@ -107,7 +110,7 @@ class ModelSpec(_Strict):
             return {"name": v, "settings": {"model": v}}
         if isinstance(v, dict) and "settings" not in v:
             v = dict(v)
-            own = {k: v.pop(k) for k in ("name", "type", "batch") if k in v}
+            own = {k: v.pop(k) for k in ("name", "type", "batch", "covariates", "lesions") if k in v}
             own.setdefault("name", str(v.get("model", "model")))
             return {**own, "settings": v}
         return v
@@ -128,6 +131,7 @@ class OutcomeSpec(_Strict):
     time: str | None = None
     event: str | None = None
     models: list[ModelSpec] = []
+    score: ScoreSpec | None = None
 
     @model_validator(mode="after")
     def _columns(self):
@@ -136,7 +140,9 @@ class OutcomeSpec(_Strict):
             raise ValueError(f"outcome {self.name!r}: a survival outcome needs time and event, not target")
         if kind != "survival" and not (self.target and not self.time and not self.event):
             raise ValueError(f"outcome {self.name!r}: a {kind} outcome needs target, not time/event")
-        models = self.models or [ModelSpec.model_validate("coxnet" if kind == "survival" else "ensemble")]
+        if self.score is not None and kind != "continuous":
+            raise ValueError(f"outcome {self.name!r}: a score section belongs to a continuous outcome")
+        models = self.models or [ModelSpec.model_validate(default_model(kind))]
         names = [m.name for m in models]
         if len(set(names)) != len(names):
             raise ValueError(f"outcome {self.name!r}: model names must differ, got {names}")
