@@ -5,15 +5,23 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint ibsi bench clean
+.PHONY: install kernels demo test test-fast lint ibsi bench clean
 
-$(STAMP): pyproject.toml
+KERNELS := src/voxelomics/features/_kernels.pyx
+
+# the stamp also follows the compiled kernels' source: pip install -e rebuilds them
+$(STAMP): pyproject.toml setup.py $(KERNELS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[all]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# rebuild only the compiled texture kernels in place (a source checkout on another
+# environment's interpreter, e.g. PYTHONPATH=src with a shared venv); needs Cython
+kernels:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) setup.py -q build_ext --inplace
 
 demo: $(STAMP)
 	$(PY) -m voxelomics demo --out demo_output
@@ -36,4 +44,4 @@ ibsi: $(STAMP)
 	$(PY) -m voxelomics ibsi
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache
+	rm -rf $(VENV) demo_output .pytest_cache build src/voxelomics/features/_kernels.c src/voxelomics/features/_kernels.*.so
