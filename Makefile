@@ -5,11 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint ibsi bench clean
+.PHONY: install kernels demo test test-fast lint ibsi bench clean
 
+KERNELS := src/voxelomics/features/_kernels.pyx
+
+# The stamp also follows the compiled kernels' source: pip install -e rebuilds them.
 # The deep extra needs torch: the pinned CPU wheel goes in first, so that pip never fetches a
 # multi-GB CUDA build for the extra's range (torch>=2.4).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(KERNELS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
@@ -17,6 +20,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# rebuild only the compiled texture kernels in place (a source checkout on another
+# environment's interpreter, e.g. PYTHONPATH=src with a shared venv); needs Cython
+kernels:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) setup.py -q build_ext --inplace
 
 demo: $(STAMP)
 	$(PY) -m voxelomics demo --out demo_output
@@ -39,4 +47,4 @@ ibsi: $(STAMP)
 	$(PY) -m voxelomics ibsi
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache
+	rm -rf $(VENV) demo_output .pytest_cache build src/voxelomics/features/_kernels.c src/voxelomics/features/_kernels.*.so

@@ -60,11 +60,41 @@ CASES = {
     "sts_001_ct": (ROOT / "data/cases/sts_001_ct_image.nii.gz", ROOT / "data/cases/sts_001_ct_mask.nii.gz"),
 }
 
-# One runner per extractor: prints one JSON line {"times": [...], "n_features": N, "peak_rss_mib": M}.
-_TIMING = """
-import json, resource, sys, time
-image, mask, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# One runner per extractor: prints one JSON line {"times": [...], "cpu": [...], "n_features": N,
+# "peak_rss_mib": M, "rss_after_imports_mib": R, "working_set_mib": M - R}.
+#
+# The working set is the peak resident memory minus the resident memory once every module the
+# extraction uses is imported. Which modules that is, is learnt from a probe process (one
+# extraction, then the modules it added to ``sys.modules``), since both tools import some
+# lazily during their first call; the timing process imports them before anything is read.
+_PROBE = """
+import json, sys
+image, mask = sys.argv[1], sys.argv[2]
 {setup}
+before = set(sys.modules)
+run(image, mask)
+print(json.dumps(sorted(m for m in set(sys.modules) - before if not m.startswith("__"))))
+"""
+
+_TIMING = """
+import importlib, json, resource, sys, time
+image, mask, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+modules = json.loads(sys.argv[4])
+{setup}
+for name in modules:  # everything the extraction imports lazily, so the baseline holds it
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+
+def rss_mib(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+after_imports = rss_mib("VmRSS")
 run(image, mask)  # warm-up
 times, cpu = [], []
 for _ in range(repeat):
@@ -73,8 +103,9 @@ for _ in range(repeat):
     n = run(image, mask)
     times.append(time.perf_counter() - t0)
     cpu.append(time.process_time() - c0)
-print(json.dumps({{"times": times, "cpu": cpu, "n_features": n,
-                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"times": times, "cpu": cpu, "n_features": n, "peak_rss_mib": peak,
+                   "rss_after_imports_mib": after_imports, "working_set_mib": peak - after_imports}}))
 """
 
 RUNNERS = {
@@ -283,9 +314,15 @@ def time_one(python: str, runner: str, image: Path, mask: Path, repeat: int, env
     runners = FILTERED_RUNNERS if setting == "filtered" else RUNNERS
     if runner not in runners:
         return {"error": f"no {setting} runner for {runner}"}
-    code = _TIMING.format(setup=runners[runner])
-    proc = subprocess.run([python, "-c", code, str(image), str(mask), str(repeat)],
-                          capture_output=True, text=True, cwd=ROOT, env=env)
+    setup = runners[runner]
+    probe = subprocess.run([python, "-c", _PROBE.format(setup=setup), str(image), str(mask)],
+                           capture_output=True, text=True, cwd=ROOT, env=env)
+    if probe.returncode != 0:
+        tail = probe.stderr.strip().splitlines()[-3:]
+        return {"error": " | ".join(tail)}
+    modules = probe.stdout.strip().splitlines()[-1]
+    proc = subprocess.run([python, "-c", _TIMING.format(setup=setup), str(image), str(mask), str(repeat),
+                           modules], capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-3:]
         return {"error": " | ".join(tail)}
@@ -298,13 +335,18 @@ def main() -> None:
     parser.add_argument("--peer-envs", type=Path, default=ROOT / "benchmarks" / ".envs",
                         help="folder holding (or receiving) the peer environments")
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--peers", nargs="*", default=["pyradiomics", "pictologics"],
+                        choices=["pyradiomics", "pictologics"], help="peers to run (default: both)")
     parser.add_argument("--no-build", action="store_true", help="skip peers whose environment is missing")
     parser.add_argument("--setting", choices=["ibsi-c", "filtered"], default="ibsi-c",
                         help="ibsi-c: IBSI configuration C; filtered: C + LoG 1, 2, 3 mm + 8 coif1 sub-bands")
+    parser.add_argument("--json", type=Path, help="also write every measurement to this JSON file")
     args = parser.parse_args()
 
     pythons = {"voxelomics": sys.executable}
     for key, name, build in (("pyrad", "pyradiomics", build_pyradiomics), ("picto", "pictologics", build_pictologics)):
+        if name not in args.peers:
+            continue
         py = _find_env(args.peer_envs, key)
         if py is None and not args.no_build:
             args.peer_envs.mkdir(parents=True, exist_ok=True)
@@ -316,12 +358,14 @@ def main() -> None:
 
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    nan = math.nan
+    print(f"setting {args.setting}; min of {args.repeat} (median in []); CPU = user + sys of the measured "
+          "process; working set = peak RSS - RSS once the extraction's modules are imported")
     head = (f"{'case':<16} {'ours_s':>8} {'pyrad_s':>8} {'picto_s':>8} {'pyrad/ours':>10} {'picto/ours':>10}"
-            f" {'rss_ours':>8} {'rss_pyrad':>9} {'rss_picto':>9}  (min of {args.repeat}; median in [])")
+            f" {'cpu/ours':>8} {'rss_ours':>8} {'rss_pyrad':>9} {'rss_picto':>9}"
+            f" {'ws_ours':>7} {'ws_pyrad':>8} {'ws_picto':>8}")
     print(head)
-    ratios = []
-    cpu_ratios = []
-    verdicts = []
+    ratios, cpu_ratios, verdicts, record = [], [], [], {}
     for case in args.cases:
         image, mask = CASES[case]
         if not image.exists():
@@ -331,26 +375,30 @@ def main() -> None:
         for name, py in pythons.items():
             res[name] = time_one(py, name, image, mask, args.repeat, env if name == "voxelomics" else None,
                                  setting=args.setting)
-        t = {k: (min(v["times"]) if "times" in v else math.nan) for k, v in res.items()}
-        cpu = {k: (min(v["cpu"]) if "cpu" in v else math.nan) for k, v in res.items()}
-        med = {k: (sorted(v["times"])[len(v["times"]) // 2] if "times" in v else math.nan) for k, v in res.items()}
-        rss = {k: v.get("peak_rss_mib", math.nan) for k, v in res.items()}
-        r_pyrad = t.get("pyradiomics", math.nan) / t["voxelomics"]
-        r_picto = t.get("pictologics", math.nan) / t["voxelomics"]
+        record[case] = res
+        t = {k: (min(v["times"]) if "times" in v else nan) for k, v in res.items()}
+        cpu = {k: (min(v["cpu"]) if "cpu" in v else nan) for k, v in res.items()}
+        med = {k: (sorted(v["times"])[len(v["times"]) // 2] if "times" in v else nan) for k, v in res.items()}
+        rss = {k: v.get("peak_rss_mib", nan) for k, v in res.items()}
+        ws = {k: v.get("working_set_mib", nan) for k, v in res.items()}
+        r_pyrad = t.get("pyradiomics", nan) / t["voxelomics"]
+        r_picto = t.get("pictologics", nan) / t["voxelomics"]
+        r_cpu = cpu.get("pyradiomics", nan) / cpu["voxelomics"]
         ratios.append(r_pyrad)
-        verdicts.append((case, r_pyrad, r_picto, rss["voxelomics"], rss.get("pyradiomics", math.nan)))
-        print(f"{case:<16} {t['voxelomics']:8.3f} {t.get('pyradiomics', math.nan):8.3f} "
-              f"{t.get('pictologics', math.nan):8.3f} {r_pyrad:10.2f} {r_picto:10.2f} "
-              f"{rss['voxelomics']:8.0f} {rss.get('pyradiomics', math.nan):9.0f} {rss.get('pictologics', math.nan):9.0f}"
-              f"  [{med['voxelomics']:.3f} {med.get('pyradiomics', math.nan):.3f} {med.get('pictologics', math.nan):.3f}]")
+        cpu_ratios.append(r_cpu)
+        verdicts.append((case, r_picto, rss["voxelomics"], rss.get("pyradiomics", nan), ws["voxelomics"],
+                         ws.get("pyradiomics", nan)))
+        print(f"{case:<16} {t['voxelomics']:8.3f} {t.get('pyradiomics', nan):8.3f} "
+              f"{t.get('pictologics', nan):8.3f} {r_pyrad:10.2f} {r_picto:10.2f} {r_cpu:8.2f} "
+              f"{rss['voxelomics']:8.0f} {rss.get('pyradiomics', nan):9.0f} {rss.get('pictologics', nan):9.0f}"
+              f" {ws['voxelomics']:7.0f} {ws.get('pyradiomics', nan):8.0f} {ws.get('pictologics', nan):8.0f}"
+              f"  [{med['voxelomics']:.3f} {med.get('pyradiomics', nan):.3f} {med.get('pictologics', nan):.3f}]")
         for name, v in res.items():
             if "error" in v:
                 print(f"    {name} failed: {v['error']}")
         nf = {k: v.get("n_features") for k, v in res.items()}
         print(f"    n_features: {nf}")
-        print("    cpu s (process time, min): " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items())
-              + f"; pyrad/ours {cpu.get('pyradiomics', math.nan) / cpu['voxelomics']:.2f}")
-        cpu_ratios.append(cpu.get("pyradiomics", math.nan) / cpu["voxelomics"])
+        print("    cpu s (process time, min): " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items()))
     good_cpu = [r for r in cpu_ratios if r == r]
     if good_cpu:
         gm_cpu = math.exp(sum(math.log(r) for r in good_cpu) / len(good_cpu))
@@ -361,9 +409,12 @@ def main() -> None:
         gm = math.exp(sum(math.log(r) for r in good) / len(good))
         print(f"geometric mean pyrad/ours = {gm:.2f} (target >= 5; every case >= 3: "
               f"{'yes' if min(good) >= 3 else 'no'})")
-    for case, _rp, rc, mo, mp in verdicts:
+    for case, rc, mo, mp, wo, wp in verdicts:
         print(f"  {case}: faster than pictologics: {'yes' if rc > 1 else 'no' if rc == rc else 'n/a'}; "
-              f"peak RSS <= PyRadiomics: {'yes' if mo <= mp else 'no' if mp == mp else 'n/a'}")
+              f"peak RSS <= PyRadiomics: {'yes' if mo <= mp else 'no' if mp == mp else 'n/a'}; "
+              f"working set <= PyRadiomics: {'yes' if wo <= wp else 'no' if wp == wp else 'n/a'}")
+    if args.json:
+        args.json.write_text(json.dumps({"setting": args.setting, "repeat": args.repeat, "cases": record}, indent=1))
 
 
 if __name__ == "__main__":

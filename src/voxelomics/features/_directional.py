@@ -27,8 +27,17 @@ __all__ = [
     "check_aggregations",
     "aggregation_groups",
     "mean_over_matrices",
+    "evaluate_stack",
+    "evaluate_groups",
+    "CHUNK_ELEMENTS",
     "bounding_box",
 ]
+
+#: Matrix elements evaluated together: the feature functions run on stacks of matrices (one
+#: numpy call per feature for many matrices instead of one per matrix), in chunks of at most
+#: this many elements (or one matrix, when a matrix is larger), so that their temporaries stay
+#: within a few MiB whatever the number of slices and grey levels.
+CHUNK_ELEMENTS = 2**17
 
 #: The six IBSI aggregation methods of the directional families (GLCM, GLRLM).
 DIRECTIONAL_AGGREGATIONS: tuple[Aggregation, ...] = (
@@ -219,6 +228,61 @@ def mean_over_matrices(values: np.ndarray) -> np.ndarray:
     total = np.where(ok, values, 0.0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def evaluate_stack(matrices: np.ndarray, features, n_features: int, *per_matrix: np.ndarray) -> np.ndarray:
+    """Feature values of a stack of matrices, evaluated in chunks; NaN rows for empty matrices.
+
+    Parameters
+    ----------
+    matrices : ndarray of shape (n, ...)
+        Count matrices.
+    features : callable
+        ``features(chunk, *per_matrix_chunks)`` → ndarray (n_chunk, n_features) for a
+        sub-stack of non-empty matrices.
+    n_features : int
+    *per_matrix : ndarray of shape (n,)
+        Values that go with each matrix (e.g. GLRLM voxel counts), chunked alike.
+
+    Returns
+    -------
+    ndarray of float of shape (n, n_features)
+        Empty matrices (no count) carry no texture: their row is NaN, which
+        :func:`mean_over_matrices` leaves out.
+    """
+    n = matrices.shape[0]
+    out = np.full((n, n_features), np.nan)
+    nonempty = np.flatnonzero(matrices.reshape(n, -1).any(axis=1))
+    step = max(1, CHUNK_ELEMENTS // max(1, int(np.prod(matrices.shape[1:]))))
+    for a in range(0, nonempty.size, step):
+        idx = nonempty[a:a + step]
+        out[idx] = features(matrices[idx], *(extra[idx] for extra in per_matrix))
+    return out
+
+
+def evaluate_groups(groups, features_of) -> list[np.ndarray]:
+    """Mean feature values of each aggregation's matrices.
+
+    Parameters
+    ----------
+    groups : list of tuple of ndarray
+        Per aggregation, the merged matrices (n_a, ...) from :func:`aggregation_groups` and
+        any per-matrix arrays (n_a,) that go with them.
+    features_of : callable
+        ``features_of(matrices, *per_matrix)`` → ndarray (n, n_features), NaN rows for
+        empty matrices (see :func:`evaluate_stack`).
+
+    Returns
+    -------
+    list of ndarray of shape (n_features,)
+        :func:`mean_over_matrices` per aggregation. Groups small enough
+        (:data:`CHUNK_ELEMENTS` together) are evaluated in one pass.
+    """
+    if len(groups) > 1 and sum(g[0].size for g in groups) <= CHUNK_ELEMENTS:
+        values = features_of(*(np.concatenate(parts) for parts in zip(*groups, strict=True)))
+        bounds = np.cumsum([0] + [g[0].shape[0] for g in groups])
+        return [mean_over_matrices(values[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [mean_over_matrices(features_of(*g)) for g in groups]
 
 
 def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice]:

@@ -344,6 +344,23 @@ class ZoneMatrix:
         return out
 
 
+def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""``np.unique(values, return_inverse=True)`` for integers >= 1, without sorting.
+
+    The column values of the zone matrices (zone sizes, distances, dependence counts) are
+    small positive integers (at most the voxel count): their presence is counted in
+    :math:`O(n + \max)` instead of sorted in :math:`O(n \log n)`; same result.
+    """
+    values = np.asarray(values).ravel().astype(np.int64, copy=False)
+    if values.size == 0 or values.max() > max(1 << 20, 8 * values.size):
+        columns, inv = np.unique(values, return_inverse=True)
+        return columns, inv.ravel()
+    present = np.bincount(values) > 0
+    columns = np.flatnonzero(present)
+    rank = np.cumsum(present) - 1
+    return columns, rank[values]
+
+
 def count_matrix(
     row_levels: np.ndarray, values: np.ndarray, n_levels: int, n_voxels: int
 ) -> ZoneMatrix:
@@ -364,8 +381,8 @@ def count_matrix(
     -------
     ZoneMatrix
     """
-    columns, inv = np.unique(values, return_inverse=True)
-    flat = (row_levels.astype(np.int64) - 1) * columns.size + inv.ravel()
+    columns, inv = _unique_inverse(values)
+    flat = (row_levels.astype(np.int64) - 1) * columns.size + inv
     counts = np.bincount(flat, minlength=n_levels * columns.size).astype(np.float64)
     return ZoneMatrix(
         counts.reshape(n_levels, columns.size), columns.astype(np.int64), int(n_voxels)

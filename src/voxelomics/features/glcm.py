@@ -62,8 +62,10 @@ from voxelomics.features._directional import (
     check_aggregations,
     check_directions,
     check_levels_and_mask,
-    mean_over_matrices,
+    evaluate_groups,
+    evaluate_stack,
 )
+from voxelomics.features._grid import LevelGrid, kernels, level_grid
 from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
 from voxelomics.features.registry import FeatureSpec, column_name
 
@@ -101,11 +103,6 @@ __all__ = [
 ]
 
 
-def _overlap(n: int, offset: int) -> tuple[slice, slice]:
-    """Slices of an axis of length ``n`` for voxels ``p`` and neighbours ``p + offset``."""
-    return slice(max(0, -offset), n - max(0, offset)), slice(max(0, offset), n - max(0, -offset))
-
-
 # --------------------------------------------------------------------------------------
 # Layer 1: matrices
 # --------------------------------------------------------------------------------------
@@ -122,7 +119,8 @@ def glcm_matrices(
 
     Only pairs of voxels that are both inside ``mask`` are counted, in both orders
     (:math:`\mathbf{M}_{\mathbf{m}_+} + \mathbf{M}_{\mathbf{m}_+}^T`), so each matrix is
-    symmetric and sums to twice the number of pairs.
+    symmetric and sums to twice the number of pairs. The pairs are counted by a compiled
+    loop over the ROI voxels (:mod:`voxelomics.features._kernels`).
 
     Parameters
     ----------
@@ -169,39 +167,82 @@ def glcm_matrices(
            [0, 3, 2, 0],
            [2, 2, 0, 0]])
     """
-    if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
-        raise SettingsError(f"glcm: distance must be a positive integer (voxels), got {distance!r}")
+    _check_distance(distance)
     lv, mask = check_levels_and_mask(levels, mask, n_levels, family="glcm")
     dirs = check_directions(directions, per_slice=per_slice, family="glcm")
-    n_g = int(n_levels)
-    n_z = lv.shape[0]
-    n_s = n_z if per_slice else 1
-    box = bounding_box(mask)
-    z0 = box[0].start
-    lv = lv[box]
-    out = np.zeros((n_s, len(dirs), n_g, n_g), dtype=np.int64)
-    for k, d in enumerate(dirs * int(distance)):
-        pairs = [_overlap(n, int(o)) for n, o in zip(lv.shape, d, strict=True)]
-        a = lv[tuple(p[0] for p in pairs)]
-        b = lv[tuple(p[1] for p in pairs)]
-        valid = (a > 0) & (b > 0)
-        idx = (a[valid] - 1) * n_g + (b[valid] - 1)
-        if per_slice:  # dz == 0: axis 0 of a and b is the cropped slice index
-            z = np.nonzero(valid)[0] + z0
-            counts = np.bincount(z * n_g * n_g + idx, minlength=n_z * n_g * n_g)
-        else:
-            counts = np.bincount(idx, minlength=n_g * n_g)
-        counts = counts.reshape(n_s, n_g, n_g)
-        out[:, k] = counts + counts.transpose(0, 2, 1)
+    grid = level_grid(lv, mask, int(n_levels), margin=int(distance))
+    counts = _counts(grid, int(n_levels), dirs, int(distance), per_slice)
+    if not per_slice:
+        return counts
+    out = np.zeros((lv.shape[0],) + counts.shape[1:], dtype=np.int64)
+    z0 = bounding_box(mask)[0].start
+    out[z0:z0 + counts.shape[0]] = counts
     return out
+
+
+def _check_distance(distance) -> None:
+    if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or distance < 1:
+        raise SettingsError(f"glcm: distance must be a positive integer (voxels), got {distance!r}")
+
+
+def _counts(grid: LevelGrid, n_g: int, dirs: np.ndarray, distance: int, per_slice: bool) -> np.ndarray:
+    """Symmetric counts (n_slices of the box or 1, n_directions, n_g, n_g) from the kernel."""
+    if per_slice:
+        slices, n_s = grid.slice_index(), grid.box_shape[0]
+    else:
+        slices, n_s = np.zeros(grid.roi.size, dtype=np.int64), 1
+    m = kernels().cooccurrence(grid.flat, grid.roi, grid.steps(dirs * distance), slices, n_s, n_g)
+    return m + m.transpose(0, 1, 3, 2)
 
 
 # --------------------------------------------------------------------------------------
 # Layer 2: one function per feature
 # --------------------------------------------------------------------------------------
-def _entropy(p: np.ndarray) -> float:
-    p = p[p > 0]
-    return float(-np.sum(p * np.log2(p)))
+# Every feature function takes the statistics of one matrix (and returns a float) or of a
+# stack of matrices (leading axis; returns one value per matrix): the family evaluates the
+# matrices of an aggregation together.
+_M = (-2, -1)  # the matrix axes
+
+
+def _e(x) -> np.ndarray:
+    """Per-matrix scalars, broadcastable against (..., n_g, n_g)."""
+    return np.asarray(x)[..., None, None]
+
+
+def _k(x) -> np.ndarray:
+    """Per-matrix scalars, broadcastable against (..., n)."""
+    return np.asarray(x)[..., None]
+
+
+def _out(x):
+    """A float for one matrix, an array of float for a stack."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(x) if x.ndim == 0 else x
+
+
+def _entropy(p: np.ndarray, axes) -> np.ndarray:
+    """-sum p log2 p over ``axes``, with 0 log2 0 = 0."""
+    return -(p * np.log2(np.where(p > 0, p, 1.0))).sum(axis=axes)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products over the last axis, matrix by matrix (BLAS ``dot``, as for one matrix).
+
+    The marginal means feed the cluster moments, whose terms cancel: one dot product per
+    matrix keeps them to the last bit of a single-matrix evaluation.
+    """
+    if b.ndim == 1:
+        return np.asarray(a @ b)
+    a = np.broadcast_to(a, b.shape)
+    return np.fromiter((x @ y for x, y in zip(a, b, strict=True)), dtype=np.float64, count=b.shape[0])
+
+
+def _grouped_sums(p: np.ndarray, key: np.ndarray, width: int) -> np.ndarray:
+    """Sums of ``p`` (..., n_g, n_g) over the cells of each ``key`` value (0..width-1)."""
+    flat = p.reshape(-1, p.shape[-2] * p.shape[-1])
+    idx = (np.arange(flat.shape[0])[:, None] * width + key.ravel()[None, :]).ravel()
+    sums = np.bincount(idx, weights=flat.ravel(), minlength=flat.shape[0] * width)
+    return sums.reshape(p.shape[:-2] + (width,))
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,22 +253,27 @@ class GLCMStats:
     ----------
     n_g : int
         Number of grey levels :math:`N_g`.
-    p_ij : ndarray of float of shape (n_g, n_g)
+    p_ij : ndarray of float of shape (n_g, n_g), or (n, n_g, n_g) for a stack
         Joint probabilities :math:`p_{ij}` (matrix divided by its sum).
-    p_i : ndarray of shape (n_g,)
+    p_i : ndarray of shape ([n,] n_g)
         Row marginal :math:`p_{i.}`.
-    p_j : ndarray of shape (n_g,)
+    p_j : ndarray of shape ([n,] n_g)
         Column marginal :math:`p_{.j}`.
-    p_diff : ndarray of shape (n_g,)
+    p_diff : ndarray of shape ([n,] n_g)
         Diagonal probabilities :math:`p_{i-j,k}`, ``k = 0..n_g-1``.
-    p_sum : ndarray of shape (2 * n_g - 1,)
+    p_sum : ndarray of shape ([n,] 2 * n_g - 1)
         Cross-diagonal probabilities :math:`p_{i+j,k}`, ``k = 2..2 n_g``.
     i, j : ndarray of shape (n_g, 1) and (1, n_g)
         Grey levels 1..n_g, broadcastable against ``p_ij``.
-    mu_i, mu_j : float
+    mu_i, mu_j : float, or ndarray of shape (n,) for a stack
         Means :math:`\mu_{i.}`, :math:`\mu_{.j}` of the marginals.
-    sigma_i, sigma_j : float
+    sigma_i, sigma_j : float, or ndarray of shape (n,) for a stack
         Standard deviations :math:`\sigma_{i.}`, :math:`\sigma_{.j}` of the marginals.
+
+    Notes
+    -----
+    Built from one matrix, every feature function returns a float; built from a stack
+    (a leading axis), each returns an ndarray with one value per matrix.
     """
 
     n_g: int
@@ -238,10 +284,10 @@ class GLCMStats:
     p_sum: np.ndarray
     i: np.ndarray
     j: np.ndarray
-    mu_i: float
-    mu_j: float
-    sigma_i: float
-    sigma_j: float
+    mu_i: float | np.ndarray
+    mu_j: float | np.ndarray
+    sigma_i: float | np.ndarray
+    sigma_j: float | np.ndarray
 
     @classmethod
     def from_counts(cls, counts: np.ndarray) -> GLCMStats:
@@ -249,7 +295,7 @@ class GLCMStats:
 
         Parameters
         ----------
-        counts : ndarray of shape (n_g, n_g)
+        counts : ndarray of shape (n_g, n_g), or (n, n_g, n_g) for a stack
             Co-occurrence counts (symmetric for IBSI GLCMs).
 
         Returns
@@ -259,35 +305,35 @@ class GLCMStats:
         Raises
         ------
         FeatureError
-            The matrix is not square or holds no co-occurrence.
+            The matrix is not square or holds no co-occurrence (any matrix of a stack).
         """
         m = np.asarray(counts, dtype=np.float64)
-        if m.ndim != 2 or m.shape[0] != m.shape[1]:
-            raise FeatureError(f"glcm: expected a square (n_g, n_g) matrix, got shape {m.shape}")
-        total = m.sum()
-        if not total > 0:
+        if m.ndim not in (2, 3) or m.shape[-1] != m.shape[-2]:
+            raise FeatureError(
+                f"glcm: expected a square (n_g, n_g) matrix or a stack of them, got shape {m.shape}"
+            )
+        total = m.sum(axis=_M)
+        if not np.all(total > 0):
             raise FeatureError("glcm: the co-occurrence matrix is empty (no pair of ROI voxels)")
-        n_g = m.shape[0]
-        p = m / total
+        n_g = m.shape[-1]
+        p = m / _e(total)
         lv = np.arange(1, n_g + 1, dtype=np.float64)
         i, j = lv[:, None], lv[None, :]
-        p_i, p_j = p.sum(axis=1), p.sum(axis=0)
-        diff = np.abs(i - j).astype(np.int64).ravel()
-        summ = (i + j - 2).astype(np.int64).ravel()
-        mu_i, mu_j = float(lv @ p_i), float(lv @ p_j)
+        p_i, p_j = p.sum(axis=-1), p.sum(axis=-2)
+        mu_i, mu_j = _dot(lv, p_i), _dot(lv, p_j)
         return cls(
             n_g=n_g,
             p_ij=p,
             p_i=p_i,
             p_j=p_j,
-            p_diff=np.bincount(diff, weights=p.ravel(), minlength=n_g),
-            p_sum=np.bincount(summ, weights=p.ravel(), minlength=2 * n_g - 1),
+            p_diff=_grouped_sums(p, np.abs(i - j).astype(np.int64), n_g),
+            p_sum=_grouped_sums(p, (i + j - 2).astype(np.int64), 2 * n_g - 1),
             i=i,
             j=j,
-            mu_i=mu_i,
-            mu_j=mu_j,
-            sigma_i=float(np.sqrt(((lv - mu_i) ** 2) @ p_i)),
-            sigma_j=float(np.sqrt(((lv - mu_j) ** 2) @ p_j)),
+            mu_i=_out(mu_i),
+            mu_j=_out(mu_j),
+            sigma_i=_out(np.sqrt(_dot((lv - _k(mu_i)) ** 2, p_i))),
+            sigma_j=_out(np.sqrt(_dot((lv - _k(mu_j)) ** 2, p_j))),
         )
 
 
@@ -302,7 +348,7 @@ def joint_max(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.joint.max} = \max(p_{ij})`. Always defined.
     """
-    return float(s.p_ij.max())
+    return _out(s.p_ij.max(axis=_M))
 
 
 def joint_avg(s: GLCMStats) -> float:
@@ -316,7 +362,7 @@ def joint_avg(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.joint.avg} = \sum_{i=1}^{N_g}\sum_{j=1}^{N_g} i\, p_{ij}`. Always defined.
     """
-    return float(np.sum(s.i * s.p_ij))
+    return _out((s.i * s.p_ij).sum(axis=_M))
 
 
 def joint_var(s: GLCMStats) -> float:
@@ -332,7 +378,7 @@ def joint_var(s: GLCMStats) -> float:
     joint average. Always defined (0 for a single grey level).
     """
     mu = joint_avg(s)
-    return float(np.sum((s.i - mu) ** 2 * s.p_ij))
+    return _out(((s.i - _e(mu)) ** 2 * s.p_ij).sum(axis=_M))
 
 
 def joint_entr(s: GLCMStats) -> float:
@@ -347,7 +393,7 @@ def joint_entr(s: GLCMStats) -> float:
     :math:`F_{cm.joint.entr} = -\sum_{i}\sum_{j} p_{ij} \log_2 p_{ij}`, with
     :math:`0 \log_2 0 = 0`. Always defined.
     """
-    return _entropy(s.p_ij)
+    return _out(_entropy(s.p_ij, _M))
 
 
 def diff_avg(s: GLCMStats) -> float:
@@ -361,7 +407,7 @@ def diff_avg(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.diff.avg} = \sum_{k=0}^{N_g-1} k\, p_{i-j,k}`. Always defined.
     """
-    return float(np.arange(s.n_g) @ s.p_diff)
+    return _out((np.arange(s.n_g) * s.p_diff).sum(axis=-1))
 
 
 def diff_var(s: GLCMStats) -> float:
@@ -377,7 +423,7 @@ def diff_var(s: GLCMStats) -> float:
     the difference average. Always defined.
     """
     k = np.arange(s.n_g)
-    return float(((k - diff_avg(s)) ** 2) @ s.p_diff)
+    return _out(((k - _k(diff_avg(s))) ** 2 * s.p_diff).sum(axis=-1))
 
 
 def diff_entr(s: GLCMStats) -> float:
@@ -391,7 +437,7 @@ def diff_entr(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.diff.entr} = -\sum_{k=0}^{N_g-1} p_{i-j,k} \log_2 p_{i-j,k}`. Always defined.
     """
-    return _entropy(s.p_diff)
+    return _out(_entropy(s.p_diff, -1))
 
 
 def sum_avg(s: GLCMStats) -> float:
@@ -405,7 +451,7 @@ def sum_avg(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.sum.avg} = \sum_{k=2}^{2N_g} k\, p_{i+j,k}`. Always defined.
     """
-    return float(np.arange(2, 2 * s.n_g + 1) @ s.p_sum)
+    return _out((np.arange(2, 2 * s.n_g + 1) * s.p_sum).sum(axis=-1))
 
 
 def sum_var(s: GLCMStats) -> float:
@@ -421,7 +467,7 @@ def sum_var(s: GLCMStats) -> float:
     sum average. Always defined.
     """
     k = np.arange(2, 2 * s.n_g + 1)
-    return float(((k - sum_avg(s)) ** 2) @ s.p_sum)
+    return _out(((k - _k(sum_avg(s))) ** 2 * s.p_sum).sum(axis=-1))
 
 
 def sum_entr(s: GLCMStats) -> float:
@@ -435,7 +481,7 @@ def sum_entr(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.sum.entr} = -\sum_{k=2}^{2N_g} p_{i+j,k} \log_2 p_{i+j,k}`. Always defined.
     """
-    return _entropy(s.p_sum)
+    return _out(_entropy(s.p_sum, -1))
 
 
 def energy(s: GLCMStats) -> float:
@@ -449,7 +495,7 @@ def energy(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.energy} = \sum_{i}\sum_{j} p_{ij}^2`. Always defined.
     """
-    return float(np.sum(s.p_ij**2))
+    return _out((s.p_ij * s.p_ij).sum(axis=_M))
 
 
 def contrast(s: GLCMStats) -> float:
@@ -463,7 +509,7 @@ def contrast(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.contrast} = \sum_{i}\sum_{j} (i - j)^2 p_{ij}`. Always defined.
     """
-    return float(np.sum((s.i - s.j) ** 2 * s.p_ij))
+    return _out(((s.i - s.j) ** 2 * s.p_ij).sum(axis=_M))
 
 
 def dissimilarity(s: GLCMStats) -> float:
@@ -478,7 +524,7 @@ def dissimilarity(s: GLCMStats) -> float:
     :math:`F_{cm.dissimilarity} = \sum_{i}\sum_{j} |i - j|\, p_{ij}` (equal to the
     difference average). Always defined.
     """
-    return float(np.sum(np.abs(s.i - s.j) * s.p_ij))
+    return _out((np.abs(s.i - s.j) * s.p_ij).sum(axis=_M))
 
 
 def inv_diff(s: GLCMStats) -> float:
@@ -492,7 +538,7 @@ def inv_diff(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.inv.diff} = \sum_{k=0}^{N_g-1} \frac{p_{i-j,k}}{1 + k}`. Always defined.
     """
-    return float(np.sum(s.p_diff / (1.0 + np.arange(s.n_g))))
+    return _out((s.p_diff / (1.0 + np.arange(s.n_g))).sum(axis=-1))
 
 
 def inv_diff_norm(s: GLCMStats) -> float:
@@ -507,7 +553,7 @@ def inv_diff_norm(s: GLCMStats) -> float:
     :math:`F_{cm.inv.diff.norm} = \sum_{k=0}^{N_g-1} \frac{p_{i-j,k}}{1 + k/N_g}`.
     Always defined.
     """
-    return float(np.sum(s.p_diff / (1.0 + np.arange(s.n_g) / s.n_g)))
+    return _out((s.p_diff / (1.0 + np.arange(s.n_g) / s.n_g)).sum(axis=-1))
 
 
 def inv_diff_mom(s: GLCMStats) -> float:
@@ -521,7 +567,7 @@ def inv_diff_mom(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.inv.diff.mom} = \sum_{k=0}^{N_g-1} \frac{p_{i-j,k}}{1 + k^2}`. Always defined.
     """
-    return float(np.sum(s.p_diff / (1.0 + np.arange(s.n_g) ** 2)))
+    return _out((s.p_diff / (1.0 + np.arange(s.n_g) ** 2)).sum(axis=-1))
 
 
 def inv_diff_mom_norm(s: GLCMStats) -> float:
@@ -536,7 +582,7 @@ def inv_diff_mom_norm(s: GLCMStats) -> float:
     :math:`F_{cm.inv.diff.mom.norm} = \sum_{k=0}^{N_g-1} \frac{p_{i-j,k}}{1 + (k/N_g)^2}`.
     Always defined.
     """
-    return float(np.sum(s.p_diff / (1.0 + (np.arange(s.n_g) / s.n_g) ** 2)))
+    return _out((s.p_diff / (1.0 + (np.arange(s.n_g) / s.n_g) ** 2)).sum(axis=-1))
 
 
 def inv_var(s: GLCMStats) -> float:
@@ -552,7 +598,7 @@ def inv_var(s: GLCMStats) -> float:
     :math:`k = 1`, so a matrix with only diagonal co-occurrences gives 0 (defined).
     """
     k = np.arange(1, s.n_g)
-    return float(np.sum(s.p_diff[1:] / k**2))
+    return _out((s.p_diff[..., 1:] / k**2).sum(axis=-1))
 
 
 def corr(s: GLCMStats) -> float:
@@ -571,10 +617,12 @@ def corr(s: GLCMStats) -> float:
     the correlation is 0/0: mathematically undefined, returned as NaN (IBSI gives no
     convention).
     """
-    if s.sigma_i == 0.0 or s.sigma_j == 0.0:
-        return float("nan")
-    cov = np.sum((s.i - s.mu_i) * (s.j - s.mu_j) * s.p_ij)
-    return float(cov / (s.sigma_i * s.sigma_j))
+    sigma = np.asarray(s.sigma_i) * np.asarray(s.sigma_j)
+    cov = ((s.i - _e(s.mu_i)) * (s.j - _e(s.mu_j)) * s.p_ij).sum(axis=_M)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = cov / sigma
+    undefined = (np.asarray(s.sigma_i) == 0.0) | (np.asarray(s.sigma_j) == 0.0)
+    return _out(np.where(undefined, np.nan, value))
 
 
 def auto_corr(s: GLCMStats) -> float:
@@ -588,14 +636,14 @@ def auto_corr(s: GLCMStats) -> float:
     -----
     :math:`F_{cm.auto.corr} = \sum_{i}\sum_{j} i\, j\, p_{ij}`. Always defined.
     """
-    return float(np.sum(s.i * s.j * s.p_ij))
+    return _out((s.i * s.j * s.p_ij).sum(axis=_M))
 
 
 def _cluster_moment(s: GLCMStats, power: int) -> float:
-    base = s.i + s.j - s.mu_i - s.mu_j
+    base = s.i + s.j - _e(s.mu_i) - _e(s.mu_j)
     sq = base * base  # products, not ``** power``: pow() costs ~5x a multiplication
     term = sq if power == 2 else sq * base if power == 3 else sq * sq
-    return float(np.sum(term * s.p_ij))
+    return _out((term * s.p_ij).sum(axis=_M))
 
 
 def clust_tend(s: GLCMStats) -> float:
@@ -659,13 +707,13 @@ def info_corr_1(s: GLCMStats) -> float:
     :math:`HXY_1 = -\sum_{ij} p_{ij}\log_2(p_{i.}p_{.j})`. For a single grey level
     :math:`HX = 0` and the numerator is 0 as well: undefined, returned as NaN.
     """
-    hx = _entropy(s.p_i)
-    if hx == 0.0:
-        return float("nan")
+    hx = _entropy(s.p_i, -1)
     nz = s.p_ij > 0
-    outer = np.outer(s.p_i, s.p_j)
-    hxy1 = float(-np.sum(s.p_ij[nz] * np.log2(outer[nz])))
-    return (_entropy(s.p_ij) - hxy1) / hx
+    outer = s.p_i[..., :, None] * s.p_j[..., None, :]
+    hxy1 = -np.where(nz, s.p_ij * np.log2(np.where(nz, outer, 1.0)), 0.0).sum(axis=_M)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = (_entropy(s.p_ij, _M) - hxy1) / hx
+    return _out(np.where(hx == 0.0, np.nan, value))
 
 
 def info_corr_2(s: GLCMStats) -> float:
@@ -683,9 +731,9 @@ def info_corr_2(s: GLCMStats) -> float:
     inside a natural exponential, as in IBSI). :math:`HXY_2 \ge HXY` always holds; a
     negative difference from rounding is clipped to 0. A single grey level gives 0.
     """
-    hxy2 = _entropy(np.outer(s.p_i, s.p_j))
-    gap = max(hxy2 - _entropy(s.p_ij), 0.0)
-    return float(np.sqrt(1.0 - np.exp(-2.0 * gap)))
+    hxy2 = _entropy(s.p_i[..., :, None] * s.p_j[..., None, :], _M)
+    gap = np.maximum(hxy2 - _entropy(s.p_ij, _M), 0.0)
+    return _out(np.sqrt(1.0 - np.exp(-2.0 * gap)))
 
 
 def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
@@ -737,15 +785,15 @@ _TABLE: tuple[tuple[FeatureSpec, Callable[[GLCMStats], float]], ...] = (
 FEATURES: tuple[FeatureSpec, ...] = tuple(spec for spec, _ in _TABLE)
 
 
+def _stack_features(m: np.ndarray) -> np.ndarray:
+    """Feature values (n, 25) of a stack (n, n_g, n_g) of non-empty matrices."""
+    s = GLCMStats.from_counts(m)
+    return np.column_stack([fn(s) for _, fn in _TABLE])
+
+
 def _features_of(matrices: np.ndarray) -> np.ndarray:
-    """Feature values (n_nonempty, 25) of a stack of matrices (n, n_g, n_g); empty ones skipped."""
-    rows = []
-    for m in matrices:
-        if m.sum() == 0:
-            continue
-        s = GLCMStats.from_counts(m)
-        rows.append([fn(s) for _, fn in _TABLE])
-    return np.asarray(rows, dtype=float).reshape(len(rows), len(_TABLE))
+    """Feature values (n, 25) of a stack of matrices (n, n_g, n_g); NaN rows for empty ones."""
+    return evaluate_stack(matrices, _stack_features, len(_TABLE))
 
 
 # --------------------------------------------------------------------------------------
@@ -794,24 +842,20 @@ def compute(
         Invalid arrays (see :func:`~voxelomics.features._directional.check_levels_and_mask`).
     """
     aggs = check_aggregations(aggregations, family="glcm")
+    _check_distance(distance)
     levels, mask = check_levels_and_mask(levels, mask, n_levels, family="glcm")
-    box = bounding_box(mask)  # features do not depend on voxels outside the ROI box;
-    levels, mask = levels[box], mask[box]  # cropping keeps the per-slice stacks small
+    grid = level_grid(levels, mask, int(n_levels), margin=int(distance))
     stacks: dict[bool, np.ndarray] = {}
-    out: dict[str, float] = {}
     for agg in aggs:
         two_d = agg in AGGREGATIONS_2D
         if two_d not in stacks:
-            stacks[two_d] = glcm_matrices(
-                levels,
-                mask,
-                n_levels=n_levels,
-                directions=DIRECTIONS_2D if two_d else DIRECTIONS_3D,
-                distance=distance,
-                per_slice=two_d,
-            )
-        with np.errstate(all="ignore"):  # thread-local (catch_warnings is not)
-            values = mean_over_matrices(_features_of(aggregation_groups(stacks[two_d], agg)))
-        for (spec, _), v in zip(_TABLE, values, strict=True):
+            dirs = DIRECTIONS_2D if two_d else DIRECTIONS_3D
+            stacks[two_d] = _counts(grid, int(n_levels), dirs, int(distance), per_slice=two_d)
+    groups = [(aggregation_groups(stacks[agg in AGGREGATIONS_2D], agg),) for agg in aggs]
+    with np.errstate(all="ignore"):  # thread-local (catch_warnings is not)
+        values = evaluate_groups(groups, _features_of)
+    out: dict[str, float] = {}
+    for agg, row in zip(aggs, values, strict=True):
+        for (spec, _), v in zip(_TABLE, row, strict=True):
             out[column_name(spec, agg)] = float(v)
     return out

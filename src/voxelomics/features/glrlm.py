@@ -51,8 +51,10 @@ from voxelomics.features._directional import (
     check_aggregations,
     check_directions,
     check_levels_and_mask,
-    mean_over_matrices,
+    evaluate_groups,
+    evaluate_stack,
 )
+from voxelomics.features._grid import LevelGrid, kernels, level_grid
 from voxelomics.features._texture import DIRECTIONS_2D, DIRECTIONS_3D, Aggregation
 from voxelomics.features.registry import FeatureSpec, column_name
 
@@ -85,44 +87,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # Layer 1: matrices
 # --------------------------------------------------------------------------------------
-def _shifted_and(a: np.ndarray, off) -> np.ndarray:
-    """``a[v] & a[v + off]``, False where ``v + off`` leaves the array."""
-    out = np.zeros_like(a)
-    dst = tuple(slice(0, n - o) if o > 0 else slice(-o, n) for n, o in zip(a.shape, off, strict=True))
-    src = tuple(slice(o, n) if o > 0 else slice(0, n + o) for n, o in zip(a.shape, off, strict=True))
-    np.logical_and(a[dst], a[src], out=out[dst])
-    return out
-
-
-def _run_lengths(same: np.ndarray, starts: np.ndarray, d: np.ndarray) -> np.ndarray:
-    r"""Length of the run beginning at each flat index in ``starts``, along direction ``d``.
-
-    ``same[v]`` is True when the voxel after ``v`` along ``d`` continues its run. Binary
-    lifting: ``jump[k][v]`` is True when the :math:`2^k` voxels after ``v`` all continue it
-    (one shifted AND of the box per level), and each run's length is read off greedily from
-    the highest level down, :math:`O(N \log n_r)` without sorting.
-    """
-    shape = same.shape
-    step = int(d[0]) * shape[1] * shape[2] + int(d[1]) * shape[2] + int(d[2])
-    reach = min(n for n, o in zip(shape, d, strict=True) if o != 0)  # longest line
-    jumps = [same.ravel()]
-    size = 1
-    while 2 * size < reach:
-        jumps.append(_shifted_and(jumps[-1].reshape(shape), [size * int(o) for o in d]).ravel())
-        size *= 2
-    cur = starts.astype(np.intp)  # a copy, advanced in place
-    length = np.ones(starts.size, dtype=np.int64)
-    ok = np.empty(starts.size, dtype=bool)  # buffers reused at every level: no temporaries
-    tmp = np.empty(starts.size, dtype=np.int64)
-    for k in range(len(jumps) - 1, -1, -1):
-        np.take(jumps[k], cur, out=ok, mode="clip")  # indices are always inside the box
-        np.multiply(ok, (1 << k) * step, out=tmp)
-        cur += tmp
-        np.multiply(ok, 1 << k, out=tmp)
-        length += tmp
-    return length
-
-
 def glrlm_matrices(
     levels: np.ndarray,
     mask: np.ndarray,
@@ -133,10 +97,10 @@ def glrlm_matrices(
 ) -> np.ndarray:
     r"""Count grey level runs per direction (IBSI: TP0I).
 
-    Runs are found without visiting voxels one by one: a voxel starts a run when its
-    predecessor along the direction is outside the ROI or has another grey level; the
-    length of each run follows by binary lifting over "the next voxel continues the run"
-    (no sort, :math:`O(N \\log n_r)`).
+    A voxel starts a run when its predecessor along the direction is outside the ROI or
+    has another grey level; a compiled loop over the ROI voxels
+    (:mod:`voxelomics.features._kernels`) follows each run from its start, :math:`O(N)`
+    per direction.
 
     Parameters
     ----------
@@ -183,30 +147,24 @@ def glrlm_matrices(
     """
     lv, mask = check_levels_and_mask(levels, mask, n_levels, family="glrlm")
     dirs = check_directions(directions, per_slice=per_slice, family="glrlm")
-    n_g = int(n_levels)
-    n_z = lv.shape[0]
-    n_s = n_z if per_slice else 1
-    box = bounding_box(mask)
-    z0 = box[0].start
-    core = lv[box]
-    n_r = max(core.shape)
-    padded = np.pad(core, 1)  # 0 = outside the ROI: breaks every run at the border
-    roi = core > 0
-    out = np.zeros((n_s, len(dirs), n_g, n_r), dtype=np.int64)
-    for k, d in enumerate(dirs):
-        prev = padded[tuple(slice(1 - o, n + 1 - o) for n, o in zip(core.shape, d, strict=True))]
-        succ = padded[tuple(slice(1 + o, n + 1 + o) for n, o in zip(core.shape, d, strict=True))]
-        st = np.flatnonzero(roi & (prev != core))  # run starts, flat indices in the box
-        length = _run_lengths(succ == core, st, d)
-        grey = core.ravel()[st]
-        if per_slice:
-            slc = st // (core.shape[1] * core.shape[2]) + z0
-            idx = (slc * n_g + grey - 1) * n_r + length - 1
-            counts = np.bincount(idx, minlength=n_z * n_g * n_r)
-        else:
-            counts = np.bincount((grey - 1) * n_r + length - 1, minlength=n_g * n_r)
-        out[:, k] = counts.reshape(n_s, n_g, n_r)
+    grid = level_grid(lv, mask, int(n_levels), margin=1)
+    counts = _counts(grid, int(n_levels), dirs, per_slice)
+    if not per_slice:
+        return counts
+    out = np.zeros((lv.shape[0],) + counts.shape[1:], dtype=np.int64)
+    z0 = bounding_box(mask)[0].start
+    out[z0:z0 + counts.shape[0]] = counts
     return out
+
+
+def _counts(grid: LevelGrid, n_g: int, dirs: np.ndarray, per_slice: bool) -> np.ndarray:
+    """Run counts (n_slices of the box or 1, n_directions, n_g, n_r) from the kernel."""
+    if per_slice:
+        slices, n_s = grid.slice_index(), grid.box_shape[0]
+    else:
+        slices, n_s = np.zeros(grid.roi.size, dtype=np.int64), 1
+    steps = np.abs(grid.steps(dirs))  # a direction and its opposite give the same runs
+    return kernels().runs(grid.flat, grid.roi, steps, slices, n_s, n_g, max(grid.box_shape))
 
 
 def voxel_counts(mask: np.ndarray, *, n_directions: int, per_slice: bool) -> np.ndarray:
@@ -234,35 +192,57 @@ def voxel_counts(mask: np.ndarray, *, n_directions: int, per_slice: bool) -> np.
 # --------------------------------------------------------------------------------------
 # Layer 2: one function per feature
 # --------------------------------------------------------------------------------------
+# Every feature function takes the statistics of one matrix (and returns a float) or of a
+# stack of matrices (leading axis; returns one value per matrix): the family evaluates the
+# matrices of an aggregation together.
+_M = (-2, -1)  # the matrix axes
+
+
+def _e(x) -> np.ndarray:
+    """Per-matrix scalars, broadcastable against (..., n_g, n_r)."""
+    return np.asarray(x)[..., None, None]
+
+
+def _out(x):
+    """A float for one matrix, an array of float for a stack."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(x) if x.ndim == 0 else x
+
+
 @dataclass(frozen=True, eq=False)
 class GLRLMStats:
     r"""Run length matrix and the sums every feature shares (IBSI notation).
 
     Attributes
     ----------
-    r_ij : ndarray of float of shape (n_g, n_r)
+    r_ij : ndarray of float of shape (n_g, n_r), or (n, n_g, n_r) for a stack
         Run counts :math:`r_{ij}`.
-    r_i : ndarray of shape (n_g,)
+    r_i : ndarray of shape ([n,] n_g)
         Runs per grey level, :math:`r_{i.}`.
-    r_j : ndarray of shape (n_r,)
+    r_j : ndarray of shape ([n,] n_r)
         Runs per run length, :math:`r_{.j}`.
-    n_s : float
+    n_s : float, or ndarray of shape (n,) for a stack
         Number of runs :math:`N_s`.
-    n_v : float
+    n_v : float, or ndarray of shape (n,) for a stack
         Number of voxels :math:`N_v` (summed over merged matrices).
     i : ndarray of shape (n_g, 1)
         Grey levels 1..n_g.
     j : ndarray of shape (1, n_r)
         Run lengths 1..n_r.
-    p_ij : ndarray of shape (n_g, n_r)
+    p_ij : ndarray of shape ([n,] n_g, n_r)
         Joint probabilities :math:`r_{ij} / N_s`.
+
+    Notes
+    -----
+    Built from one matrix, every feature function returns a float; built from a stack
+    (a leading axis), each returns an ndarray with one value per matrix.
     """
 
     r_ij: np.ndarray
     r_i: np.ndarray
     r_j: np.ndarray
-    n_s: float
-    n_v: float
+    n_s: float | np.ndarray
+    n_v: float | np.ndarray
     i: np.ndarray
     j: np.ndarray
     p_ij: np.ndarray
@@ -273,9 +253,9 @@ class GLRLMStats:
 
         Parameters
         ----------
-        counts : ndarray of shape (n_g, n_r)
+        counts : ndarray of shape (n_g, n_r), or (n, n_g, n_r) for a stack
             Run counts.
-        n_v : float
+        n_v : float, or ndarray of shape (n,) for a stack
             Number of ROI voxels the matrix was built from (summed when merged).
 
         Returns
@@ -285,25 +265,27 @@ class GLRLMStats:
         Raises
         ------
         FeatureError
-            The matrix is not 2D, holds no run, or ``n_v`` is not positive.
+            The matrix is not 2D (or a stack of 2D matrices), holds no run, or ``n_v`` is
+            not positive (any matrix of a stack).
         """
         r = np.asarray(counts, dtype=np.float64)
-        if r.ndim != 2:
-            raise FeatureError(f"glrlm: expected an (n_g, n_r) matrix, got shape {r.shape}")
-        n_s = float(r.sum())
-        if not n_s > 0:
+        if r.ndim not in (2, 3):
+            raise FeatureError(f"glrlm: expected an (n_g, n_r) matrix or a stack of them, got shape {r.shape}")
+        n_s = r.sum(axis=_M)
+        if not np.all(n_s > 0):
             raise FeatureError("glrlm: the run length matrix is empty (no ROI voxel)")
-        if not n_v > 0:
+        n_v = np.asarray(n_v, dtype=np.float64)
+        if not np.all(n_v > 0):
             raise FeatureError(f"glrlm: the voxel count N_v must be positive, got {n_v}")
         return cls(
             r_ij=r,
-            r_i=r.sum(axis=1),
-            r_j=r.sum(axis=0),
-            n_s=n_s,
-            n_v=float(n_v),
-            i=np.arange(1, r.shape[0] + 1, dtype=np.float64)[:, None],
-            j=np.arange(1, r.shape[1] + 1, dtype=np.float64)[None, :],
-            p_ij=r / n_s,
+            r_i=r.sum(axis=-1),
+            r_j=r.sum(axis=-2),
+            n_s=_out(n_s),
+            n_v=_out(n_v),
+            i=np.arange(1, r.shape[-2] + 1, dtype=np.float64)[:, None],
+            j=np.arange(1, r.shape[-1] + 1, dtype=np.float64)[None, :],
+            p_ij=r / _e(n_s),
         )
 
 
@@ -318,7 +300,7 @@ def sre(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.sre} = \frac{1}{N_s}\sum_{j=1}^{N_r} \frac{r_{.j}}{j^2}`. Always defined.
     """
-    return float(np.sum(s.r_j / s.j[0] ** 2) / s.n_s)
+    return _out((s.r_j / s.j[0] ** 2).sum(axis=-1) / s.n_s)
 
 
 def lre(s: GLRLMStats) -> float:
@@ -332,7 +314,7 @@ def lre(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.lre} = \frac{1}{N_s}\sum_{j=1}^{N_r} j^2 r_{.j}`. Always defined.
     """
-    return float(np.sum(s.r_j * s.j[0] ** 2) / s.n_s)
+    return _out((s.r_j * s.j[0] ** 2).sum(axis=-1) / s.n_s)
 
 
 def lgre(s: GLRLMStats) -> float:
@@ -346,7 +328,7 @@ def lgre(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.lgre} = \frac{1}{N_s}\sum_{i=1}^{N_g} \frac{r_{i.}}{i^2}`. Always defined.
     """
-    return float(np.sum(s.r_i / s.i[:, 0] ** 2) / s.n_s)
+    return _out((s.r_i / s.i[:, 0] ** 2).sum(axis=-1) / s.n_s)
 
 
 def hgre(s: GLRLMStats) -> float:
@@ -360,7 +342,7 @@ def hgre(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.hgre} = \frac{1}{N_s}\sum_{i=1}^{N_g} i^2 r_{i.}`. Always defined.
     """
-    return float(np.sum(s.r_i * s.i[:, 0] ** 2) / s.n_s)
+    return _out((s.r_i * s.i[:, 0] ** 2).sum(axis=-1) / s.n_s)
 
 
 def srlge(s: GLRLMStats) -> float:
@@ -375,7 +357,7 @@ def srlge(s: GLRLMStats) -> float:
     :math:`F_{rlm.srlge} = \frac{1}{N_s}\sum_{i}\sum_{j} \frac{r_{ij}}{i^2 j^2}`.
     Always defined.
     """
-    return float(np.sum(s.r_ij / (s.i**2 * s.j**2)) / s.n_s)
+    return _out((s.r_ij / (s.i**2 * s.j**2)).sum(axis=_M) / s.n_s)
 
 
 def srhge(s: GLRLMStats) -> float:
@@ -390,7 +372,7 @@ def srhge(s: GLRLMStats) -> float:
     :math:`F_{rlm.srhge} = \frac{1}{N_s}\sum_{i}\sum_{j} \frac{i^2 r_{ij}}{j^2}`.
     Always defined.
     """
-    return float(np.sum(s.r_ij * s.i**2 / s.j**2) / s.n_s)
+    return _out((s.r_ij * s.i**2 / s.j**2).sum(axis=_M) / s.n_s)
 
 
 def lrlge(s: GLRLMStats) -> float:
@@ -405,7 +387,7 @@ def lrlge(s: GLRLMStats) -> float:
     :math:`F_{rlm.lrlge} = \frac{1}{N_s}\sum_{i}\sum_{j} \frac{j^2 r_{ij}}{i^2}`.
     Always defined.
     """
-    return float(np.sum(s.r_ij * s.j**2 / s.i**2) / s.n_s)
+    return _out((s.r_ij * s.j**2 / s.i**2).sum(axis=_M) / s.n_s)
 
 
 def lrhge(s: GLRLMStats) -> float:
@@ -419,7 +401,7 @@ def lrhge(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.lrhge} = \frac{1}{N_s}\sum_{i}\sum_{j} i^2 j^2 r_{ij}`. Always defined.
     """
-    return float(np.sum(s.r_ij * s.i**2 * s.j**2) / s.n_s)
+    return _out((s.r_ij * s.i**2 * s.j**2).sum(axis=_M) / s.n_s)
 
 
 def glnu(s: GLRLMStats) -> float:
@@ -433,7 +415,7 @@ def glnu(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.glnu} = \frac{1}{N_s}\sum_{i=1}^{N_g} r_{i.}^2`. Always defined.
     """
-    return float(np.sum(s.r_i**2) / s.n_s)
+    return _out((s.r_i**2).sum(axis=-1) / s.n_s)
 
 
 def glnu_norm(s: GLRLMStats) -> float:
@@ -447,7 +429,7 @@ def glnu_norm(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.glnu.norm} = \frac{1}{N_s^2}\sum_{i=1}^{N_g} r_{i.}^2`. Always defined.
     """
-    return float(np.sum(s.r_i**2) / s.n_s**2)
+    return _out((s.r_i**2).sum(axis=-1) / np.asarray(s.n_s) ** 2)
 
 
 def rlnu(s: GLRLMStats) -> float:
@@ -461,7 +443,7 @@ def rlnu(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.rlnu} = \frac{1}{N_s}\sum_{j=1}^{N_r} r_{.j}^2`. Always defined.
     """
-    return float(np.sum(s.r_j**2) / s.n_s)
+    return _out((s.r_j**2).sum(axis=-1) / s.n_s)
 
 
 def rlnu_norm(s: GLRLMStats) -> float:
@@ -475,7 +457,7 @@ def rlnu_norm(s: GLRLMStats) -> float:
     -----
     :math:`F_{rlm.rlnu.norm} = \frac{1}{N_s^2}\sum_{j=1}^{N_r} r_{.j}^2`. Always defined.
     """
-    return float(np.sum(s.r_j**2) / s.n_s**2)
+    return _out((s.r_j**2).sum(axis=-1) / np.asarray(s.n_s) ** 2)
 
 
 def run_perc(s: GLRLMStats) -> float:
@@ -490,7 +472,7 @@ def run_perc(s: GLRLMStats) -> float:
     :math:`F_{rlm.r.perc} = N_s / N_v`, with :math:`N_v` summed over merged matrices
     (IBSI) so that the value stays in :math:`(0, 1]`. Always defined.
     """
-    return s.n_s / s.n_v
+    return _out(np.asarray(s.n_s) / s.n_v)
 
 
 def gl_var(s: GLRLMStats) -> float:
@@ -505,8 +487,8 @@ def gl_var(s: GLRLMStats) -> float:
     :math:`F_{rlm.gl.var} = \sum_{i}\sum_{j} (i - \mu)^2 p_{ij}`,
     :math:`\mu = \sum_{i}\sum_{j} i\, p_{ij}`. Always defined (0 for one grey level).
     """
-    mu = float(np.sum(s.i * s.p_ij))
-    return float(np.sum((s.i - mu) ** 2 * s.p_ij))
+    mu = (s.i * s.p_ij).sum(axis=_M)
+    return _out(((s.i - _e(mu)) ** 2 * s.p_ij).sum(axis=_M))
 
 
 def rl_var(s: GLRLMStats) -> float:
@@ -521,8 +503,8 @@ def rl_var(s: GLRLMStats) -> float:
     :math:`F_{rlm.rl.var} = \sum_{i}\sum_{j} (j - \mu)^2 p_{ij}`,
     :math:`\mu = \sum_{i}\sum_{j} j\, p_{ij}`. Always defined.
     """
-    mu = float(np.sum(s.j * s.p_ij))
-    return float(np.sum((s.j - mu) ** 2 * s.p_ij))
+    mu = (s.j * s.p_ij).sum(axis=_M)
+    return _out(((s.j - _e(mu)) ** 2 * s.p_ij).sum(axis=_M))
 
 
 def run_entr(s: GLRLMStats) -> float:
@@ -537,8 +519,7 @@ def run_entr(s: GLRLMStats) -> float:
     :math:`F_{rlm.rl.entr} = -\sum_{i}\sum_{j} p_{ij}\log_2 p_{ij}`, with
     :math:`0 \log_2 0 = 0`. Always defined.
     """
-    p = s.p_ij[s.p_ij > 0]
-    return float(-np.sum(p * np.log2(p)))
+    return _out(-(s.p_ij * np.log2(np.where(s.p_ij > 0, s.p_ij, 1.0))).sum(axis=_M))
 
 
 def _spec(name: str, ibsi_id: str, tag: str, title: str) -> FeatureSpec:
@@ -576,15 +557,15 @@ _TABLE: tuple[tuple[FeatureSpec, Callable[[GLRLMStats], float]], ...] = (
 FEATURES: tuple[FeatureSpec, ...] = tuple(spec for spec, _ in _TABLE)
 
 
+def _stack_features(m: np.ndarray, n_v: np.ndarray) -> np.ndarray:
+    """Feature values (n, 16) of a stack (n, n_g, n_r) of non-empty matrices."""
+    s = GLRLMStats.from_counts(m, n_v)
+    return np.column_stack([fn(s) for _, fn in _TABLE])
+
+
 def _features_of(matrices: np.ndarray, n_v: np.ndarray) -> np.ndarray:
-    """Feature values (n_nonempty, 16) of matrices (n, n_g, n_r) with voxel counts (n,)."""
-    rows = []
-    for m, v in zip(matrices, n_v, strict=True):
-        if m.sum() == 0:
-            continue
-        s = GLRLMStats.from_counts(m, float(v))
-        rows.append([fn(s) for _, fn in _TABLE])
-    return np.asarray(rows, dtype=float).reshape(len(rows), len(_TABLE))
+    """Feature values (n, 16) of matrices (n, n_g, n_r) with voxel counts (n,); NaN rows for empty ones."""
+    return evaluate_stack(matrices, _stack_features, len(_TABLE), n_v)
 
 
 # --------------------------------------------------------------------------------------
@@ -631,23 +612,23 @@ def compute(
     """
     aggs = check_aggregations(aggregations, family="glrlm")
     levels, mask = check_levels_and_mask(levels, mask, n_levels, family="glrlm")
-    box = bounding_box(mask)  # features do not depend on voxels outside the ROI box;
-    levels, mask = levels[box], mask[box]  # cropping keeps the per-slice stacks small
+    box = bounding_box(mask)  # N_v per slice counts the box's slices only
+    grid = level_grid(levels, mask, int(n_levels), margin=1)
     stacks: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
-    out: dict[str, float] = {}
     for agg in aggs:
         two_d = agg in AGGREGATIONS_2D
         if two_d not in stacks:
             dirs = DIRECTIONS_2D if two_d else DIRECTIONS_3D
-            counts = glrlm_matrices(
-                levels, mask, n_levels=n_levels, directions=dirs, per_slice=two_d
-            )
-            stacks[two_d] = (counts, voxel_counts(mask, n_directions=len(dirs), per_slice=two_d))
-        counts, n_v = stacks[two_d]
-        with np.errstate(all="ignore"):  # thread-local (catch_warnings is not)
-            values = mean_over_matrices(
-                _features_of(aggregation_groups(counts, agg), aggregation_groups(n_v, agg))
-            )
-        for (spec, _), v in zip(_TABLE, values, strict=True):
+            stacks[two_d] = (_counts(grid, int(n_levels), dirs, per_slice=two_d),
+                             voxel_counts(mask[box], n_directions=len(dirs), per_slice=two_d))
+    groups = []
+    for agg in aggs:
+        counts, n_v = stacks[agg in AGGREGATIONS_2D]
+        groups.append((aggregation_groups(counts, agg), aggregation_groups(n_v, agg)))
+    with np.errstate(all="ignore"):  # thread-local (catch_warnings is not)
+        values = evaluate_groups(groups, _features_of)
+    out: dict[str, float] = {}
+    for agg, row in zip(aggs, values, strict=True):
+        for (spec, _), v in zip(_TABLE, row, strict=True):
             out[column_name(spec, agg)] = float(v)
     return out

@@ -43,6 +43,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from voxelomics.features import _zones as _z
+from voxelomics.features._grid import LevelGrid, kernels, level_grid
 from voxelomics.features._texture import Aggregation
 from voxelomics.features._zones import MatrixStats, ZoneMatrix
 from voxelomics.features.registry import FeatureSpec
@@ -75,21 +76,10 @@ FAMILY = "ngldm"
 
 
 # ------------------------------------------------------------------------------ layer 1
-def _dependence(levels: np.ndarray, mask: np.ndarray, distance: int, alpha: int, two_d: bool):
-    """Dependence count of every ROI voxel, in ``np.flatnonzero(mask)`` order.
-
-    ``levels`` is 0 outside ``mask`` and padded by at least ``distance`` zeros on every side,
-    so shifted flat indices never leave the array or wrap to another row.
-    """
-    flat = levels.ravel()
-    idx = np.flatnonzero(mask.ravel())
-    centre = flat[idx]
-    strides = np.array([levels.shape[1] * levels.shape[2], levels.shape[2], 1], dtype=np.int64)
-    count = np.ones(idx.size, dtype=np.int64)
-    for step in _z.neighbour_offsets(distance, two_d) @ strides:
-        nb = flat[idx + step]
-        count += (nb > 0) & (np.abs(nb - centre) <= alpha)
-    return idx, centre, count
+def _dependence(grid: LevelGrid, distance: int, alpha: int, two_d: bool) -> np.ndarray:
+    """Dependence count of every ROI voxel of the grid, in its order (compiled)."""
+    steps = grid.steps(_z.neighbour_offsets(distance, two_d))
+    return kernels().dependence(grid.flat, grid.roi, steps, alpha)
 
 
 def _check_params(distance: int, alpha: int) -> tuple[int, int]:
@@ -135,22 +125,21 @@ def ngldm_dependence(
     (agg,) = _z.check_aggregations([aggregation], FAMILY)
     distance, alpha = _check_params(distance, alpha)
     levels, mask, _ = _z.check_inputs(levels, mask, None, family=FAMILY)
-    padded = np.pad(levels, distance)
-    idx, _, count = _dependence(padded, padded > 0, distance, alpha, agg is not Aggregation.ZONE_3D)
-    out = np.zeros(padded.shape, dtype=np.int64)
-    out.ravel()[idx] = count
-    d = distance
-    return out[d:-d, d:-d, d:-d]
+    grid = level_grid(levels, mask, int(levels.max()), margin=distance)
+    count = _dependence(grid, distance, alpha, agg is not Aggregation.ZONE_3D)
+    out = np.zeros(levels.shape, dtype=np.int64)
+    out.ravel()[np.flatnonzero(mask)] = count  # the grid's ROI voxels, in the same (C) order
+    return out
 
 
-def _matrices(levels, mask, n_levels, distance, alpha, agg) -> tuple[ZoneMatrix, ...]:
-    idx, centre, count = _dependence(levels, mask, distance, alpha, agg is not Aggregation.ZONE_3D)
+def _matrices(grid: LevelGrid, n_levels, distance, alpha, agg) -> tuple[ZoneMatrix, ...]:
+    count = _dependence(grid, distance, alpha, agg is not Aggregation.ZONE_3D)
+    centre = grid.levels()
     if agg is not Aggregation.ZONE_2D:
-        return (_z.count_matrix(centre, count, n_levels, idx.size),)
-    z = idx // (levels.shape[1] * levels.shape[2])
+        return (_z.count_matrix(centre, count, n_levels, centre.size),)
     return tuple(
         _z.count_matrix(lv, j, n_levels, lv.size)
-        for _, (lv, j) in _z.split_by_slice(z, centre, count)
+        for _, (lv, j) in _z.split_by_slice(grid.slice_index(), centre, count)
     )
 
 
@@ -194,8 +183,7 @@ def ngldm_matrices(
     (agg,) = _z.check_aggregations([aggregation], FAMILY)
     distance, alpha = _check_params(distance, alpha)
     levels, mask, _ = _z.check_inputs(levels, mask, n_levels, family=FAMILY)
-    mask, levels = _z.crop_to_roi(mask, levels, margin=distance)
-    return _matrices(levels, mask, n_levels, distance, alpha, agg)
+    return _matrices(level_grid(levels, mask, n_levels, margin=distance), n_levels, distance, alpha, agg)
 
 
 # ------------------------------------------------------------------------------ layer 2
@@ -632,6 +620,6 @@ def compute(
     aggs = _z.check_aggregations(aggregations, FAMILY)
     distance, alpha = _check_params(distance, alpha)
     levels, mask, _ = _z.check_inputs(levels, mask, n_levels, family=FAMILY)
-    mask, levels = _z.crop_to_roi(mask, levels, margin=distance)
-    matrices = {agg: _matrices(levels, mask, n_levels, distance, alpha, agg) for agg in aggs}
+    grid = level_grid(levels, mask, n_levels, margin=distance)
+    matrices = {agg: _matrices(grid, n_levels, distance, alpha, agg) for agg in aggs}
     return _z.evaluate(matrices, _KERNELS, _z.matrix_stats)

@@ -46,9 +46,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from voxelomics.features import _zones as _z
+from voxelomics.features._grid import LevelGrid, kernels, level_grid
 from voxelomics.features._texture import Aggregation
 from voxelomics.features.registry import FeatureSpec
 
@@ -119,18 +119,10 @@ class NGTDMStats:
 
 
 # ------------------------------------------------------------------------------ layer 1
-def _kernel(distance: int, two_d: bool) -> np.ndarray:
-    width = 2 * distance + 1
-    kernel = np.ones((1 if two_d else width, width, width))
-    kernel[tuple(k // 2 for k in kernel.shape)] = 0.0
-    return kernel
-
-
-def _neighbourhood(levels: np.ndarray, mask: np.ndarray, distance: int, two_d: bool):
-    kernel = _kernel(distance, two_d)
-    total = ndimage.correlate(levels.astype(np.float64), kernel, mode="constant", cval=0.0)
-    count = ndimage.correlate(mask.astype(np.float64), kernel, mode="constant", cval=0.0)
-    return total, count
+def _sums(grid: LevelGrid, distance: int, two_d: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of the ROI neighbours' grey levels and their number, per ROI voxel (compiled)."""
+    steps = grid.steps(_z.neighbour_offsets(distance, two_d))
+    return kernels().neighbour_sums(grid.flat, grid.roi, steps)
 
 
 def ngtdm_neighbourhood(
@@ -168,29 +160,32 @@ def ngtdm_neighbourhood(
     (agg,) = _z.check_aggregations([aggregation], FAMILY)
     distance = _z.check_positive_int(distance, "distance", FAMILY)
     levels, mask, _ = _z.check_inputs(levels, mask, None, family=FAMILY)
-    total, count = _neighbourhood(levels, mask, distance, agg is not Aggregation.ZONE_3D)
-    valid = mask & (count > 0)
+    grid = level_grid(levels, mask, int(levels.max()), margin=distance)
+    total, count = _sums(grid, distance, agg is not Aggregation.ZONE_3D)
+    idx = np.flatnonzero(mask)  # the grid's ROI voxels, in the same (C) order
+    valid = count > 0
     mean = np.full(levels.shape, np.nan)
-    mean[valid] = total[valid] / count[valid]
-    return mean, np.where(mask, np.rint(count), 0).astype(np.int64)
+    mean.ravel()[idx[valid]] = total[valid] / count[valid]
+    w = np.zeros(levels.shape, dtype=np.int64)
+    w.ravel()[idx] = count
+    return mean, w
 
 
-def _matrices(levels, mask, n_levels, distance, agg) -> tuple[NGTDM, ...]:
-    total, count = _neighbourhood(levels, mask, distance, agg is not Aggregation.ZONE_3D)
-    z_all = np.nonzero(mask)[0]
-    lv = levels[mask]
-    w = count[mask]
+def _matrices(grid: LevelGrid, n_levels, distance, agg) -> tuple[NGTDM, ...]:
+    total, w = _sums(grid, distance, agg is not Aggregation.ZONE_3D)
+    lv = grid.levels()
     valid = w > 0
-    diff = np.abs(lv[valid] - total[mask][valid] / w[valid])
+    diff = np.abs(lv[valid] - total[valid] / w[valid])
     if agg is not Aggregation.ZONE_2D:
         s = np.bincount(lv[valid] - 1, weights=diff, minlength=n_levels)
         n = np.bincount(lv[valid] - 1, minlength=n_levels).astype(np.float64)
         return (NGTDM(s, n, int(lv.size)),)
-    n_z = mask.shape[0]
+    n_z = grid.box_shape[0]
+    z_all = grid.slice_index()
     flat = z_all[valid] * n_levels + lv[valid] - 1
     s = np.bincount(flat, weights=diff, minlength=n_z * n_levels).reshape(n_z, n_levels)
     n = np.bincount(flat, minlength=n_z * n_levels).reshape(n_z, n_levels).astype(np.float64)
-    n_per_slice = mask.sum(axis=(1, 2))
+    n_per_slice = np.bincount(z_all, minlength=n_z)
     return tuple(NGTDM(s[z], n[z], int(n_per_slice[z])) for z in np.nonzero(n_per_slice)[0])
 
 
@@ -230,8 +225,7 @@ def ngtdm_matrices(
     (agg,) = _z.check_aggregations([aggregation], FAMILY)
     distance = _z.check_positive_int(distance, "distance", FAMILY)
     levels, mask, _ = _z.check_inputs(levels, mask, n_levels, family=FAMILY)
-    mask, levels = _z.crop_to_roi(mask, levels, margin=distance)
-    return _matrices(levels, mask, n_levels, distance, agg)
+    return _matrices(level_grid(levels, mask, n_levels, margin=distance), n_levels, distance, agg)
 
 
 def ngtdm_stats(matrix: NGTDM) -> NGTDMStats | None:
@@ -445,6 +439,6 @@ def compute(
     aggs = _z.check_aggregations(aggregations, FAMILY)
     distance = _z.check_positive_int(distance, "distance", FAMILY)
     levels, mask, _ = _z.check_inputs(levels, mask, n_levels, family=FAMILY)
-    mask, levels = _z.crop_to_roi(mask, levels, margin=distance)
-    matrices = {agg: _matrices(levels, mask, n_levels, distance, agg) for agg in aggs}
+    grid = level_grid(levels, mask, n_levels, margin=distance)
+    matrices = {agg: _matrices(grid, n_levels, distance, agg) for agg in aggs}
     return _z.evaluate(matrices, _KERNELS, ngtdm_stats)

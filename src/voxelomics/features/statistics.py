@@ -200,6 +200,10 @@ def robust_mean_absolute_deviation(x: np.ndarray) -> float:
         statistic always lies between the interpolated P10 and P90).
     """
     p10, p90 = np.percentile(x, [10, 90])
+    return _robust_mad(x, p10, p90)
+
+
+def _robust_mad(x: np.ndarray, p10: float, p90: float) -> float:
     sub = x[(x >= p10) & (x <= p90)]
     if sub.size == 0:
         return float("nan")
@@ -224,7 +228,7 @@ def _features(x: np.ndarray) -> dict[str, float]:
         "interquartile_range": p75 - p25,
         "range": float(x.max() - x.min()),
         "mean_absolute_deviation": float(np.mean(np.abs(x - mu))),
-        "robust_mean_absolute_deviation": robust_mean_absolute_deviation(x),
+        "robust_mean_absolute_deviation": _robust_mad(x, p10, p90),
         "median_absolute_deviation": float(np.mean(np.abs(x - med))),
         "coefficient_of_variation": _ratio(np.sqrt(var), mu),
         "quartile_coefficient_of_dispersion": _ratio(p75 - p25, p75 + p25),
