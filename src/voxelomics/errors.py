@@ -31,6 +31,7 @@ __all__ = [
     "RoiWarning",
     "DiscretisationWarning",
     "RoundingWarning",
+    "NonFiniteWarning",
 ]
 
 
@@ -170,6 +171,11 @@ class RoiWarning(VoxelomicsWarning):
 
 class DiscretisationWarning(VoxelomicsWarning):
     """The discretisation left too few grey levels for meaningful texture features."""
+
+
+class NonFiniteWarning(VoxelomicsWarning):
+    """The image holds NaN or infinite voxels near the ROI (not in it): features that read
+    around the ROI (local intensity peaks, filtered images) may be NaN."""
 
 
 class RoundingWarning(VoxelomicsWarning):

@@ -72,6 +72,10 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
     ------
     EmptyRoiError
         The ROI is empty before or after resampling or re-segmentation.
+    InputError
+        The image holds NaN or infinite values inside the ROI, or interpolation carries
+        non-finite values from next to the ROI into it. Non-finite values near the ROI but
+        outside it record a :class:`~voxelomics.errors.NonFiniteWarning`.
     """
     from voxelomics.preprocess import crop_to_roi, resample, resegment
 
@@ -81,6 +85,7 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
     volume, mask = crop_to_roi(volume, mask, margin_mm=crop_margin_mm(settings, volume.spacing_mm))
     # cast and round the crop only: both act voxel by voxel, so the order does not matter
     image = volume.array.astype(np.float64, copy=False)
+    _check_finite(image, mask.array, volume.source, "")
     if settings.round_input or (rs.spacing_mm is not None and rs.round_intensities):
         _warn_if_rounding_changes_most(image[mask.array], settings)
     if settings.round_input:
@@ -96,6 +101,7 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
             mask_threshold=rs.mask_threshold,
             round_intensities=rs.round_intensities,
         )
+        _check_finite(volume.array, mask.array, volume.source, " after resampling")
     morph_mask = mask.array
     if not morph_mask.any():
         raise EmptyRoiError(
@@ -119,6 +125,32 @@ def preprocess_case(volume: Volume, mask: RoiMask, settings: Settings) -> Prepro
             step="preprocess",
         )
     return PreprocessedCase(volume.array, morph_mask, intensity_mask, volume.spacing_mm)
+
+
+def _check_finite(image: np.ndarray, roi: np.ndarray, source: str | None, when: str) -> None:
+    """Refuse NaN/inf inside the ROI; warn about NaN/inf in the crop around it.
+
+    Re-segmentation would otherwise drop NaN voxels silently (comparisons with NaN are
+    false) and interpolation would spread them, so the features would change with no word.
+    """
+    finite = np.isfinite(image)
+    if finite.all():
+        return
+    from voxelomics.errors import InputError, NonFiniteWarning
+
+    inside = int(np.count_nonzero(roi & ~finite))
+    if inside:
+        raise InputError(
+            f"the image holds {inside:,} NaN or infinite value(s) inside the ROI{when} "
+            f"({inside / max(int(roi.sum()), 1):.0%} of its voxels); voxelomics does not guess "
+            "them: fill them or remove them from the mask",
+            path=source, step="preprocess")
+    import warnings
+
+    warnings.warn(
+        f"the image holds {int(np.count_nonzero(~finite)):,} NaN or infinite value(s) near the ROI "
+        f"(within the crop margin, outside the ROI){when}; local-intensity peaks and filtered "
+        "features that reach them may be NaN", NonFiniteWarning, stacklevel=3)
 
 
 #: Rounding that changes more than this fraction of the ROI's intensities records a

@@ -71,8 +71,8 @@ def family_bytes(
         return _B * n_g * 6
     if family == "glcm":  # the count stacks, and their float copies while they are merged
         return _B * n_g * n_g * (2 * (per_slice * _DIRS_2D + whole * _DIRS_3D) + _WORK)
-    if family == "glrlm":
-        return _B * n_g * extent * (per_slice * _DIRS_2D + whole * _DIRS_3D + _WORK)
+    if family == "glrlm":  # an aggregation's matrices are evaluated as one stack: its copies
+        return _B * n_g * extent * (per_slice * _DIRS_2D + whole * _DIRS_3D) * (1 + _WORK)
     if family in ("glszm", "gldzm"):
         # columns: distinct zone sizes (their sum is at most N_v, so at most sqrt(2 N_v) of
         # them) or distances to the border (at most half the largest extent, plus one)

@@ -471,6 +471,7 @@ WARNING_MEANINGS = {
     "GeometryWarning": "the mask was given the image's geometry or moved onto its grid, a contour was "
                        "clipped, a single slice, or axes re-orthonormalised",
     "ApproximationWarning": "an approximation IBSI allows was used",
+    "NonFiniteWarning": "NaN or infinite image values next to the ROI: features reading around it may be NaN",
 }
 
 
