@@ -147,3 +147,20 @@ def test_platt_recalibration_recovers_a_known_calibration():
     p = scores_from_outputs("classification", raw[:, None], (a, b))
     assert np.allclose(p, 1 / (1 + np.exp(-true_logit)), atol=0.03)
     assert platt(raw[:10], np.zeros(10)) == (0.0, 1.0)  # one class: left as it is
+
+
+def test_platt_on_a_small_separable_validation_split_keeps_the_ranking_visible():
+    """8 validation rows (a tiny run): the slope is neither shrunk to 0 nor infinite.
+
+    With sklearn's default L2 penalty the slope fell to ~0 and each fold's probabilities were
+    all nearly one value, so pooling folds ranked by fold, not by case (found by a new user).
+    """
+    from voxelomics.deep.train import platt
+
+    x = np.array([-1.4, -1.1, -0.9, -0.7, -0.6, -0.4, 0.8, 1.2])
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    a, b = platt(x, y)
+    p = 1 / (1 + np.exp(-(a + b * x)))
+    assert 0.5 < b < 50 and np.isfinite(a)
+    # Platt's regularised targets: 1/(N- + 2) = 0.125 and (N+ + 1)/(N+ + 2) = 0.75 bound the fit
+    assert p[:6].max() < 0.3 and p[6:].min() > 0.6

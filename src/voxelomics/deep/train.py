@@ -361,6 +361,9 @@ def platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     -------
     a, b : float
         (0, 1) (no change) when the rows hold one class or the fitted slope is not positive.
+        Fitted by maximum likelihood without penalty on Platt's regularised targets
+        ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``, so the slope stays finite and is not
+        shrunk towards 0 on a small validation split.
 
     References
     ----------
@@ -369,9 +372,17 @@ def platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(y).astype(int)
-    if y.min() == y.max() or np.ptp(logits) == 0:
+    x = np.asarray(logits, float)
+    if y.min() == y.max() or np.ptp(x) == 0:
         return 0.0, 1.0
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit(np.asarray(logits, float)[:, None], y)
+    # Platt's fit: no penalty, but regularised targets (N+ + 1)/(N+ + 2) and 1/(N- + 2), so a
+    # small or separable validation split gives a finite slope; an L2 penalty (sklearn's
+    # default C=1) instead shrinks the slope towards 0 on a few rows, which made every
+    # probability of a fold nearly the same value
+    n_pos, n_neg = int(y.sum()), int((1 - y).sum())
+    t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    lr = LogisticRegression(C=np.inf, max_iter=1000).fit(
+        np.concatenate([x, x])[:, None], np.r_[np.ones_like(y), np.zeros_like(y)], sample_weight=np.r_[t, 1 - t])
     b = float(lr.coef_[0, 0])
     return (float(lr.intercept_[0]), b) if b > 0 else (0.0, 1.0)
 
