@@ -140,10 +140,12 @@ def compute_features(
             # it once every other family has been submitted
             deferred.append(morph_task)
         if spatial_apart:
-            # Moran's I / Geary's C (the longest task) run in the calling thread, first: its
-            # FFT temporaries reuse the memory preprocessing freed in this thread's malloc
-            # arena (glibc: one arena per thread; a pool thread would grow one of its own)
-            deferred.insert(0, (1, "morphology", lambda: morphology._spatial_features(
+            # Moran's I / Geary's C (the longest task) run in the calling thread: its FFT
+            # temporaries reuse the memory preprocessing freed in this thread's malloc arena
+            # (glibc: one arena per thread; a pool thread would grow one of its own). After
+            # the early mask-only morphology when there is one (its thread is then the
+            # extra worker): its temporaries and the FFTs' are not held at the same time
+            deferred.append((1, "morphology", lambda: morphology._spatial_features(
                 img, im, sp, ms.spatial_exact_max_voxels, ms.seed)))
 
     pool = None
