@@ -1,7 +1,10 @@
 """Which feature families run on a preprocessed case and its response maps, in which threads.
 
-Independent families run in a thread pool for large ROIs (numpy and scipy release the GIL in
-their heavy calls); the values and their order never depend on the number of threads.
+Independent families run in threads for large ROIs (numpy and scipy release the GIL in
+their heavy calls): a pool of ``n_threads - 1`` threads and the calling thread, which would
+otherwise wait (glibc gives every thread its own malloc arena, which keeps the freed
+temporaries of that thread: fewer threads, smaller working set). The values and their order
+never depend on the number of threads.
 
 Filter response maps (IBSI-2) are computed one at a time on the preprocessed image (after
 resampling, before re-segmentation and discretisation), their families computed with the
@@ -137,7 +140,12 @@ def compute_features(
             # it once every other family has been submitted
             deferred.append(morph_task)
         if spatial_apart:
-            tasks.append((1, "morphology", lambda: morphology._spatial_features(
+            # Moran's I / Geary's C (the longest task) run in the calling thread: its FFT
+            # temporaries reuse the memory preprocessing freed in this thread's malloc arena
+            # (glibc: one arena per thread; a pool thread would grow one of its own). After
+            # the early mask-only morphology when there is one (its thread is then the
+            # extra worker): its temporaries and the FFTs' are not held at the same time
+            deferred.append((1, "morphology", lambda: morphology._spatial_features(
                 img, im, sp, ms.spatial_exact_max_voxels, ms.seed)))
 
     pool = None
@@ -145,7 +153,8 @@ def compute_features(
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voxelomics-family")
+        # the calling thread is one of the ``workers``: it runs the ``deferred`` tasks
+        pool = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="voxelomics-family")
 
     def submit(new_tasks):
         for rank, family, fn in new_tasks:
@@ -360,21 +369,23 @@ def compute_response_features(case: PreprocessedCase, settings: Settings, *, n_t
             del response
             yield prefix, feats
         return
-    # Large ROIs: the next map is filtered and the maps' families run in ``workers``
-    # threads, each map's families serially (fewer waits than a pool per map: measured
-    # 2.49 -> 2.34 s wall on sts_001_ct under load). At most ``workers`` maps are held.
+    # Large ROIs: the calling thread filters the next map while the maps' families run in
+    # ``workers - 1`` pool threads, each map's families serially (fewer waits than a pool per
+    # map: measured 2.49 -> 2.34 s wall on sts_001_ct under load). At most ``workers - 1``
+    # maps' families run at once, plus the map being filtered: no more threads (each with its
+    # own glibc malloc arena keeping its freed temporaries) than cores kept busy.
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     pending: deque = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voxelomics-map") as pool:
+    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="voxelomics-map") as pool:
         try:
-            for prefix, response in maps():
-                pending.append((prefix, pool.submit(features, prefix, response, 1)))
-                del response
-                while len(pending) >= workers:
+            for prefix, response in maps():  # the next map is filtered here
+                while len(pending) >= workers - 1 or (pending and pending[0][1].done()):
                     done_prefix, fut = pending.popleft()
                     yield done_prefix, fut.result()
+                pending.append((prefix, pool.submit(features, prefix, response, 1)))
+                del response
             while pending:
                 done_prefix, fut = pending.popleft()
                 yield done_prefix, fut.result()

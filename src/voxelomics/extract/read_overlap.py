@@ -68,6 +68,10 @@ class EarlyMask:
             read_mask, mask, label=label, roi=roi, reference=None, case_id=case_id)
         self._grid = self._pool.submit(self._resampled, settings)
         self._morph = self._pool.submit(self._features)
+        # the thread exits once these are done: its malloc arena (glibc: one per thread),
+        # with the mask morphology's freed temporaries, is then free for the next thread
+        # (a family thread) instead of staying bound to an idle one for the whole case
+        self._pool.shutdown(wait=False)
 
     def _resampled(self, settings: Settings):
         try:  # a failure here is raised by the ordinary path, in the ordinary order

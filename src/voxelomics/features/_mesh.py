@@ -280,11 +280,19 @@ def _face_flush_boxes(pts: np.ndarray, normals: np.ndarray):
         hull_normals, edges, facets = _hull_edges(pts)
     except Exception:  # flat point set: no 3D hull, the caller keeps the axis-aligned box
         return None
-    # (n_facets, n_normals): the facet gathers below take whole rows (contiguous), ~5x
-    # faster than gathering columns of the (n_normals, n_facets) product
-    dots = hull_normals @ normals.T
-    sil = dots[facets[:, 0]] * dots[facets[:, 1]] <= 1e-10  # (n_edges, n_normals)
-    i_n_all, i_e_all = np.nonzero(sil.T)  # ordered by normal, then edge
+    # silhouette (edge, normal) pairs, ordered by normal, then edge; in blocks of normals so
+    # that no (n_edges, n_normals) array is held (both grow with the hull). Per block, the
+    # (n_facets, block) products: the facet gathers take whole rows (contiguous), ~5x faster
+    # than gathering columns of the (block, n_facets) product
+    step = max(1, _PAIR_CHUNK // 32 // max(len(facets), 1))
+    found_n, found_e = [], []
+    for n0 in range(0, len(normals), step):
+        dots = hull_normals @ normals[n0:n0 + step].T
+        sil = dots[facets[:, 0]] * dots[facets[:, 1]] <= 1e-10  # (n_edges, block)
+        i_n_blk, i_e_blk = np.nonzero(sil.T)
+        found_n.append(i_n_blk + n0)
+        found_e.append(i_e_blk)
+    i_n_all, i_e_all = np.concatenate(found_n), np.concatenate(found_e)
     i_n = i_n_all
     vec = pts[edges[i_e_all, 0]] - pts[edges[i_e_all, 1]]
     nrm = normals[i_n]
@@ -324,8 +332,9 @@ def _face_flush_boxes(pts: np.ndarray, normals: np.ndarray):
         ends = np.cumsum(r_all)
         starts = ends - r_all
         out = np.empty(len(sel))
-        # blocks of whole candidates with about _PAIR_CHUNK / 4 pairs each (memory reused)
-        bounds = np.searchsorted(ends, np.arange(0, int(ends[-1]), _PAIR_CHUNK // 4), side="right")
+        # blocks of whole candidates with about _PAIR_CHUNK / 32 pairs each (memory reused;
+        # ~10 arrays of that length live per block)
+        bounds = np.searchsorted(ends, np.arange(0, int(ends[-1]), _PAIR_CHUNK // 32), side="right")
         bounds = np.unique(np.concatenate([bounds, [len(sel)]]))
         lo = 0
         for hi in bounds[bounds > 0]:

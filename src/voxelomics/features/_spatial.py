@@ -34,7 +34,9 @@ from voxelomics.errors import ApproximationWarning, SettingsError
 __all__ = ["moran_geary", "GRID_MAX_ELEMENTS", "N_SUBSAMPLES"]
 
 #: Largest doubled bounding box (voxels) for the exact FFT method: about 16.8 million voxels,
-#: e.g. a 128 x 128 x 128 box; the method then holds about four such float64 arrays (0.5 GB).
+#: e.g. a 128 x 128 x 128 box; the method then holds two partial spectra (each a quarter of
+#: the doubled box, complex128: 8 bytes per doubled-box voxel in all) and three float64 copies
+#: of the box, about 0.2 GB.
 GRID_MAX_ELEMENTS = 1 << 24
 
 #: Number of random sub-samples averaged by the approximation.
@@ -79,12 +81,15 @@ def _even_fast_len(n: int) -> int:
     return m
 
 
-def _weight_spectrum(full: list[int], spacing: np.ndarray) -> np.ndarray:
-    """Half spectrum (rfftn layout) of the periodic 1/distance weights, times 1/M and with the
-    last-axis Parseval multiplicity folded in, viewed as (re, im) float pairs.
+def _weight_spectrum(full: list[int], spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Half spectrum (rfftn layout, real) of the periodic 1/distance weights, times 1/M and
+    with the last-axis Parseval multiplicity folded in, as its first octant and two index maps.
 
     The weights are even along every axis, so their DFT is real and equals the type-I DCT of
-    the first half (offsets 0 … N/2 per axis): one eighth of the grid is transformed.
+    the first half (offsets 0 … N/2 per axis): one eighth of the grid is transformed. The
+    spectrum at frequencies (k0, k1, k2) is ``octant[mirror0[k0], mirror1[k1], k2]`` (W[k] =
+    W[N - k] on the first two axes); :func:`_weighted_sums` expands it a block of planes at a
+    time instead of holding it whole.
     """
     half = [n // 2 + 1 for n in full]
     axes = [np.arange(h) * s for h, s in zip(half, spacing, strict=True)]
@@ -94,48 +99,67 @@ def _weight_spectrum(full: list[int], spacing: np.ndarray) -> np.ndarray:
     np.reciprocal(w, out=w)
     spec = fft.dctn(w, type=1)
     del w
-    # frequencies 0 … N-1 on the first two axes: W[k] = W[N - k]
-    for axis, n in enumerate(full[:2]):
-        mirror = np.concatenate([np.arange(n // 2 + 1), np.arange(n // 2 - 1, 0, -1)])
-        spec = np.take(spec, mirror, axis=axis)
     # half spectrum along the last axis: interior frequencies stand for two conjugate bins
     mult = np.full(spec.shape[-1], 2.0)
     mult[0] = 1.0
     mult[-1] = 1.0  # full[-1] is even: the Nyquist bin stands alone
     spec *= mult / float(np.prod(full))  # 1/M of Parseval folded in
-    return np.repeat(spec.ravel(), 2)  # one weight for the real, one for the imaginary part
+    m0, m1 = (np.concatenate([np.arange(n // 2 + 1), np.arange(n // 2 - 1, 0, -1)]) for n in full[:2])
+    return spec, m0, m1
 
 
-def _weighted_sum(wf: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> float:
-    """sum_o w(o) (a ⋆ b)(o) from half spectra by Parseval: sum W Re(Fa conj(Fb))."""
-    prod = fa.view(np.float64).ravel() * fb.view(np.float64).ravel()
-    return float(prod @ wf)
+#: Elements of the half spectrum finished and multiplied at a time by :func:`_weighted_sums`
+#: (bounded temporaries instead of whole spectra of the doubled box).
+_SUM_BLOCK = 1 << 16
 
 
-def _rfftn_padded(a: np.ndarray, full: list[int]) -> np.ndarray:
-    """``scipy.fft.rfftn(a, full)`` of a 3D array zero-padded to ``full``, axis by axis.
+def _weighted_sums(weights, full: list[int], parts: list[np.ndarray], pairs) -> list[float]:
+    """sum_o w(o) (a ⋆ b)(o) for each pair of :func:`_partial_rfftn` results, by Parseval:
+    sum W Re(Fa conj(Fb)).
+
+    The last transform (axis 1) and the products run over blocks of axis-0 planes, so the
+    full half spectra are never held (the same per-line transforms as ``rfftn``).
+    """
+    spec, m0, m1 = weights
+    per_plane = full[1] * parts[0].shape[2]
+    step = max(1, _SUM_BLOCK // per_plane)
+    totals = [0.0] * len(pairs)
+    for i in range(0, full[0], step):
+        w = spec[m0[i:i + step]][:, m1].ravel()
+        f = [fft.fft(p[i:i + step], n=full[1], axis=1) for p in parts]
+        for k, (a, b) in enumerate(pairs):
+            re = f[a].real * f[b].real
+            re += f[a].imag * f[b].imag
+            totals[k] += float(np.dot(re.ravel(), w))
+    return totals
+
+
+def _partial_rfftn(a: np.ndarray, full: list[int]) -> np.ndarray:
+    """``scipy.fft.rfftn(a, full)`` of a 3D array zero-padded to ``full``, but for the
+    transform along axis 1 (done by :func:`_weighted_sums`, a block of planes at a time).
 
     Each 1D transform only runs over the lines that hold data: the last axis over the
-    ``a.shape[0] * a.shape[1]`` input lines, axis 0 over those columns, axis 1 last. With the
-    box doubled on every axis this is ~3x less work than the plain ``rfftn`` (which
-    transforms the padding zeros too), and the same axis order gives bit-identical output.
+    ``a.shape[0] * a.shape[1]`` input lines, then axis 0 over those columns; axis 1 comes
+    last. With the box doubled on every axis this is ~3x less work than the plain ``rfftn``
+    (which transforms the padding zeros too), and the result is half the full spectrum's size.
     """
     x = fft.rfft(a, n=full[2], axis=2)
-    x = fft.fft(x, n=full[0], axis=0, overwrite_x=True)
-    return fft.fft(x, n=full[1], axis=1, overwrite_x=True)
+    return fft.fft(x, n=full[0], axis=0, overwrite_x=True)
 
 
 def _sums_grid(values: np.ndarray, mask: np.ndarray, spacing: np.ndarray, mu: float):
-    """W, sum w d1 d2, sum w d1^2 by FFT cross-correlation on the ROI bounding box."""
+    """W, sum w d1 d2, sum w d1^2 by FFT cross-correlation on the ROI bounding box.
+
+    Holds two partial spectra (each about half a full half spectrum of the doubled box) and
+    one block of planes at a time.
+    """
     full = [_even_fast_len(2 * s - 1) for s in mask.shape]
-    wf = _weight_spectrum(full, spacing)
-    fm = _rfftn_padded(mask.astype(np.float64), full)
-    w_sum = _weighted_sum(wf, fm, fm)
+    weights = _weight_spectrum(full, spacing)
     dev = np.where(mask, values - mu, 0.0)
-    fd = _rfftn_padded(dev, full)
-    cross = _weighted_sum(wf, fd, fd)
-    fd = _rfftn_padded(dev * dev, full)
-    sq_w = _weighted_sum(wf, fd, fm)
+    parts = [_partial_rfftn(mask.astype(np.float64), full), _partial_rfftn(dev * dev, full)]
+    w_sum, sq_w = _weighted_sums(weights, full, parts, [(0, 0), (1, 0)])
+    del parts
+    (cross,) = _weighted_sums(weights, full, [_partial_rfftn(dev, full)], [(0, 0)])
     return w_sum, cross, sq_w
 
 
