@@ -112,6 +112,8 @@ RUNNERS = {
     "voxelomics": """
 import warnings
 warnings.simplefilter("ignore")
+from voxelomics._malloc import limit_arenas
+limit_arenas()  # as the voxelomics command does (one malloc arena; see voxelomics._malloc)
 from voxelomics import extract_features
 def run(image, mask):
     return len(extract_features(image, mask, "ibsi-c"))
@@ -160,6 +162,8 @@ FILTERED_RUNNERS = {
     "voxelomics": """
 import warnings
 warnings.simplefilter("ignore")
+from voxelomics._malloc import limit_arenas
+limit_arenas()  # as the voxelomics command does (one malloc arena; see voxelomics._malloc)
 from voxelomics import extract_features
 from voxelomics.settings import Settings
 SETTINGS = Settings.from_dict({

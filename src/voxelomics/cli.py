@@ -383,7 +383,10 @@ def _main(
     """IBSI-compliant radiomics, cohort extraction and validated models for cancer imaging."""
     import warnings
 
+    from voxelomics._malloc import limit_arenas
+
     warnings.formatwarning = _plain_warning
+    limit_arenas()  # the families' threads share freed memory (see voxelomics._malloc)
 
 
 def _mount_model():
