@@ -168,3 +168,15 @@ def test_the_patient_column_reaches_model_cv_as_its_group(study):
     with pytest.raises(SettingsError, match=r"cohort\.patient_id: column 'patient' is not a column .*"
                                             r"did you mean 'patient_id'"):
         check_study(load_study(_edit(study, "  patient_id: none", "  patient_id: patient")))
+
+
+def test_report_group_by_absent_is_refused_with_did_you_mean(study):
+    _edit(study, "  group_by: centre", "  group_by: centr")
+    with pytest.raises(SettingsError, match=r"report\.group_by: column 'centr' is not a column of the cohort "
+                                            r"rows or the clinical table .*\(did you mean 'centre'\?\)"):
+        check_study(load_study(study))
+
+
+def test_report_group_by_may_name_a_dicom_header_column(study):
+    _edit(study, "  group_by: centre", "  group_by: dicom_manufacturer")
+    check_study(load_study(study))
