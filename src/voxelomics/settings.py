@@ -500,12 +500,16 @@ class Settings(BaseModel):
         Raises
         ------
         SettingsError
-            Invalid YAML, unknown keys (with a "did you mean" hint) or invalid values.
+            Invalid YAML, an empty document (blank or comments only), unknown keys (with a
+            "did you mean" hint) or invalid values.
         """
         try:
-            data = yaml.safe_load(text) or {}
+            data = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as exc:
             raise SettingsError(f"settings are not valid YAML: {exc}", path=source) from None
+        if data is None:  # empty, blank or comments only: a truncated file must not pass as the defaults
+            raise SettingsError("the settings file is empty (no key in it); for the defaults give no "
+                                "settings, or write 'preset: default'", path=source)
         if not isinstance(data, dict):
             raise SettingsError("settings YAML must be a mapping of sections", path=source)
         return cls.from_dict(data, source=source)
@@ -515,7 +519,9 @@ class Settings(BaseModel):
         """Validate settings from a (nested) dict; see :meth:`from_yaml`.
 
         The dict only needs the keys it changes: it is merged (:func:`merge_settings`)
-        over the preset named by its ``preset`` key, or over the ``default`` preset.
+        over the preset named by its ``preset`` key, or over the ``default`` preset. When
+        ``source`` is a YAML file that changes keys and does not set ``name``, the name
+        says so: ``PRESET+FILE`` (``ibsi-c+f1.yaml``, ``default+f1.yaml``).
 
         Raises
         ------
@@ -529,6 +535,10 @@ class Settings(BaseModel):
             exc.with_context(path=source)
             raise
         base["name"] = preset if preset is not None else "custom"
+        if source and _is_file_name(source) and set(data) - {"name"}:
+            # a file that changes keys of a preset is not that preset: named after both
+            # (unless it sets 'name' itself); the name is a label, outside the settings hash
+            base["name"] = f"{preset if preset is not None else 'default'}+{Path(source).name}"
         data = merge_settings(base, data)
         try:
             return cls.model_validate(data)
@@ -546,6 +556,11 @@ class Settings(BaseModel):
         from voxelomics.settings_merge import describe_modalities
 
         return describe_modalities(self)
+
+
+def _is_file_name(source: str) -> bool:
+    """Whether an error-message source names a YAML file (not a key like ``extraction.settings``)."""
+    return Path(source).suffix.lower() in (".yaml", ".yml") or Path(source).is_file()
 
 
 # ---- presets ---------------------------------------------------------------------------
