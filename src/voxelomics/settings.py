@@ -491,7 +491,8 @@ class Settings(BaseModel):
             YAML document; keys not given take their defaults. A top-level ``preset: NAME``
             starts from that preset and overrides it with the other keys.
         source : str or None
-            File name used in error messages.
+            File name used in error messages (or a key such as ``extraction.settings`` of
+            a study file, which prefixes the message instead of being called a file).
 
         Returns
         -------
@@ -532,6 +533,8 @@ class Settings(BaseModel):
         try:
             base = load_preset(preset if preset is not None else "default").model_dump(mode="json")
         except SettingsError as exc:
+            if source and not _is_file_name(source):  # a key of a study file, not a file
+                raise SettingsError(f"{source}.preset: {exc.message}") from None
             exc.with_context(path=source)
             raise
         base["name"] = preset if preset is not None else "custom"
@@ -543,6 +546,8 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
+            if source and not _is_file_name(source):
+                raise SettingsError(f"{source}: {_explain(exc, cls)}") from None
             raise SettingsError(_explain(exc, cls), path=source) from None
 
     def describe_modalities(self) -> str:

@@ -227,3 +227,16 @@ def test_negative_confidence_intervals_print_readably():
     from voxelomics.model.cli import _fmt
 
     assert _fmt({"mean": -1.22, "ci95": [-1.254, -1.188]}) == "-1.220 (95% CI -1.254 to -1.188)"
+
+
+def test_validate_a_classifier_with_absent_survival_columns_says_it_takes_target(tables, tmp_path):
+    model = tmp_path / "model"
+    _ok(_run("fit", tables / "features.parquet", "--clinical", tables / "clinical.csv", "--on", "case_id",
+             "--target", "outcome", "--model", "enet_lr", "--inner-folds", "3", "--out", model))
+    res = _run("validate", model, tables / "features.parquet", "--time", "a", "--event", "b",
+               "--out", tmp_path / "v")
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert "this model was fitted for a binary target (--target 'outcome'): validate it with --target COL, " \
+           "not --time/--event" in text, text
+    assert "--time column 'a' not found" in text
