@@ -62,7 +62,7 @@ from voxelomics.errors import (
 )
 from voxelomics.io.dicom import _DICOM_SUFFIXES, is_dicom_file, read_dicom_series, warn_once
 from voxelomics.io.direction import orthonormal_direction
-from voxelomics.io.nifti import nifti_data_problem, read_nifti_orthonormalised
+from voxelomics.io.nifti import nifti_data_problem, nifti_read_problem, read_nifti_orthonormalised
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
 
 __all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES", "MAX_LABELS"]
@@ -98,7 +98,8 @@ def _read_sitk(path: Path):
         if "orthonormal direction cosines" in str(exc) and _suffix(path) in (".nii", ".nii.gz"):
             img = read_nifti_orthonormalised(path)  # within the tolerance, else GeometryError
         if img is None:
-            raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
+            why = nifti_read_problem(path)  # SimpleITK only says it found no reader
+            raise InputError(f"cannot read image: {why or (first[-1] if first else exc)}", path=path) from None
     problem = nifti_data_problem(path)
     if problem:
         raise InputError(f"cannot read image: {problem}", path=path)
