@@ -259,6 +259,8 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
     if data.task != meta["task"]:
         raise ModelError(f"the model is a {meta['task']} model but the outcome given "
                          f"is for {data.task}; " + _needs_outcome(meta), path=spec.tables[0])
+    if data.task == "classification":
+        data = _fitted_positive(data, meta, spec)
     if data.task == "classification" and [str(c) for c in data.classes] != meta["classes"]:
         raise ModelError(f"target {spec.target!r} holds classes {[str(c) for c in data.classes]} "
                          f"but the model was trained on {meta['classes']}", path=spec.tables[0])
@@ -351,6 +353,25 @@ def _comparator_scores(saved, data: ModelData, unseen_batch: str | None):
             skipped[name] = f"could not be applied: {exc}"
             info.pop(name)
     return scores, info, skipped
+
+
+def _fitted_positive(data, meta: dict, spec: TableSpec):
+    """The outcome coded with the fitted model's positive class (``meta["classes"][1]``).
+
+    A model fitted with ``--positive`` keeps that class positive on every table; a
+    ``--positive`` given to ``validate`` must name the same class.
+    """
+    from dataclasses import replace as _replace
+
+    fitted = [str(c) for c in meta.get("classes") or []]
+    if spec.positive is not None and fitted and str(spec.positive).strip() != fitted[1]:
+        raise ModelError(f"--positive {spec.positive!r} differs from the class the model was fitted with "
+                         f"as positive, {fitted[1]!r} (of {fitted[0]!r}, {fitted[1]!r}): a saved model "
+                         "keeps its positive class (leave --positive out)", path=spec.tables[0])
+    got = [str(c) for c in data.classes]
+    if len(fitted) == 2 and got == fitted[::-1]:
+        return _replace(data, y=1 - np.asarray(data.y), classes=list(data.classes)[::-1])
+    return data
 
 
 def _other_kind(meta: dict, spec: TableSpec, exc: ModelError) -> ModelError:
