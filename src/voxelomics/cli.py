@@ -235,7 +235,7 @@ def delta(
 
 @app.command()
 def ibsi(
-    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Chapter 1: dig, A … E; chapter 2: 1.A … 9.B (any letter case; repeatable; default: all)")] = None,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Chapter 1: dig, A … E; chapter 2: phase-2 configurations 1.A … 9.B, which selects phase 2 (any letter case; repeatable; default: all)")] = None,
     chapter: Annotated[int, typer.Option("--chapter", min=1, max=2, help="1: features (IBSI-1); 2: convolutional filters (IBSI-2)")] = 1,
     phase: Annotated[list[int] | None, typer.Option("--phase", help="Chapter 2 only: 1 (response maps), 2 (CT phantom features); default both")] = None,
 ):
@@ -249,11 +249,18 @@ def ibsi(
             _fail(exc)
         ok = print_compliance(table)
         raise typer.Exit(0 if ok else 1)
-    raise typer.Exit(_ibsi2(config, phase or [1, 2]))
+    if config and phase and 1 in phase:
+        _fail(VoxelomicsError("--config selects IBSI-2 phase-2 configurations (1.A … 9.B); phase 1 has "
+                              "no configurations and runs all its response-map tests: use --phase 2 with "
+                              "--config, or --phase 1 without it"))
+    # --config names phase-2 configurations: given alone it selects phase 2 only
+    raise typer.Exit(_ibsi2(config, phase or ([2] if config else [1, 2])))
 
 
 def _ibsi2(configs, phases) -> int:
     """IBSI-2: phase-1 response maps (shared data) and phase-2 values; exit code."""
+    import sys
+
     import pandas as pd
     from rich.progress import track
 
@@ -263,20 +270,23 @@ def _ibsi2(configs, phases) -> int:
     bad = sorted(set(phases) - {1, 2})
     if bad:
         _fail(VoxelomicsError(f"--phase must be 1 or 2, got {bad[0]}"))
+    quiet = not sys.stdout.isatty()  # tables piped to a file: no progress bar beside them
     ok = True
     if 1 in phases:
         try:
             from voxelomics.io.reference import ibsi2_phase1_dir
 
             ibsi2_phase1_dir()
-            parts = [c2.run_phase1([t]) for t in track(list(c2.PHASE1), description="IBSI-2 phase 1", console=console)]
+            parts = [c2.run_phase1([t]) for t in track(list(c2.PHASE1), description="IBSI-2 phase 1",
+                                                       console=console, disable=quiet)]
             ok &= c2.print_phase1(pd.concat(parts, ignore_index=True))
         except InputError as exc:
             console.print(f"[yellow]phase 1 skipped:[/] {exc}")
     if 2 in phases:
         try:
             names = [c2.phase2_config_name(c) for c in (configs or list(c2.PHASE2_CONFIGS))]
-            parts = [c2.run_phase2([n]) for n in track(names, description="IBSI-2 phase 2", console=console)]
+            parts = [c2.run_phase2([n]) for n in track(names, description="IBSI-2 phase 2", console=console,
+                                                       disable=quiet)]
         except VoxelomicsError as exc:
             _fail(exc)
         ok &= c2.print_phase2(pd.concat(parts, ignore_index=True))

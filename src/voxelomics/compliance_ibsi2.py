@@ -270,8 +270,9 @@ def print_phase1(table) -> bool:
     bool
         True when every map is within tolerance.
     """
-    from rich.console import Console
     from rich.table import Table
+
+    from voxelomics._console import stdout_console
 
     t = Table(title="IBSI-2 phase 1: response maps (criterion: every voxel within 1 % of the reference range)")
     for col, just in (("test", "left"), ("phantom", "left"), ("filter", "left"), ("max |dev|", "right"),
@@ -283,7 +284,7 @@ def print_phase1(table) -> bool:
                   f"{r.deviation_fraction:.3f}", f"[{style}]{'yes' if r.within else 'no'}[/]")
     n = int(table["within"].sum())
     t.add_row("[b]all[/]", "", "", "", "", "", f"[b]{n} / {len(table)}[/]")
-    Console().print(t)
+    stdout_console().print(t)
     return bool(table["within"].all())
 
 
@@ -300,10 +301,11 @@ def print_phase2(table) -> bool:
     bool
         True when every reference value is matched.
     """
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from voxelomics._console import stdout_console
+
+    console = stdout_console()
     t = Table(title="IBSI-2 phase 2: CT phantom, intensity statistics of the response maps")
     for col, just in (("config", "left"), ("feature", "left"), ("value", "right"), ("reference", "right"),
                       ("tolerance", "right"), ("pass", "center")):

@@ -233,9 +233,18 @@ def delta_features(
         raise SettingsError(f"relative must be 'baseline' or 'symmetric', got {relative!r}")
     missing = [c for c in ("patient_id", "timepoint", "roi", "image_type") if c not in table.columns]
     if missing:
-        raise InputError(f"the table lacks the column(s) {missing} that delta-radiomics needs; add "
-                         "patient_id and timepoint columns to the manifest (voxelomics extract carries "
-                         "them into features.parquet)")
+        advice = []
+        manifest = [c for c in missing if c in ("patient_id", "timepoint")]
+        if manifest:
+            advice.append(f"add {' and '.join(manifest)} column(s) to the manifest (voxelomics extract "
+                          "carries them into features.parquet)")
+        written = [c for c in missing if c in ("roi", "image_type")]
+        if written:
+            advice.append(f"{' and '.join(written)} {'are' if len(written) > 1 else 'is'} written by voxelomics "
+                          "extract: give its features.parquet, or a table that keeps "
+                          f"{'those columns' if len(written) > 1 else 'that column'}")
+        raise InputError(f"the table lacks the column(s) {missing} that delta-radiomics needs; "
+                         + "; ".join(advice))
     keys = [*_KEYS, "modality"] if "modality" in table.columns else list(_KEYS)
     feats = _feature_columns(table, features)
     order = timepoint_order(table["timepoint"])

@@ -491,7 +491,8 @@ class Settings(BaseModel):
             YAML document; keys not given take their defaults. A top-level ``preset: NAME``
             starts from that preset and overrides it with the other keys.
         source : str or None
-            File name used in error messages.
+            File name used in error messages (or a key such as ``extraction.settings`` of
+            a study file, which prefixes the message instead of being called a file).
 
         Returns
         -------
@@ -500,12 +501,16 @@ class Settings(BaseModel):
         Raises
         ------
         SettingsError
-            Invalid YAML, unknown keys (with a "did you mean" hint) or invalid values.
+            Invalid YAML, an empty document (blank or comments only), unknown keys (with a
+            "did you mean" hint) or invalid values.
         """
         try:
-            data = yaml.safe_load(text) or {}
+            data = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as exc:
             raise SettingsError(f"settings are not valid YAML: {exc}", path=source) from None
+        if data is None:  # empty, blank or comments only: a truncated file must not pass as the defaults
+            raise SettingsError("the settings file is empty (no key in it); for the defaults give no "
+                                "settings, or write 'preset: default'", path=source)
         if not isinstance(data, dict):
             raise SettingsError("settings YAML must be a mapping of sections", path=source)
         return cls.from_dict(data, source=source)
@@ -515,7 +520,9 @@ class Settings(BaseModel):
         """Validate settings from a (nested) dict; see :meth:`from_yaml`.
 
         The dict only needs the keys it changes: it is merged (:func:`merge_settings`)
-        over the preset named by its ``preset`` key, or over the ``default`` preset.
+        over the preset named by its ``preset`` key, or over the ``default`` preset. When
+        ``source`` is a YAML file that changes keys and does not set ``name``, the name
+        says so: ``PRESET+FILE`` (``ibsi-c+f1.yaml``, ``default+f1.yaml``).
 
         Raises
         ------
@@ -526,13 +533,21 @@ class Settings(BaseModel):
         try:
             base = load_preset(preset if preset is not None else "default").model_dump(mode="json")
         except SettingsError as exc:
+            if source and not _is_file_name(source):  # a key of a study file, not a file
+                raise SettingsError(f"{source}.preset: {exc.message}") from None
             exc.with_context(path=source)
             raise
         base["name"] = preset if preset is not None else "custom"
+        if source and _is_file_name(source) and set(data) - {"name"}:
+            # a file that changes keys of a preset is not that preset: named after both
+            # (unless it sets 'name' itself); the name is a label, outside the settings hash
+            base["name"] = f"{preset if preset is not None else 'default'}+{Path(source).name}"
         data = merge_settings(base, data)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
+            if source and not _is_file_name(source):
+                raise SettingsError(f"{source}: {_explain(exc, cls)}") from None
             raise SettingsError(_explain(exc, cls), path=source) from None
 
     def describe_modalities(self) -> str:
@@ -546,6 +561,11 @@ class Settings(BaseModel):
         from voxelomics.settings_merge import describe_modalities
 
         return describe_modalities(self)
+
+
+def _is_file_name(source: str) -> bool:
+    """Whether an error-message source names a YAML file (not a key like ``extraction.settings``)."""
+    return Path(source).suffix.lower() in (".yaml", ".yml") or Path(source).is_file()
 
 
 # ---- presets ---------------------------------------------------------------------------

@@ -185,9 +185,20 @@ def test_ibsi_chapter_2_phase_2_table(tmp_path):
     assert "stat_median" in res.output and "36 / 36" in res.output
 
 
+def test_ibsi_chapter_2_piped_keeps_full_width_and_shows_no_progress_bar():
+    # piped (as under CliRunner) the tables keep their width whatever COLUMNS says, as in
+    # chapter 1, and no progress bar lands in the file; --config alone selects phase 2
+    res = CliRunner().invoke(app, ["ibsi", "--chapter", "2", "-c", "1.A"], env={"COLUMNS": "50"})
+    assert res.exit_code == 0, res.output
+    rows = [line for line in res.output.splitlines() if "stat_median" in line]
+    assert len(rows) == 1 and "yes" in rows[0], res.output  # one unwrapped row per feature
+    assert "100%" not in res.output and "phase 1" not in res.output  # no progress bar, no phase 1
+
+
 @pytest.mark.parametrize("args, message", [
     (["--phase", "3"], "--phase must be 1 or 2"),
     (["--phase", "2", "-c", "10z"], "unknown IBSI-2 phase-2 configuration"),
+    (["--phase", "1", "-c", "1.A"], "--config selects IBSI-2 phase-2 configurations"),
 ])
 def test_ibsi_chapter_2_refuses_unknown_phases_and_configs(args, message):
     res = runner.invoke(app, ["ibsi", "--chapter", "2", *args])

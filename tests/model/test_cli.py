@@ -227,3 +227,48 @@ def test_negative_confidence_intervals_print_readably():
     from voxelomics.model.cli import _fmt
 
     assert _fmt({"mean": -1.22, "ci95": [-1.254, -1.188]}) == "-1.220 (95% CI -1.254 to -1.188)"
+
+
+def test_validate_a_classifier_with_absent_survival_columns_says_it_takes_target(tables, tmp_path):
+    model = tmp_path / "model"
+    _ok(_run("fit", tables / "features.parquet", "--clinical", tables / "clinical.csv", "--on", "case_id",
+             "--target", "outcome", "--model", "enet_lr", "--inner-folds", "3", "--out", model))
+    res = _run("validate", model, tables / "features.parquet", "--time", "a", "--event", "b",
+               "--out", tmp_path / "v")
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert "this model was fitted for a binary target (--target 'outcome'): validate it with --target COL, " \
+           "not --time/--event" in text, text
+    assert "--time column 'a' not found" in text
+
+
+def test_positive_class_is_printed_and_can_be_chosen(tables, tmp_path):
+    from voxelomics.errors import ModelError
+    from voxelomics.model.tables import prepare_data
+
+    df = pd.read_parquet(tables / "features.parquet").merge(pd.read_csv(tables / "clinical.csv"), on="case_id")
+    default = prepare_data(df, target="outcome", id_col="case_id")
+    chosen = prepare_data(df, target="outcome", id_col="case_id", positive="benign")
+    assert default.classes == ["benign", "malignant"] and chosen.classes == ["malignant", "benign"]
+    assert np.array_equal(chosen.y, 1 - default.y)
+    assert chosen.y.sum() == (df["outcome"] == "benign").sum()
+    with pytest.raises(ModelError, match=r"--positive 'Benign' is not a value of target column 'outcome' "
+                                         r"\(values: 'benign', 'malignant'\) \(did you mean 'benign'\?\)"):
+        prepare_data(df, target="outcome", id_col="case_id", positive="Benign")
+    base = ["--clinical", tables / "clinical.csv", "--on", "case_id", "--target", "outcome",
+            "--model", "enet_lr"]
+    res = _ok(_run("cv", tables / "features.parquet", *base, "--out", tmp_path / "cv", "--no-plots", *FAST))
+    assert "positive class: 'malignant' (of 'benign', 'malignant'); --positive VALUE to change" in res.output
+    res = _ok(_run("fit", tables / "features.parquet", *base, "--positive", "benign", "--inner-folds", "3",
+                   "--out", tmp_path / "m"))
+    assert "positive class: 'benign' (of 'malignant', 'benign')" in res.output
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["classes"] == ["malignant", "benign"]
+    # validate keeps the fitted positive class: the outcome is coded as in training
+    res = _ok(_run("validate", tmp_path / "m", tables / "features.parquet", *base[:-2], "--out", tmp_path / "v",
+                   "--no-plots"))
+    assert "positive class: 'benign' (of 'malignant', 'benign'); the fitted model's" in res.output
+    m = json.loads((tmp_path / "v" / "metrics.json").read_text())
+    assert m["classes"] == ["malignant", "benign"] and m["auc"]["mean"] > 0.75
+    res = _run("validate", tmp_path / "m", tables / "features.parquet", *base[:-2], "--positive", "malignant",
+               "--out", tmp_path / "v2", "--no-plots")
+    assert res.exit_code == 2 and "differs from the class the model was fitted with as positive" in res.output

@@ -90,3 +90,24 @@ def test_check_estimator():
         "check_estimators_pickle": "puts NaN in the batch column, which is an error by design",
         "check_fit_idempotent": "transforms rows of batches unseen in fit: an error by design",
     })
+
+
+def test_a_feature_with_too_few_values_in_a_batch_fits_without_numpy_warnings():
+    """A feature missing in a batch (or with one value there) has no batch variance: the
+    location/scale are taken as undefined (delta 1) without numpy's "Degrees of freedom <= 0"
+    or "Mean of empty slice" warnings, which reached the demo's output without context."""
+    b, Y = _batched(n=60, p=6)
+    Y[b == 2, 0] = np.nan  # missing in every row of batch 2
+    Y[np.flatnonzero(b == 1)[1:], 1] = np.nan  # one value in batch 1
+    X = np.column_stack([b, Y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eb_off = ComBat(0, empirical_bayes=False).fit(X)
+        out = ComBat(0).fit(X).transform(X)
+    assert eb_off.delta_star_[2, 0] == 1.0 and eb_off.delta_star_[1, 1] == 1.0
+    assert eb_off.gamma_star_[2, 0] == 0.0
+    # the defined features are unchanged: the same as fitting them alone
+    alone = ComBat(0, empirical_bayes=False).fit(np.column_stack([b, Y[:, 2:]]))
+    np.testing.assert_allclose(eb_off.delta_star_[:, 2:], alone.delta_star_, rtol=1e-12)
+    np.testing.assert_allclose(eb_off.gamma_star_[:, 2:], alone.gamma_star_, rtol=1e-12, atol=1e-14)
+    assert np.isfinite(out[~np.isnan(Y)]).all()

@@ -106,3 +106,14 @@ def test_run_qc_on_real_cases_caches_thumbnails(tmp_path):
     changed = run_qc(cases[:1], tmp_path / "qc", extraction_settings=load_preset("default"),
                      settings=QCSettings(max_spacing_ratio=5))
     assert not changed["cached"].any()  # other thresholds: measured and drawn again
+
+
+def test_the_qc_progress_bar_writes_nothing_when_output_is_not_a_terminal(tmp_path, capfd):
+    """A transient rich bar on a pipe or file leaves an empty line (seen after the demo's qc steps)."""
+    case = Case("missing", DATA / "cases" / "no_such_image.nii.gz", DATA / "cases" / "sts_001_ct_mask.nii.gz",
+                1, None, "CT")  # fails at once: the bar is all there is to write
+    capfd.readouterr()
+    table = run_qc([case], tmp_path / "qc", extraction_settings=load_preset("default"), progress=True)
+    assert table["error"].iloc[0] != ""
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

@@ -117,13 +117,30 @@ def test_report_figures_carry_the_numbers_they_draw(study_run):
     assert len(qc) == 22 and "flags" in qc
 
 
-def test_an_empty_folder_gives_a_page_that_says_why_each_section_is_empty(tmp_path):
-    page = Page(build_report(tmp_path))
-    assert len(page.skipped) == 8
-    assert any("no features.parquet" in s for s in page.skipped)
-    assert any("no metrics.json" in s for s in page.skipped)
+def test_a_folder_with_nothing_to_report_is_refused_in_one_line(tmp_path):
     with pytest.raises(InputError, match="results folder does not exist"):
         build_report(tmp_path / "nope")
+    with pytest.raises(InputError, match=r"no voxelomics results to report: no features.parquet"):
+        build_report(tmp_path)  # empty
+    (tmp_path / "errors.csv").write_text("case_id,step,error_type,message,roi,log\n")
+    (tmp_path / "run.json").write_text(json.dumps({"status": "interrupted"}))
+    with pytest.raises(InputError, match=r"run.json records an extraction with status 'interrupted' that "
+                                         r"saved no case"):
+        build_report(tmp_path)  # interrupted before any case finished or failed
+    res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "r.html"), "--no-progress"])
+    assert res.exit_code != 0 and not (tmp_path / "r.html").exists()
+    assert str(tmp_path) in res.output and "no features.parquet" in res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_an_extraction_with_failures_only_is_reported_saying_why_the_rest_is_empty(tmp_path):
+    (tmp_path / "errors.csv").write_text("case_id,step,error_type,message,roi,log\n"
+                                         "p1,read_image,InputError,cannot read image,GTV,\n")
+    (tmp_path / "run.json").write_text(json.dumps({"status": "interrupted"}))
+    page = Page(build_report(tmp_path, qc=False))
+    links = {a.get("download", ""): a for a in page.links}
+    assert "failures.csv" in links
+    assert any("no metrics.json" in s for s in page.skipped)
 
 
 def test_report_of_an_extract_folder_draws_qc_from_the_provenance(study_run, tmp_path):

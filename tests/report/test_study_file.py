@@ -168,3 +168,28 @@ def test_the_patient_column_reaches_model_cv_as_its_group(study):
     with pytest.raises(SettingsError, match=r"cohort\.patient_id: column 'patient' is not a column .*"
                                             r"did you mean 'patient_id'"):
         check_study(load_study(_edit(study, "  patient_id: none", "  patient_id: patient")))
+
+
+def test_report_group_by_absent_is_refused_with_did_you_mean(study):
+    _edit(study, "  group_by: centre", "  group_by: centr")
+    with pytest.raises(SettingsError, match=r"report\.group_by: column 'centr' is not a column of the cohort "
+                                            r"rows or the clinical table .*\(did you mean 'centre'\?\)"):
+        check_study(load_study(study))
+
+
+def test_report_group_by_may_name_a_dicom_header_column(study):
+    _edit(study, "  group_by: centre", "  group_by: dicom_manufacturer")
+    check_study(load_study(study))
+
+
+def test_errors_name_the_study_key_they_come_from(study):
+    _edit(study, "  n_splits: 2", "  n_splits: -3")
+    with pytest.raises(SettingsError, match=r"^validation\.n_splits: ") as err:
+        check_study(load_study(study))
+    assert "model '" not in str(err.value)
+    _edit(study, "  n_splits: -3", "  n_splits: 2")
+    _edit(study, "  preset: default", "  preset: defualt")
+    with pytest.raises(SettingsError) as err:
+        check_study(load_study(study))
+    assert str(err.value).startswith("extraction.preset: unknown preset 'defualt'; did you mean 'default'?")
+    assert "file " not in str(err.value)

@@ -133,3 +133,12 @@ def test_api_on_a_csv_table(tmp_path):
         warnings.simplefilter("error")
         out = write_delta(src, tmp_path / "delta.parquet")
     assert list(out["patient_id"]) == ["P1", "P2"]
+
+
+def test_missing_columns_get_advice_that_matches_them():
+    with pytest.raises(InputError, match=r"lacks the column\(s\) \['roi', 'image_type'\].*; roi and image_type "
+                                         r"are written by voxelomics extract: give its features.parquet") as info:
+        delta_features(_table(ROWS).drop(columns=["roi", "image_type"], errors="ignore"))
+    assert "patient_id" not in info.value.message
+    with pytest.raises(InputError, match=r"add timepoint column\(s\) to the manifest"):
+        delta_features(_table(ROWS).drop(columns="timepoint"))

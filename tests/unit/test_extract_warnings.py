@@ -160,3 +160,28 @@ def test_a_mixed_cohort_under_a_ct_preset_fails_only_the_other_modalities(tmp_pa
     assert "made for CT" in err["message"]
     image = read_image(CASES / "brain2_image.nrrd")
     assert align_mask(image, read_mask(CASES / "brain2_label.nrrd", reference=image)).n_voxels > 0
+
+
+def test_label_1_of_a_map_with_other_labels_is_a_recorded_roi_warning(tmp_path):
+    """Without a manifest 'label' column label 1 is used; the labels left out are said, with the way to choose."""
+    import SimpleITK as sitk
+
+    from voxelomics.cohort import extract_cohort
+
+    msk = sitk.ReadImage(str(CT / "mask/mask.nii.gz"))
+    arr = sitk.GetArrayFromImage(msk).astype(np.uint8)
+    arr[0, :4, :4] = 2  # a second structure, away from the ROI
+    two = sitk.GetImageFromArray(arr)
+    two.CopyInformation(msk)
+    sitk.WriteImage(two, str(tmp_path / "two.nii.gz"))
+    settings = Settings.from_dict({"preset": "default", "families": ["statistics"]})
+    r = extract_cohort([_case("ct", CT / "image/phantom.nii.gz", tmp_path / "two.nii.gz", "CT")],
+                       out=tmp_path / "out", settings=settings, progress=False)
+    assert r.n_warned == 1
+    (w,) = r.warnings.to_dict("records")
+    assert w["type"] == "RoiWarning" and w["step"] == "read"
+    assert "holds labels [1, 2]; label 1 (the default) was used and [2] left out" in w["message"]
+    assert "'label' column in the manifest" in w["message"]
+    # a label given explicitly, or a map of label 1 only, warns of nothing
+    assert json.loads(extract_case(_case("ct", CT / "image/phantom.nii.gz", CT / "mask/mask.nii.gz", "CT"),
+                                   settings)["warnings"]) == []

@@ -150,3 +150,33 @@ def test_effective_settings_pass_the_kernels_checks():
     for modality in (None, "CT", "PT", "MR"):
         for d in (s.for_modality(modality).discretisation, s.for_modality(modality).ivh_discretisation):
             _check_params(d.method, d.n_bins, d.bin_width, d.lower_bound)
+
+
+@pytest.mark.parametrize("text", ["", "  \n\t\n", "# truncated before the first key\n"])
+def test_an_empty_settings_file_is_refused_naming_it(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=r"file .*empty\.yaml: the settings file is empty"):
+        load_settings(path)
+
+
+def test_a_file_changing_a_preset_is_named_after_both_and_hashed_by_content(tmp_path):
+    same = tmp_path / "same.yaml"
+    same.write_text("preset: ibsi-c\n")
+    f1 = tmp_path / "f1.yaml"
+    f1.write_text("preset: ibsi-c\nfamilies: [statistics]\n")
+    own = tmp_path / "own.yaml"
+    own.write_text("preset: ibsi-c\nname: mine\nfamilies: [statistics]\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("families: [statistics]\n")
+    c = load_preset("ibsi-c")
+    assert load_settings(same).name == "ibsi-c" and load_settings(same).settings_hash() == c.settings_hash()
+    assert load_settings(f1).name == "ibsi-c+f1.yaml"
+    assert load_settings(own).name == "mine"
+    assert load_settings(plain).name == "default+plain.yaml"
+    # the hash follows the content, not the name: same changes, same hash; others differ
+    changed = Settings.from_dict({**c.model_dump(mode="json"), "families": ["statistics"]})
+    assert load_settings(f1).settings_hash() == load_settings(own).settings_hash() == changed.settings_hash()
+    assert load_settings(f1).settings_hash() != c.settings_hash()
+    # the full dump (as stored in a feature table's provenance) reads back to the same settings
+    assert Settings.from_yaml(load_settings(f1).to_yaml()) == load_settings(f1)

@@ -22,6 +22,9 @@ Label-map rules (decisions)
       lists the values found (up to 10).
     * ``label=None``: label 1 when present, else the only non-zero value when there is
       exactly one; several labels without 1 is ambiguous (``MaskError`` listing them).
+      Label 1 taken from a map holding other labels too issues a
+      :class:`~voxelomics.errors.RoiWarning` naming the labels present and how to choose
+      (the manifest's ``label`` column), recorded in the case's row and ``warnings.csv``.
     * A requested label that is absent, or an all-zero map, raises
       :class:`~voxelomics.errors.EmptyRoiError` naming the case, the file and the label, and
       listing the labels present (the first 20).
@@ -58,11 +61,12 @@ from voxelomics.errors import (
     GeometryWarning,
     InputError,
     MaskError,
+    RoiWarning,
     VoxelomicsError,
 )
 from voxelomics.io.dicom import _DICOM_SUFFIXES, is_dicom_file, read_dicom_series, warn_once
 from voxelomics.io.direction import orthonormal_direction
-from voxelomics.io.nifti import nifti_data_problem, read_nifti_orthonormalised
+from voxelomics.io.nifti import nifti_data_problem, nifti_read_problem, read_nifti_orthonormalised
 from voxelomics.volume import RoiMask, Volume, from_sitk, mask_from_sitk
 
 __all__ = ["read_image", "read_mask", "align_mask", "load_case", "IMAGE_SUFFIXES", "MAX_LABELS"]
@@ -98,7 +102,8 @@ def _read_sitk(path: Path):
         if "orthonormal direction cosines" in str(exc) and _suffix(path) in (".nii", ".nii.gz"):
             img = read_nifti_orthonormalised(path)  # within the tolerance, else GeometryError
         if img is None:
-            raise InputError(f"cannot read image: {first[-1] if first else exc}", path=path) from None
+            why = nifti_read_problem(path)  # SimpleITK only says it found no reader
+            raise InputError(f"cannot read image: {why or (first[-1] if first else exc)}", path=path) from None
     problem = nifti_data_problem(path)
     if problem:
         raise InputError(f"cannot read image: {problem}", path=path)
@@ -281,6 +286,12 @@ def _select_label(values: np.ndarray, label: int | None, path: Path) -> int:
         if len(present) > MAX_LABELS:
             raise MaskError(_image_like(values))
         if 1 in present:
+            if len(present) > 1:  # the others are dropped: say so, and how to choose
+                others = [v for v in present if v != 1]
+                warnings.warn(f"mask {path} holds labels {_shown(present)}; label 1 (the default) was used "
+                              f"and {_shown(others)} left out: give a 'label' column in the manifest "
+                              "(a label, a list such as 1;2, or 'all' for one row per label) or label= "
+                              "to choose", RoiWarning, stacklevel=2)
             return 1
         if len(present) == 1:
             return present[0]

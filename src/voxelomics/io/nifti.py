@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["nifti_expected_bytes", "nifti_data_problem", "read_nifti_orthonormalised"]
+__all__ = ["nifti_expected_bytes", "nifti_data_problem", "nifti_read_problem", "read_nifti_orthonormalised"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _is_gzip(path: Path) -> bool:
+    """Whether the file starts with the gzip magic bytes (whatever its name says)."""
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
 
 
 def nifti_expected_bytes(head: bytes) -> int | None:
@@ -82,8 +90,8 @@ def nifti_data_problem(path: Path) -> str | None:
     name = path.name.lower()
     if not name.endswith((".nii", ".nii.gz")):
         return None
-    gz = name.endswith(".gz")
     try:
+        gz = _is_gzip(path)  # the bytes decide: SimpleITK reads an uncompressed file named .nii.gz
         with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
             expected = nifti_expected_bytes(f.read(544))
         if expected is None:
@@ -100,12 +108,73 @@ def nifti_data_problem(path: Path) -> str | None:
             with gzip.open(path, "rb") as f:
                 while chunk := f.read(1 << 22):
                     size += len(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
+    except EOFError:
+        return ("the gzip stream is truncated: it ends before all the voxel data its header declares "
+                "(an incomplete download or copy)")
+    except (OSError, zlib.error) as exc:
         return f"the compressed data is damaged ({type(exc).__name__}: {exc})"
     if size < expected:
         return (f"the file holds {size} bytes but its header declares {expected} (voxel data "
                 "missing: truncated or incompletely copied)")
     return None
+
+
+def nifti_read_problem(path: Path) -> str | None:
+    """Why a ``.nii`` / ``.nii.gz`` file that SimpleITK cannot read is not a NIfTI file.
+
+    SimpleITK only says it found no reader ("Unable to determine ImageIO reader"); this
+    looks at the bytes: gzip or not, a gzip stream that ends early or is damaged, and the
+    NIfTI-1/2 header size field (348 or 540) of the (decompressed) data.
+
+    Parameters
+    ----------
+    path : Path
+        A file named ``.nii`` or ``.nii.gz`` (other endings return None).
+
+    Returns
+    -------
+    str or None
+        A sentence for the error message ("the gzip stream is truncated ...", "the file is
+        not gzip-compressed ...", "not a NIfTI file: ... header ..."); None
+        when the bytes look like a complete NIfTI header (SimpleITK's message then stands).
+    """
+    import gzip
+    import zlib
+
+    name = path.name.lower()
+    if not name.endswith((".nii", ".nii.gz")):
+        return None
+    try:
+        size = path.stat().st_size
+        gz = _is_gzip(path)
+        if not gz:
+            with open(path, "rb") as f:
+                head = f.read(544)
+        else:
+            with gzip.open(path, "rb") as f:
+                head = f.read(544)
+    except EOFError:
+        return (f"the gzip stream is truncated ({size} bytes; it ends "
+                "before the NIfTI header is complete: an incomplete download or copy)")
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        return f"the compressed data is damaged ({exc})"
+    except OSError as exc:
+        return str(exc)
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if nifti_expected_bytes(head) is not None:
+        return None
+    if gz:
+        what = "the decompressed data"
+    elif name.endswith(".gz"):
+        what = "the file is not gzip-compressed (as its name .nii.gz says), and"
+    else:
+        what = "the file"
+    if len(head) < 348:
+        return f"{what} holds {len(head)} bytes, fewer than a NIfTI header (348)"
+    text = head[:200].decode("ascii", errors="replace")
+    kind = " (it is text)" if all(c.isprintable() or c.isspace() for c in text) else ""
+    return f"{what} does not start with a NIfTI-1 or NIfTI-2 header (header size field 348 or 540){kind}"
 
 
 def _sform(head: bytes):

@@ -72,6 +72,10 @@ Task = Annotated[str | None, typer.Option(
     "--task", help="What --target is: auto (default: two values = binary, more numbers = "
     "continuous; whole numbers with at most 10 values are refused), classification or "
     "regression.")]
+Positive = Annotated[str | None, typer.Option(
+    "--positive", metavar="VALUE", help="The positive class of a binary --target (coded 1: "
+    "AUC, sensitivity and probabilities are of it); default: the second value in sort order "
+    "(yes of no/yes, 1 of 0/1). 'validate' takes the fitted model's.")]
 Covariates = Annotated[list[str] | None, typer.Option(
     "--covariates", metavar="COL", help="Column of the feature or clinical table that enters "
     "the model as it is, outside feature selection (repeatable): e.g. dicom_kvp, location; "
@@ -126,7 +130,7 @@ def _fail(exc: Exception) -> None:
 
 def _spec(tables, target=None, id_col=None, time=None, event=None, clinical=None, on=None,
           batch=None, exclude=None, group=None, volume=None, features=None, *, task=None,
-          covariates=None, lesions=None, both=False):
+          covariates=None, lesions=None, both=False, positive=None):
     from voxelomics.errors import ModelError
     from voxelomics.model.workflow import TableSpec
 
@@ -146,7 +150,8 @@ def _spec(tables, target=None, id_col=None, time=None, event=None, clinical=None
     return TableSpec(table=tuple(paths) if len(paths) > 1 else paths[0], target=target,
                      id_col=id_col, time=time, event=event, clinical=clinical, on=on,
                      batch=batch, exclude=tuple(exclude or ()), group=group, volume=volume,
-                     task=task, covariates=tuple(covariates or ()), lesions=lesions)
+                     task=task, covariates=tuple(covariates or ()), lesions=lesions,
+                     positive=positive)
 
 
 def _unseen(value: str | None) -> str | None:
@@ -214,6 +219,7 @@ def _summary(metrics: dict) -> None:
     model = metrics.get("model")
     typer.echo(f"{task}: n_samples={metrics['n_samples']} n_features={metrics['n_features']}"
                + (f" model={model}" if model else ""))
+    _positive_line(metrics, fitted="model_dir" in metrics)
     from voxelomics.model.lesions import lesion_summary
 
     if lesion_summary(metrics.get("lesions")):
@@ -227,6 +233,15 @@ def _summary(metrics: dict) -> None:
         typer.echo(f"  permutation p-value    {metrics['permutation_test']['p_value']:.3g}")
     _comparators(metrics)
     _flags(metrics)
+
+
+def _positive_line(info: dict, *, fitted: bool = False) -> None:
+    """Which class of a binary target is positive (AUC, probabilities are of it)."""
+    classes = info.get("classes") if info.get("task") == "classification" else None
+    if not classes or len(classes) != 2:
+        return
+    how = "the fitted model's" if fitted else "--positive VALUE to change"
+    typer.echo(f"  positive class: {str(classes[1])!r} (of {str(classes[0])!r}, {str(classes[1])!r}); {how}")
 
 
 def _comparators(metrics: dict) -> None:
@@ -279,7 +294,7 @@ def cv(
     tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
-    group: Group = None, volume: Volume = None, task: Task = None,
+    group: Group = None, volume: Volume = None, task: Task = None, positive: Positive = None,
     covariates: Covariates = None, lesions: Lesions = None,
     settings: SettingsOpt = None, model: ModelOpt = None,
     folds: Annotated[int | None, typer.Option(
@@ -302,7 +317,8 @@ def cv(
                                 inner_splits=inner_folds, n_permutations=permutations,
                                 random_state=seed, n_jobs=jobs)
         spec = _spec(tables, target, id_col, time, event, clinical, on, batch, exclude, group,
-                     volume, features, task=task, covariates=covariates, lesions=lesions)
+                     volume, features, task=task, covariates=covariates, lesions=lesions,
+                     positive=positive)
         metrics = run_cv(spec, s, out, plots=plots, progress=True)
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)
@@ -320,7 +336,7 @@ def fit(
     tables: TablesArg = None, features: Features = None,
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, batch: Batch = None, exclude: Exclude = None,
-    group: Group = None, volume: Volume = None, task: Task = None,
+    group: Group = None, volume: Volume = None, task: Task = None, positive: Positive = None,
     covariates: Covariates = None, lesions: Lesions = None,
     settings: SettingsOpt = None, model: ModelOpt = None, seed: Seed = None,
     inner_folds: Annotated[int | None, typer.Option(
@@ -339,7 +355,8 @@ def fit(
 
         s = load_model_settings(settings, model=model, random_state=seed, inner_splits=inner_folds)
         spec = _spec(tables, target, id_col, time, event, clinical, on, batch, exclude, group,
-                     volume, features, task=task, covariates=covariates, lesions=lesions)
+                     volume, features, task=task, covariates=covariates, lesions=lesions,
+                     positive=positive)
         from rich.console import Console
 
         with Console(stderr=True).status("tuning and fitting the model"):
@@ -350,6 +367,7 @@ def fit(
     _flags({"fit_warnings": meta.get("fit_warnings")})
     metric = meta.get("inner_cv_metric", "score")
     typer.echo(f"{meta['model']}: {meta['description']}")
+    _positive_line(meta)
     scores = meta.get("inner_cv_scores") or {}
     extra = ("" if not scores else " (" + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
              + ")")
@@ -422,7 +440,7 @@ def validate(
     target: Target = None, id_col: IdCol = None, time: TimeCol = None, event: EventCol = None,
     clinical: Clinical = None, on: On = None, group: Group = None, seed: Seed = None,
     plots: Plots = True, unseen_batch: UnseenBatch = None, task: Task = None,
-    covariates: SavedCovariates = None, lesions: SavedLesions = None,
+    covariates: SavedCovariates = None, lesions: SavedLesions = None, positive: Positive = None,
 ) -> None:
     """External validation of a saved model on a second table."""
     try:
@@ -431,7 +449,7 @@ def validate(
         metrics = validate_model(
             model_dir, _spec(tables, target, id_col, time, event, clinical, on, group=group,
                              features=features, task=task, both=True, covariates=covariates,
-                             lesions=lesions),
+                             lesions=lesions, positive=positive),
             out, seed=seed or 0, plots=plots, unseen_batch=_unseen(unseen_batch))
     except (VoxelomicsError, ArithmeticError) as exc:
         _fail(exc)

@@ -246,8 +246,11 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
     if spec.target is None and spec.time is None and spec.event is None:
         raise ModelError(_needs_outcome(meta), path=spec.tables[0])
     if is_score_validation(meta, spec):
-        return validate_score(saved, model_dir, spec, out, n_boot=n_boot, seed=seed,
-                              plots=plots, unseen_batch=unseen_batch)
+        try:
+            return validate_score(saved, model_dir, spec, out, n_boot=n_boot, seed=seed,
+                                  plots=plots, unseen_batch=unseen_batch)
+        except ModelError as exc:
+            raise _other_kind(meta, spec, exc) from None
     pred = predict_table(model_dir, spec, unseen_batch=unseen_batch)
     data = load_data(replace(model_table_spec(meta, spec), target=spec.target, time=spec.time,
                              event=spec.event, group=spec.group, task=spec.task),
@@ -256,6 +259,8 @@ def validate_model(model_dir: str | Path, spec: TableSpec, out: str | Path, *,
     if data.task != meta["task"]:
         raise ModelError(f"the model is a {meta['task']} model but the outcome given "
                          f"is for {data.task}; " + _needs_outcome(meta), path=spec.tables[0])
+    if data.task == "classification":
+        data = _fitted_positive(data, meta, spec)
     if data.task == "classification" and [str(c) for c in data.classes] != meta["classes"]:
         raise ModelError(f"target {spec.target!r} holds classes {[str(c) for c in data.classes]} "
                          f"but the model was trained on {meta['classes']}", path=spec.tables[0])
@@ -348,6 +353,50 @@ def _comparator_scores(saved, data: ModelData, unseen_batch: str | None):
             skipped[name] = f"could not be applied: {exc}"
             info.pop(name)
     return scores, info, skipped
+
+
+def _fitted_positive(data, meta: dict, spec: TableSpec):
+    """The outcome coded with the fitted model's positive class (``meta["classes"][1]``).
+
+    A model fitted with ``--positive`` keeps that class positive on every table; a
+    ``--positive`` given to ``validate`` must name the same class.
+    """
+    from dataclasses import replace as _replace
+
+    fitted = [str(c) for c in meta.get("classes") or []]
+    if spec.positive is not None and fitted and str(spec.positive).strip() != fitted[1]:
+        raise ModelError(f"--positive {spec.positive!r} differs from the class the model was fitted with "
+                         f"as positive, {fitted[1]!r} (of {fitted[0]!r}, {fitted[1]!r}): a saved model "
+                         "keeps its positive class (leave --positive out)", path=spec.tables[0])
+    got = [str(c) for c in data.classes]
+    if len(fitted) == 2 and got == fitted[::-1]:
+        return _replace(data, y=1 - np.asarray(data.y), classes=list(data.classes)[::-1])
+    return data
+
+
+def _other_kind(meta: dict, spec: TableSpec, exc: ModelError) -> ModelError:
+    """A missing outcome column of another kind than the model's: say what the model takes.
+
+    ``--time/--event`` on a classifier (or ``--target`` on a survival model) validates
+    its prediction as a score; when those columns are absent the user most likely meant
+    the model's own outcome, so the message starts with it.
+    """
+    task = meta.get("task")
+    given = [f"--{n} column {getattr(spec, n)!r}" for n in ("time", "event", "target")
+             if getattr(spec, n) is not None]
+    if not any(g in exc.message and "not found" in exc.message for g in given):
+        return exc
+    if task == "classification" and spec.target is None:
+        lead = (f"this model was fitted for a binary target (--target {meta.get('target')!r}): "
+                "validate it with --target COL, not --time/--event (those validate its predicted "
+                "probability as a survival score, and need their columns)")
+    elif task == "survival" and spec.target is not None and spec.time is None and spec.event is None:
+        lead = (f"this model was fitted for survival (--time {meta.get('time')!r} --event "
+                f"{meta.get('event')!r}): validate it with --time COL --event COL, not --target (which "
+                "validates its risk score against a binary outcome, and needs its column)")
+    else:
+        return exc
+    return ModelError(f"{lead}; {exc.message}", path=exc.path, case_id=exc.case_id, step=exc.step)
 
 
 def _needs_outcome(meta: dict) -> str:

@@ -90,6 +90,25 @@ def _eb_parametric(z_batch, gamma_hat, delta_hat, gamma_bar, tau2, a, b, *, tol,
     return g_old, d_old, it
 
 
+
+def _column_means(a: np.ndarray) -> np.ndarray:
+    """Mean of each column over its non-missing values; NaN for a column with none.
+
+    ``np.nanmean`` gives the same values but warns ("Mean of empty slice") for such a
+    column, which is expected here (a feature missing in every row of one batch).
+    """
+    n = np.sum(~np.isnan(a), axis=0)
+    total = np.nansum(a, axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def _column_variances(a: np.ndarray) -> np.ndarray:
+    """Sample variance (ddof=1) of each column over its non-missing values; NaN for a
+    column with fewer than two (where ``np.nanvar`` warns "Degrees of freedom <= 0")."""
+    n = np.sum(~np.isnan(a), axis=0)
+    dev = np.nansum((a - _column_means(a)) ** 2, axis=0)
+    return np.where(n > 1, dev / np.maximum(n - 1, 1), np.nan)
+
 class ComBat(TransformerMixin, BaseEstimator):
     """Empirical-Bayes ComBat harmonisation fitted on training rows only.
 
@@ -206,8 +225,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         n_b = self.batches_.size
         with np.errstate(invalid="ignore", divide="ignore"):
             counts = np.stack([np.sum(~np.isnan(Y[idx == i]), axis=0) for i in range(n_b)])
-            bmeans = np.stack([np.nanmean(Y[idx == i], axis=0) if counts[i].any() else
-                               np.full(Y.shape[1], np.nan) for i in range(n_b)])
+            bmeans = np.stack([_column_means(Y[idx == i]) for i in range(n_b)])
             total = counts.sum(axis=0)
             grand = np.nansum(counts * bmeans, axis=0) / total
             resid = Y - bmeans[idx]
@@ -221,9 +239,10 @@ class ComBat(TransformerMixin, BaseEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             for i in range(n_b):  # loop over batches (few), vectorised over features
                 zi = Z[idx == i]
-                gamma_hat[i] = np.nan_to_num(np.nanmean(zi, axis=0)) if zi.size else 0.0
+                gamma_hat[i] = np.nan_to_num(_column_means(zi)) if zi.size else 0.0
                 if zi.shape[0] > 1:
-                    d = np.nanvar(zi, axis=0, ddof=1)
+                    # defined only for a feature with two or more values in the batch; else 1
+                    d = _column_variances(zi)
                     delta_hat[i] = np.where(np.isfinite(d) & (d > 0), d, 1.0)
         gamma_star, delta_star = gamma_hat.copy(), delta_hat.copy()
         n_iter = 1

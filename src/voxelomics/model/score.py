@@ -418,7 +418,7 @@ def validate_score(saved, model_dir, spec, out, *, n_boot: int = 1000, seed: int
     comp_scores: dict = {}
     out.mkdir(parents=True, exist_ok=True)
     if spec.target is not None:
-        data = load_data(replace(base, target=spec.target, task=spec.task), **kw)
+        data = load_data(replace(base, target=spec.target, task=spec.task, positive=spec.positive), **kw)
         _same_rows(data.ids, pred["id"].to_numpy())
         data_any = data
         comp_scores, info, skipped = _comparator_scores(saved, data, unseen_batch)

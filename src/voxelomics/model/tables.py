@@ -339,6 +339,7 @@ def prepare_data(
     path: str | Path | None = None,
     group: str | None = None,
     task: str | None = None,
+    positive: str | None = None,
 ) -> ModelData:
     """Split a (joined) table into features, outcome, identifiers and batch.
 
@@ -380,6 +381,9 @@ def prepare_data(
         target; numbers with more than two values a continuous one, except whole numbers
         with at most :data:`MAX_INTEGER_LEVELS` values (a grade?), which are refused with
         a hint to pass ``"regression"``.
+    positive : str or None
+        The positive class (coded 1) of a binary target, matched as text (``--positive``);
+        None: the second of the two values in sort order (``yes`` of ``no``/``yes``).
 
     Returns
     -------
@@ -473,9 +477,11 @@ def prepare_data(
     if time is not None or event is not None:
         if time is None or event is None:
             raise ModelError("survival needs both --time and --event", path=where)
+        if positive is not None and target is None:
+            raise ModelError("--positive names a class of a binary --target; survival has none", path=where)
         y, task, classes = _survival_target(table, time, event, where), "survival", []
     elif target is not None:
-        y, classes, task = _target(table[target], where, task)
+        y, classes, task = _target(table[target], where, task, positive)
     else:
         y, task, classes = np.full(len(table), -1), "none", []
     suspects = ([c for c in feats if str(c).lower() in OUTCOME_LIKE]

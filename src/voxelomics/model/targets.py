@@ -17,7 +17,19 @@ from voxelomics.model.columns import _as_number, _column_missing
 __all__ = ["MAX_INTEGER_LEVELS"]
 
 
-def _binary_target(col: pd.Series, where: str | None) -> tuple[np.ndarray, list]:
+def _positive_first(classes: list, col: pd.Series, positive, where: str | None) -> list:
+    """The two classes ordered (negative, positive): ``positive`` last, matched as text."""
+    from voxelomics.model.columns import did_you_mean
+
+    match = [c for c in classes if str(c) == str(positive).strip()]
+    if not match:
+        raise ModelError(f"--positive {positive!r} is not a value of target column {col.name!r} "
+                         f"(values: {', '.join(repr(str(c)) for c in classes)})"
+                         f"{did_you_mean(str(positive), [str(c) for c in classes])}", path=where)
+    return [c for c in classes if c is not match[0]] + match
+
+
+def _binary_target(col: pd.Series, where: str | None, positive=None) -> tuple[np.ndarray, list]:
     if col.isna().any():
         raise ModelError(
             f"target column {col.name!r} has {int(col.isna().sum())} missing values; "
@@ -32,6 +44,8 @@ def _binary_target(col: pd.Series, where: str | None) -> tuple[np.ndarray, list]
             f"values {classes[:6]}",
             path=where,
         )
+    if positive is not None:
+        classes = _positive_first(classes, col, positive, where)
     return (values == classes[1]).astype(np.int64), classes
 
 
@@ -40,9 +54,13 @@ def _binary_target(col: pd.Series, where: str | None) -> tuple[np.ndarray, list]
 MAX_INTEGER_LEVELS = 10
 
 
-def _target(col: pd.Series, where: str | None, task: str | None
+def _target(col: pd.Series, where: str | None, task: str | None, positive=None
             ) -> tuple[np.ndarray, list, str]:
-    """Binary (0/1 + classes) or continuous (float) target, by ``task`` or by its values."""
+    """Binary (0/1 + classes) or continuous (float) target, by ``task`` or by its values.
+
+    A binary target's classes are sorted and the second is the positive class (coded 1),
+    unless ``positive`` names one of the two values (``--positive``).
+    """
     if task not in (None, "auto", "classification", "regression"):
         raise ModelError(f"--task must be 'auto', 'classification' or 'regression', got {task!r}")
     if col.isna().any():
@@ -51,8 +69,11 @@ def _target(col: pd.Series, where: str | None, task: str | None
             "drop those rows or fill them", path=where)
     n_levels = col.nunique()
     if task == "classification" or (task in (None, "auto") and n_levels == 2):
-        y, classes = _binary_target(col, where)
+        y, classes = _binary_target(col, where, positive)
         return y, classes, "classification"
+    if positive is not None:
+        raise ModelError(f"--positive applies to a binary target; target column {col.name!r} holds "
+                         f"{n_levels} distinct values", path=where)
     values, reason = _as_number(col)
     if values is None or values.isna().any():
         if task == "regression":

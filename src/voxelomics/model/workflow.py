@@ -102,6 +102,9 @@ class TableSpec:
     lesions : {"all", "largest", "volume_weighted"} or None
         Rule for several rows (lesions) of one patient (``--lesions``;
         :mod:`voxelomics.model.lesions`); None: ``all``.
+    positive : str or None
+        Positive class of a binary ``target`` (``--positive``); None: the second of its
+        two values in sort order.
     """
 
     table: Path | tuple
@@ -118,6 +121,7 @@ class TableSpec:
     task: str | None = None
     covariates: tuple[str, ...] = ()
     lesions: str | None = None
+    positive: str | None = None
 
     @property
     def tables(self) -> tuple[Path, ...]:
@@ -205,7 +209,7 @@ def load_data(spec: TableSpec, *, features: list[str] | None = None,
         df, target=spec.target, id_col=id_col, time=spec.time, event=spec.event,
         batch=spec.batch, features=features, batch_levels=batch_levels,
         candidates=candidates, exclude=exclude, roles=roles + covs, path=where, group=group,
-        task=spec.task,
+        task=spec.task, positive=spec.positive,
     )
     if covs:
         from voxelomics.model.covariates import encode_covariates

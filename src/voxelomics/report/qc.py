@@ -269,10 +269,16 @@ def run_qc(cases, out: str | Path, *, extraction_settings=None, settings: QCSett
             (i, key, h, reseg, target))
     bar = None
     if progress and todo:
+        from rich.console import Console
         from rich.progress import Progress
 
-        bar = Progress(transient=True)
-        bar.start()
+        # on standard error beside the run's messages, and only on a terminal: rich writes
+        # an empty line for a transient bar on a pipe or file (a blank line in the demo)
+        console = Console(stderr=True)
+        if console.is_terminal:
+            bar = Progress(transient=True, console=console)
+            bar.start()
+    if bar is not None:
         task = bar.add_task("QC thumbnails", total=sum(len(v) for v in todo.values()))
     try:
         for (image_path, series_uid, modality), items in todo.items():

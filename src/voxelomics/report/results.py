@@ -154,10 +154,20 @@ class Results:
     models: list[ModelResults] = field(default_factory=list)
 
 
+def _failures_only(folder: Path) -> CohortResults | None:
+    """An extraction that saved no feature table but lists failures (all cases failed, or
+    it was interrupted before a case finished): reportable, its failures are the news."""
+    errors = _csv(folder / "errors.csv")
+    if errors is None or not len(errors):
+        return None
+    return CohortResults(folder=folder, errors=errors, run=_json(folder / "run.json"),
+                         warnings=read_warnings(folder))
+
+
 def _cohort(folder: Path, manifest: Path | None, qc_dir: Path) -> CohortResults | None:
     path = folder / "features.parquet"
     if not path.is_file():
-        return None
+        return _failures_only(folder)
     from voxelomics.cohort import read_provenance
 
     try:
@@ -240,7 +250,7 @@ def _find_cohort(root: Path) -> CohortResults | None:
         return _cohort(root, manifest, root / "qc")
     found = sorted(p for p in root.glob("*/features.parquet") if p.parent.name != "external")
     if not found:
-        return None
+        return _failures_only(root)
     folder = found[0].parent
     manifest = next((m for m in (folder / "manifest.csv", root / "manifest.csv",
                                  root / "cohort" / "manifest.csv") if m.is_file()), None)
@@ -291,12 +301,15 @@ def read_results(folder: str | Path) -> Results:
     Returns
     -------
     Results
-        Absent parts are None (or empty lists).
+        Absent parts are None (or empty lists). An extraction folder without
+        ``features.parquet`` but with failures in ``errors.csv`` (every case failed, or the
+        run was interrupted) gives a cohort with ``features=None``: its failures are reported.
 
     Raises
     ------
     InputError
-        The folder does not exist.
+        The folder does not exist, or holds nothing to report (no feature table, no
+        failures, no model metrics, no study).
     """
     from voxelomics.errors import InputError
 
@@ -323,4 +336,18 @@ def read_results(folder: str | Path) -> Results:
     else:
         res.cohort = _find_cohort(root)
     res.models = _models(root)
+    if res.study is None and res.cohort is None and not res.models:
+        raise InputError(_nothing_to_report(root))
     return res
+
+
+def _nothing_to_report(root: Path) -> str:
+    """One line: what a results folder lacks (and what an interrupted extraction left)."""
+    message = (f"results folder {root}: no voxelomics results to report: no features.parquet or failures in errors.csv "
+               "(voxelomics extract), no metrics.json (voxelomics model), no study.json (voxelomics run)")
+    run = _json(root / "run.json")
+    if run is not None:
+        status = run.get("status", "unknown")
+        message += (f"; run.json records an extraction with status {status!r} that saved no case "
+                    "(re-run the same extract command to resume it)")
+    return message

@@ -204,5 +204,21 @@ def check_study(study: Study) -> list[str]:
                 if col is not None and col not in ext_table.columns:
                     raise SettingsError(f"outcomes[{i}].{name}: column {col!r} is not in {ext_source} "
                                         f"(external cohort){_hint(col, ext_table.columns)}")
+    _check_group_by(study, cols, clinical)
     _writable(study.out)
     return warnings
+
+
+def _check_group_by(study: Study, cols: set, clinical: pd.DataFrame | None) -> None:
+    """``report.group_by`` names a column of the feature table: cohort, DICOM header or clinical."""
+    from voxelomics.io.header import HEADER_COLUMNS
+
+    wanted = study.report.group_by
+    if not wanted:
+        return
+    valid = set(cols) | set(HEADER_COLUMNS) | (set(clinical.columns) if clinical is not None else set())
+    if wanted not in valid:
+        source = "the cohort rows" + (f" or the clinical table {study.clinical.table}" if clinical is not None else "")
+        raise SettingsError(f"report.group_by: column {wanted!r} is not a column of {source}"
+                            f"{_hint(wanted, valid)}")
+

@@ -252,6 +252,12 @@ class Study(_Strict):
         try:
             return ModelSettings(**data)
         except ValidationError as exc:
+            # a value shared from the validation section is named there, not in the model
+            shared_only = [e for e in exc.errors() if e["loc"] and e["loc"][0] in shared
+                           and e["loc"][0] not in model.settings]
+            if shared_only:
+                raise SettingsError("; ".join(f"validation.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                              for e in shared_only)) from None
             raise SettingsError(f"model {model.name!r}: " + "; ".join(
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
 
@@ -276,6 +282,10 @@ class Study(_Strict):
         else:
             data = dict(ex.settings or {})
         if ex.preset is not None and "preset" not in data:
+            try:
+                load_preset(ex.preset)
+            except SettingsError as exc:
+                raise SettingsError(f"extraction.preset: {exc.message}") from None
             data["preset"] = ex.preset
         if not data:
             return load_preset("default")

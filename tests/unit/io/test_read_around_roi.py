@@ -132,3 +132,31 @@ def test_non_finite_margin_is_refused():
     with pytest.raises(SettingsError, match="crop_margin_mm.*finite"):
         extract_features(image, mask, {"preset": "ibsi-a", "crop_margin_mm": float("inf")})
     assert read_image_around_roi(image, read_mask(mask, reference=None), margin_mm=float("inf")) is None
+
+
+def test_unreadable_nifti_files_say_what_is_wrong(tmp_path):
+    """SimpleITK only says "Unable to determine ImageIO reader": the bytes say why."""
+    import gzip
+
+    from voxelomics.errors import InputError
+
+    image, _ = PAIRS[0]
+    raw = gzip.decompress(image.read_bytes())
+    cases = {
+        "head.nii.gz": (image.read_bytes()[:100], "the gzip stream is truncated"),
+        "half.nii.gz": (image.read_bytes()[: image.stat().st_size // 2], "the gzip stream is truncated"),
+        "text.nii.gz": (b"hello, this is text\n", "the file is not gzip-compressed (as its name .nii.gz says), "
+                                                  "and holds 20 bytes, fewer than a NIfTI header (348)"),
+        "words.nii.gz": (gzip.compress(b"x" * 600), "the decompressed data does not start with a NIfTI-1 or "
+                                                    "NIfTI-2 header"),
+        "short.nii": (raw[:200], "the file holds 200 bytes, fewer than a NIfTI header"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError) as info:
+            read_image(tmp_path / name)
+        assert f"{name}: cannot read image: {message}" in str(info.value), str(info.value)
+        assert "sitk::ERROR" not in str(info.value)
+    plain = tmp_path / "plain.nii.gz"  # uncompressed under a .nii.gz name: SimpleITK reads it
+    plain.write_bytes(raw)
+    np.testing.assert_array_equal(read_image(plain).array, read_image(image).array)
