@@ -22,8 +22,8 @@ class ModelSettings(BaseModel):
 
     Attributes
     ----------
-    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"} or None
-        ``None`` picks ``ensemble`` for a binary target and ``coxnet`` for survival.
+    model : {"superlearner", "ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"} or None
+        ``None`` picks ``superlearner`` for a binary target and ``coxnet`` for survival.
     selector : {"anova", "mannwhitney", "mrmr", "none"}
     correlation_threshold : float in (0, 1]
     n_splits, n_repeats, inner_splits, inner_repeats : int
@@ -51,7 +51,7 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Literal["ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"] | None = None
+    model: Literal["superlearner", "ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf"] | None = None
     selector: Literal["anova", "mannwhitney", "mrmr", "none"] = "anova"
     correlation_threshold: float = Field(0.9, gt=0, le=1)
     n_splits: int = Field(5, ge=2, le=20)
@@ -91,11 +91,11 @@ class ModelSettings(BaseModel):
         """
         surv = {"coxnet", "rsf"}
         if self.model is None:
-            return "coxnet" if task == "survival" else "ensemble"
+            return "coxnet" if task == "survival" else "superlearner"
         if (self.model in surv) != (task == "survival"):
             raise SettingsError(
                 f"model {self.model!r} does not fit a {task} task; use "
-                f"{sorted(surv) if task == 'survival' else ['ensemble', 'auto', 'enet_lr', 'svm', 'rf', 'gb']}"
+                f"{sorted(surv) if task == 'survival' else ['superlearner', 'ensemble', 'auto', 'enet_lr', 'svm', 'rf', 'gb']}"
             )
         return self.model
 

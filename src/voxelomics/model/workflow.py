@@ -370,7 +370,7 @@ def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
                                                 else ""),
                        "inner": f"{settings.inner_splits}-fold x {settings.inner_repeats} "
                                 "repeats" + (" (inside the ensemble, one-SE rule)"
-                                             if name == "ensemble" else " grid search"),
+                                             if name in ("superlearner", "ensemble") else " grid search"),
                        "ci95_method": ci_method(data.group_col)},
         "chosen_in_inner_loop": res.chosen_models(),
         "folds": res.folds,
