@@ -112,7 +112,7 @@ def test_selection_stability_and_fold_records(tmp_path):
     assert len(m["folds"]) == 3
     for rec in m["folds"]:
         assert set(rec) >= {"repeat", "fold", "n_train", "n_test", "params", "features"}
-        assert set(rec["features"]) == {"linear", "forest"}
+        assert set(rec["features"]) == {"linear", "forest", "extra_trees"}
     st = m["selection_stability"]["linear"]
     assert st["frequency"]["glcm_feature_0"] == 1.0 and st["frequency"]["glcm_feature_1"] == 1.0
     assert {"glcm_feature_0", "glcm_feature_1"} <= set(m["safeguards"]["signature"])

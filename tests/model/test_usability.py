@@ -42,10 +42,10 @@ def test_fit_prints_the_chosen_model_and_its_inner_cv_score(tmp_path):
                "--inner-folds", "3")
     assert res.exit_code == 0, res.output
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert "ensemble: mean of L2 logistic regression (top" in res.output
+    assert "superlearner: " in res.output and " x L2 logistic regression (top" in res.output
     assert f"C={meta['best_params']['C']:g}" in res.output
     assert "inner-CV auc of the chosen model: " in res.output
-    assert set(meta["inner_cv_scores"]) == {"linear", "forest", "ensemble"}
+    assert set(meta["inner_cv_scores"]) == {"linear", "forest", "extra_trees", "ensemble"}
     assert 0.5 < meta["inner_cv_score"] <= 1
     res = _run("fit", tmp_path / "t.csv", "--target", "y", "--model", "enet_lr",
                "--out", tmp_path / "m2", "--inner-folds", "3")

@@ -32,7 +32,7 @@ def test_the_bundled_example_is_valid():
     s = load_study(EXAMPLE)
     assert s.name == "example"
     assert [o.kind for o in s.outcomes] == ["binary", "survival"]
-    assert [m.name for m in s.outcomes[0].models] == ["ensemble", "random forest"]
+    assert [m.name for m in s.outcomes[0].models] == ["superlearner", "random forest"]
     assert s.cohort.patient_id == "patient_id"  # rows are grouped into patients explicitly
     assert s.clinical.on == "case_id"  # YAML 1.1 would read the key 'on' as True
     assert s.cohort.manifest[0] == EXAMPLE.parent / "cases.csv"

@@ -13,8 +13,11 @@ Modules (import what you need; nothing heavy is imported here, so that the CLI s
   (empirical-Bayes batch harmonisation fitted on training rows only).
 - :mod:`~voxelomics.model.select`: correlation filter, univariate (ANOVA, Mann-Whitney,
   Cox score), mRMR and L1/elastic-net selection.
-- :mod:`~voxelomics.model.ensemble`: the default classifier (linear signature + random
-  forest, one-SE rule, recalibrated).
+- :mod:`~voxelomics.model.stacking`: the default classifier, a super learner (convex
+  stacking of a linear signature and two random forests on inner cross-validated
+  predictions, weights shrunk towards equal, recalibrated).
+- :mod:`~voxelomics.model.ensemble`: its linear member (one-SE rule) and the former
+  default (mean of a linear signature and a random forest, recalibrated).
 - :mod:`~voxelomics.model.estimators`: model pipelines and their hyper-parameter grids.
 - :mod:`~voxelomics.model.baselines`: comparators (volume, clinical, batch, fixed pipelines).
 - :mod:`~voxelomics.model.runner`: one outer fold, many folds in parallel, solver warnings.

@@ -22,8 +22,8 @@ class ModelSettings(BaseModel):
 
     Attributes
     ----------
-    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf", "enet"} or None
-        ``None`` picks ``ensemble`` for a binary target, ``coxnet`` for survival and
+    model : {"superlearner", "ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf", "enet"} or None
+        ``None`` picks ``superlearner`` for a binary target, ``coxnet`` for survival and
         ``enet`` (elastic-net regression) for a continuous target; ``rf`` is a random
         forest classifier or regressor, as the target asks.
     selector : {"anova", "mannwhitney", "mrmr", "none"}
@@ -54,7 +54,7 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Literal["ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf",
+    model: Literal["superlearner", "ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf",
                    "enet"] | None = None
     selector: Literal["anova", "mannwhitney", "mrmr", "none"] = "anova"
     correlation_threshold: float = Field(0.9, gt=0, le=1)
@@ -109,11 +109,11 @@ class ModelSettings(BaseModel):
                                 f"target; for a {task} task use "
                                 + ("'coxnet'" if task == "survival" else "'enet_lr'"))
         if self.model is None:
-            return "coxnet" if task == "survival" else "ensemble"
+            return "coxnet" if task == "survival" else "superlearner"
         if (self.model in surv) != (task == "survival"):
             raise SettingsError(
                 f"model {self.model!r} does not fit a {task} task; use "
-                f"{sorted(surv) if task == 'survival' else ['ensemble', 'auto', 'enet_lr', 'svm', 'rf', 'gb']}"
+                f"{sorted(surv) if task == 'survival' else ['superlearner', 'ensemble', 'auto', 'enet_lr', 'svm', 'rf', 'gb']}"
             )
         return self.model
 

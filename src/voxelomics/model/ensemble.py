@@ -1,4 +1,4 @@
-"""The default classifier: a soft-voting ensemble of a sparse linear signature and a forest.
+"""The former default classifier (`model: ensemble`): a soft-voting ensemble of a sparse linear signature and a forest.
 
 Why this design (the full reasoning, with references, is in ``docs/modelling.md``)
 ---------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from voxelomics.model.metrics import roc_auc
 from voxelomics.model.select import UnivariateSelector, anova_f
 
-__all__ = ["RadiomicsEnsemble", "Winsorizer", "one_se_choice"]
+__all__ = ["RadiomicsEnsemble", "Winsorizer", "linear_candidates", "one_se_choice"]
 
 
 class Winsorizer(TransformerMixin, BaseEstimator):
@@ -144,6 +144,46 @@ def one_se_choice(means: np.ndarray, ses: np.ndarray) -> int:
     best = int(np.argmax(means))
     threshold = means[best] - (ses[best] if np.isfinite(ses[best]) else 0.0)
     return int(np.flatnonzero(means >= threshold)[0])
+
+
+def linear_candidates(X: np.ndarray, y01: np.ndarray, train: np.ndarray, test: np.ndarray,
+                      grid: list[tuple[int, float]], random_state: int
+                      ) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Fit every linear candidate on one inner training fold and predict its test fold.
+
+    Winsorising, scaling and the ANOVA ranking are fitted once per fold and shared by the
+    candidates (they do not depend on ``k`` or ``C``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y01 : ndarray of shape (n_samples,)
+        Labels coded 0/1.
+    train, test : ndarray of int
+        Row indices of the inner fold.
+    grid : list of (k, C)
+        Candidates: number of ANOVA-ranked features and inverse L2 penalty.
+    random_state : int
+
+    Returns
+    -------
+    predictions : dict
+        Candidate index -> probabilities of class 1 on ``test``, shape (len(test),).
+    auc : ndarray of shape (len(grid),)
+        Each candidate's AUC on ``test`` (NaN when ``test`` holds one class).
+    """
+    base = Pipeline([("winsorise", Winsorizer()), ("scale", StandardScaler())])
+    Ztr = base.fit_transform(X[train])
+    Zte = base.transform(X[test])
+    order = np.argsort(-anova_f(Ztr, y01[train]), kind="stable")
+    preds, auc = {}, np.full(len(grid), np.nan)
+    for g, (k, c) in enumerate(grid):
+        cols = order[:k]
+        lr = LogisticRegression(C=c, max_iter=2000, random_state=random_state)
+        lr.fit(Ztr[:, cols], y01[train])
+        preds[g] = lr.predict_proba(Zte[:, cols])[:, 1]
+        auc[g] = roc_auc(y01[test], preds[g])
+    return preds, auc
 
 
 def _linear(k: int, C: float, random_state: int) -> Pipeline:
@@ -304,18 +344,7 @@ class RadiomicsEnsemble(ClassifierMixin, BaseEstimator):
         scores = np.full((len(grid), len(folds)), np.nan)
         forest_oof, linear_oof = [], []
         for f, (tr, te) in enumerate(folds):
-            # winsorise + scale + ANOVA ranking once per inner fold; candidates reuse them
-            base = Pipeline([("winsorise", Winsorizer()), ("scale", StandardScaler())])
-            Ztr = base.fit_transform(X[tr])
-            Zte = base.transform(X[te])
-            order = np.argsort(-anova_f(Ztr, y01[tr]), kind="stable")
-            preds = {}
-            for g, (k, c) in enumerate(grid):
-                cols = order[:k]
-                lr = LogisticRegression(C=c, max_iter=2000, random_state=self.random_state)
-                lr.fit(Ztr[:, cols], y01[tr])
-                preds[g] = lr.predict_proba(Zte[:, cols])[:, 1]
-                scores[g, f] = roc_auc(y01[te], preds[g])
+            preds, scores[:, f] = linear_candidates(X, y01, tr, te, grid, self.random_state)
             linear_oof.append((te, preds))
             if self.score_members:
                 fo = _forest(self.forest_k, self.n_trees, self.min_samples_leaf,

@@ -12,12 +12,12 @@ data-driven choice inside the training folds)::
     select      top-k features by ANOVA F / Mann-Whitney / mRMR (classification only)
     clf         the model
 
-The default ``ensemble`` has no ``scale``/``select`` steps of its own: its members
-scale and select inside it (see :mod:`voxelomics.model.ensemble`).
+The default ``superlearner`` and ``ensemble`` have no ``scale``/``select`` steps of
+their own: their members scale and select inside them (see :mod:`voxelomics.model.stacking`
+and :mod:`voxelomics.model.ensemble`).
 
 Hyper-parameter spaces (tuned by the inner cross-validation loop):
 
-=========== ======================================================== ==================
 model       estimator                                                grid
 =========== ======================================================== ==================
 ensemble    mean of L2 LR (k, C tuned inside, one-SE rule) and RF    none (tuned inside)
@@ -39,6 +39,32 @@ The default classifier is ``ensemble`` (:class:`~voxelomics.model.ensemble.Radio
 a linear signature and a random forest are averaged rather than made to compete on a
 noisy inner loop (the former default, ``auto``, picks one of them per outer fold);
 ``docs/modelling.md`` gives the reasoning.
+=======
+============ ======================================================== ==================
+model        estimator                                                grid
+============ ======================================================== ==================
+superlearner convex stacking of L2 LR, RF (Mann-Whitney), RF (ET)     none (tuned inside)
+ensemble     mean of L2 LR (k, C tuned inside, one-SE rule) and RF    none (tuned inside)
+enet_lr      LogisticRegression(l1_ratio=0.5, saga)                   k in {8, 32}, C in {0.05, 0.5}
+svm          SVC(rbf, probability=True)                               k in {8, 32}, C in {0.3, 3}
+rf           RandomForestClassifier(250 trees, min leaf 2)            k in {16, 64}
+gb           GradientBoostingClassifier(100 trees, depth 2, sub 0.8)  k in {16, 64}, lr in {0.03, 0.1}
+auto         enet_lr and rf grids together (inner loop picks model)   6 candidates
+coxnet       CoxnetSurvivalAnalysis(l1_ratio=0.5)                     alpha in {0.3, 0.1, 0.03}
+rsf          RandomSurvivalForest(200 trees, min leaf 5)              max_features in {sqrt, 0.2}
+enet         elastic-net regression (continuous target)               alpha x l1_ratio, one-SE
+rf           random-forest regression (continuous target)             k in {16, 64}, one-SE
+============ ======================================================== ==================
+
+Continuous targets (``task="regression"``) are described in :mod:`voxelomics.model.regression`;
+covariates (``--covariates``) bypass the feature steps (:mod:`voxelomics.model.covariates`).
+
+The default classifier is ``superlearner`` (:class:`~voxelomics.model.stacking.SuperLearner`):
+a linear signature and two random forests are combined with convex weights fitted on
+their cross-validated predictions (shrunk towards equal weights), rather than made to
+compete on a noisy inner loop (``auto`` picks one per outer fold) or averaged with fixed
+weights (``ensemble``, :class:`~voxelomics.model.ensemble.RadiomicsEnsemble`, the default
+before); ``docs/modelling.md`` gives the reasoning.
 """
 
 from __future__ import annotations
@@ -62,7 +88,7 @@ __all__ = [
     "make_pipeline",
 ]
 
-CLASSIFIERS = ("ensemble", "auto", "enet_lr", "svm", "rf", "gb")
+CLASSIFIERS = ("superlearner", "ensemble", "auto", "enet_lr", "svm", "rf", "gb")
 SURVIVAL_MODELS = ("coxnet", "rsf")
 SELECTORS = ("anova", "mannwhitney", "mrmr", "none")
 
@@ -106,7 +132,7 @@ def _survival_model(name: str, random_state: int):
 
 
 def make_pipeline(
-    model: str = "ensemble",
+    model: str = "superlearner",
     *,
     batch: bool = False,
     selector: str = "anova",
@@ -120,7 +146,7 @@ def make_pipeline(
 
     Parameters
     ----------
-    model : {"ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf", "enet"}, default="ensemble"
+    model : {"superlearner", "ensemble", "auto", "enet_lr", "svm", "rf", "gb", "coxnet", "rsf", "enet"}, default="superlearner"
         Classifier (binary target) or survival model (time/event); see the module table.
     batch : bool, default=False
         Whether column 0 of X holds batch codes to harmonise with :class:`ComBat`.
@@ -145,7 +171,7 @@ def make_pipeline(
         Unfitted.
     param_grid : list of dict
         Grid for :class:`~sklearn.model_selection.GridSearchCV` (step-prefixed names);
-        empty for ``ensemble``, which tunes inside its ``fit``.
+        empty for ``superlearner`` and ``ensemble``, which tune inside their ``fit``.
 
     Raises
     ------
@@ -182,6 +208,10 @@ def make_pipeline(
         raise ModelError(
             f"unknown model {model!r}; expected one of {CLASSIFIERS + SURVIVAL_MODELS}"
         )
+    if model == "superlearner":
+        from voxelomics.model.stacking import SuperLearner
+
+        return Pipeline([*steps[:-1], ("clf", SuperLearner(random_state=random_state))]), []
     if model == "ensemble":
         from voxelomics.model.ensemble import RadiomicsEnsemble
 

@@ -7,7 +7,7 @@ The outer loop (repeated stratified K-fold; 5 folds x 3 repeats by default, made
 training set an inner (repeated, stratified) cross-validation tunes the
 hyper-parameters of the *whole* pipeline (harmonisation, imputation, filtering,
 selection, scaling and model are all pipeline steps): a grid search
-(:class:`~sklearn.model_selection.GridSearchCV`), or the default ensemble's own inner
+(:class:`~sklearn.model_selection.GridSearchCV`), or the ensemble models' own inner
 loop (:mod:`voxelomics.model.ensemble`). The tuned pipeline is refitted on the outer
 training set and predicts the outer test fold, which is therefore never seen by any
 data-driven step. With patient groups, no patient is split between training and test,

@@ -396,7 +396,7 @@ def _run_cv(spec: TableSpec, settings: ModelSettings, out: Path, *, plots: bool,
                                 + (", grouped by patient" if data.groups is not None else ""),
                        "inner": f"{settings.inner_splits}-fold x {settings.inner_repeats} "
                                 "repeats" + (" (inside the ensemble, one-SE rule)"
-                                             if name == "ensemble" else " grid search"
+                                             if name in ("superlearner", "ensemble") else " grid search"
                                              + (", one-SE rule" if data.task == "regression"
                                                 else "")),
                        "ci95_method": ci_method(data.group_col)},

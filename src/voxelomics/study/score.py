@@ -98,7 +98,7 @@ def default_model(kind: str) -> str:
     -------
     name : str
     """
-    return {"survival": "coxnet", "continuous": "enet"}.get(kind, "ensemble")
+    return {"survival": "coxnet", "continuous": "enet"}.get(kind, "superlearner")
 
 
 def adjust_spec(spec, outcome, model):
