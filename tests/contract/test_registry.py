@@ -176,11 +176,13 @@ def test_readable_name_style(spec):
 # -------------------------------------------------------------------- (e) docstrings
 @cache
 def _family_docs(family: str) -> str:
-    """Module docstring plus the docstrings of every function and class defined in it."""
+    """Module docstring plus the docstrings of every function and class defined in it, or in
+    its ``<family>_features`` module (a family's feature functions, re-exported by it)."""
     module = importlib.import_module(f"voxelomics.features.{family}")
     parts = [module.__doc__ or ""]
+    own = {module.__name__, module.__name__ + "_features"}
     for _, obj in inspect.getmembers(module, lambda o: inspect.isfunction(o) or inspect.isclass(o)):
-        if getattr(obj, "__module__", None) == module.__name__:
+        if getattr(obj, "__module__", None) in own:
             parts.append(obj.__doc__ or "")
     return "\n".join(parts)
 
