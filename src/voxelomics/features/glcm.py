@@ -94,39 +94,15 @@ from voxelomics.features.glcm_features import (  # noqa: F401  (layer 2, re-expo
     sum_entr,
     sum_var,
 )
+from voxelomics.features.glcm_features import __all__ as _feature_names
 from voxelomics.features.registry import FeatureSpec, column_name
 
 __all__ = [
     "FEATURES",
     "DIRECTIONAL_AGGREGATIONS",
-    "GLCMStats",
     "glcm_matrices",
     "compute",
-    "joint_max",
-    "joint_avg",
-    "joint_var",
-    "joint_entr",
-    "diff_avg",
-    "diff_var",
-    "diff_entr",
-    "sum_avg",
-    "sum_var",
-    "sum_entr",
-    "energy",
-    "contrast",
-    "dissimilarity",
-    "inv_diff",
-    "inv_diff_norm",
-    "inv_diff_mom",
-    "inv_diff_mom_norm",
-    "inv_var",
-    "corr",
-    "auto_corr",
-    "clust_tend",
-    "clust_shade",
-    "clust_prom",
-    "info_corr_1",
-    "info_corr_2",
+    *_feature_names,  # GLCMStats and the 25 feature functions (layer 2)
 ]
 
 

@@ -205,8 +205,9 @@ def _forest(k: int, n_trees: int, min_leaf: int, random_state: int, oob: bool = 
     ])
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+def _logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """logit of ``p`` clipped to [eps, 1 - eps]."""
+    p = np.clip(np.asarray(p, float), eps, 1 - eps)
     return np.log(p / (1 - p))
 
 

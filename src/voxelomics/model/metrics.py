@@ -524,19 +524,30 @@ def paired_differences(
         b = np.atleast_2d(np.asarray(p_other, float))
         bb = _boot_matrix(y, b, weights)
         per_b = [classification_metrics(y, row) for row in b]
-        out = {}
-        for key in keys:
-            d = np.array([ma[key] - mb[key] for ma, mb in zip(per_a, per_b, strict=True)])
-            boot = _repeat_mean(ba[key]) - _repeat_mean(bb[key])
-            ci, n_ok = _interval(boot, level)
-            fin = boot[np.isfinite(boot)]
-            tail = min(np.sum(fin <= 0), np.sum(fin >= 0))
-            pval = float(min(1.0, 2 * (1 + tail) / (1 + fin.size))) if fin.size else float("nan")
-            out[key] = {"mean": float(np.nanmean(d)) if np.isfinite(d).any() else float("nan"),
-                        "ci95": ci, "per_repeat": [float(v) for v in d], "p_value": pval,
-                        "n_boot": n_ok}
-        result[name] = out
+        result[name] = _paired_summary(per_a, per_b, ba, bb, keys, level)
     return result
+
+
+def _paired_summary(per_a, per_b, boot_a, boot_b, keys, level) -> dict:
+    """Per-metric paired difference of two models on the same resamples.
+
+    ``per_a``/``per_b``: per-repeat metric dicts; ``boot_a``/``boot_b``: metric -> bootstrap
+    matrix (n_boot, n_repeats). Returns ``{key: {"mean", "ci95", "per_repeat", "p_value",
+    "n_boot"}}``, the p-value two-sided, ``2 (1 + m) / (1 + B)``; shared by the classification
+    and regression comparators.
+    """
+    out = {}
+    for key in keys:
+        d = np.array([ma[key] - mb[key] for ma, mb in zip(per_a, per_b, strict=True)])
+        boot = _repeat_mean(boot_a[key]) - _repeat_mean(boot_b[key])
+        ci, n_ok = _interval(boot, level)
+        fin = boot[np.isfinite(boot)]
+        tail = min(np.sum(fin <= 0), np.sum(fin >= 0))
+        pval = float(min(1.0, 2 * (1 + tail) / (1 + fin.size))) if fin.size else float("nan")
+        out[key] = {"mean": float(np.nanmean(d)) if np.isfinite(d).any() else float("nan"),
+                    "ci95": ci, "per_repeat": [float(v) for v in d], "p_value": pval,
+                    "n_boot": n_ok}
+    return out
 
 
 def format_ci(ci, *, signed: bool = False, digits: int = 3) -> str:

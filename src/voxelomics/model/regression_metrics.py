@@ -211,7 +211,7 @@ def paired_regression_differences(y, p_model, others: dict, *, n_boot: int = 100
         p-value is the two-sided bootstrap p-value of no difference,
         ``2 (1 + m) / (1 + B)`` (as in :func:`voxelomics.model.metrics.paired_difference`).
     """
-    from voxelomics.model.metrics import _interval, _repeat_mean, bootstrap_weights
+    from voxelomics.model.metrics import _paired_summary, bootstrap_weights
 
     y = np.asarray(y, float)
     a = np.atleast_2d(np.asarray(p_model, float))
@@ -223,16 +223,5 @@ def paired_regression_differences(y, p_model, others: dict, *, n_boot: int = 100
         b = np.atleast_2d(np.asarray(p_other, float))
         bb = _boot(y, b, weights)
         per_b = [regression_metrics(y, row) for row in b]
-        out = {}
-        for key in keys:
-            d = np.array([ma[key] - mb[key] for ma, mb in zip(per_a, per_b, strict=True)])
-            boot = _repeat_mean(ba[key]) - _repeat_mean(bb[key])
-            ci, n_ok = _interval(boot, level)
-            fin = boot[np.isfinite(boot)]
-            tail = min(np.sum(fin <= 0), np.sum(fin >= 0))
-            pval = float(min(1.0, 2 * (1 + tail) / (1 + fin.size))) if fin.size else float("nan")
-            out[key] = {"mean": float(np.nanmean(d)) if np.isfinite(d).any() else float("nan"),
-                        "ci95": ci, "per_repeat": [float(v) for v in d], "p_value": pval,
-                        "n_boot": n_ok}
-        result[name] = out
+        result[name] = _paired_summary(per_a, per_b, ba, bb, keys, level)
     return result

@@ -85,8 +85,7 @@ CLIP = 0.01
 
 
 def _clip_logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, float), CLIP, 1 - CLIP)
-    return np.log(p / (1 - p))
+    return _logit(p, CLIP)
 
 
 def _logistic_newton(Z: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, float]:
